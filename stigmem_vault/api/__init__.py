@@ -1,0 +1,1 @@
+"""The one Python API every front end calls."""

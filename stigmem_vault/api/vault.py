@@ -1,0 +1,470 @@
+"""``Vault``: the one Python API. The CLI (and later HTTP and MCP) call this and nothing below it.
+
+    vault = Vault.init(path, owner="user:alice")        # or Vault.open(path)
+    fact = vault.assert_fact(entity="user:alice", relation="memory:role", value="engineer",
+                             source="agent:codex", scope="team")
+    vault.close()                                        # commits what is pending
+
+Writes are durable when ``assert_fact`` returns (fsynced file); commits are batched: one
+commit per ``commit_every`` writes, after ``commit_delay`` seconds of quiet, or on ``flush()``
+and ``close()``. A crash before the commit loses nothing: the next ``open`` commits the files.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from nacl.signing import SigningKey
+
+from stigmem_vault.api.results import Explanation, FactView, Identity, Status, VerifyReport
+from stigmem_vault.canonical.signing import format_timestamp, key_id, sign_claim, verify_key_from_id
+from stigmem_vault.errors import (
+    IdentityError,
+    InvalidFact,
+    MisuseError,
+    NotFound,
+    VaultConfigError,
+)
+from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, make_claim, parse_fact_ref
+from stigmem_vault.model.hlc import Clock
+from stigmem_vault.model.identifiers import normalize_source
+from stigmem_vault.model.relations import RelationSchema
+from stigmem_vault.model.values import Value, make_value
+from stigmem_vault.vault import config as cfg
+from stigmem_vault.vault import markdown
+from stigmem_vault.vault.git import GitRepo, write_allowed_signers
+from stigmem_vault.vault.keys import KeyStore, looks_like_private_key, stigmem_home
+from stigmem_vault.vault.layout import FACTS_DIR, ID_PREFIX_LEN, fact_relpath
+from stigmem_vault.vault.store import write_atomic
+from stigmem_vault.vault.trust import Binding, TrustStore, make_binding
+from stigmem_vault.vault.verify import FileVerdict, Verdict, judge, read_text, verify_file
+
+COMMIT_EVERY = 256
+COMMIT_DELAY = 0.5
+_UNSET = object()
+
+
+def infer_type(v: object) -> str:
+    """The value type a plain Python value implies (bool before int: bool is an int)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int | float):
+        return "number"
+    return "string"
+
+
+class Vault:
+    """An open vault: its files, keys, trust store, schemas, clock and git history."""
+
+    def __init__(self, root: Path, home: Path, *, commit_every: int = COMMIT_EVERY,
+                 commit_delay: float | None = COMMIT_DELAY) -> None:
+        self.root = root
+        self.keys = KeyStore(home)
+        self.keys.check_outside(root)
+        self.config = cfg.read_vault_config(root)
+        self.node = cfg.read_node_config(root)
+        self.git = GitRepo.open(root, root / cfg.LOCK_FILE)
+        cfg.refuse_key_material(root, list(self.git.tracked_paths()))
+        self.trust = TrustStore.load(root, self.config.owner_key)
+        self.schemas: dict[str, RelationSchema] = cfg.load_schemas(root)
+        self.clock = Clock(self.node.node_id, root / cfg.CLOCK_FILE)
+        self._node_key = self._require_key(self.node.key, self.node.source)
+        self._commit_every = commit_every
+        self._commit_delay = commit_delay
+        self._lock = threading.RLock()
+        self._pending_add: list[str] = []
+        self._pending_remove: list[str] = []
+        self._pending_notes: list[str] = []
+        self._timer: threading.Timer | None = None
+        self._closed = False
+        self._recover()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, home: str | os.PathLike[str] | None = None,
+             **options: object) -> Vault:
+        root = Path(path).resolve()
+        return cls(root, Path(home) if home else stigmem_home(), **options)  # type: ignore[arg-type]
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str], *, owner: str,
+             home: str | os.PathLike[str] | None = None, **options: object) -> Vault:
+        """Create a vault: git repo, .stigmem/, owner and node identities, first signed commit."""
+        from stigmem_vault.api.setup import create_vault  # setup is only needed once
+
+        root = Path(path).resolve()
+        home_dir = Path(home) if home else stigmem_home()
+        create_vault(root, owner, KeyStore(home_dir))
+        return cls(root, home_dir, **options)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MisuseError("this Vault is closed; open it again with Vault.open(path)")
+
+    # ----------------------------------------------------------------- identities
+
+    def identities(self) -> list[Identity]:
+        result = []
+        for binding in sorted(self.trust.bindings(), key=lambda b: (b.source, b.key)):
+            role = ("owner" if binding.key == self.config.owner_key else
+                    "node" if binding.key == self.node.key else "identity")
+            held = self.keys.path_for(binding.key).exists()
+            result.append(Identity(binding.source, binding.key, held, role))
+        return result
+
+    def create_identity(self, source: str) -> Identity:
+        """Create a key pair for ``source`` on this machine and bind it in the trust store."""
+        self._check_open()
+        normal = normalize_source(source)
+        if self.trust.keys_for(normal):
+            raise IdentityError(f"identity {normal} already exists; see `stigmem identity list`")
+        owner_key = self._require_key(self.config.owner_key, self.config.owner)
+        key = self.keys.generate()
+        binding = make_binding(normal, key_id(key.verify_key), _now_timestamp(), owner_key)
+        with self._lock:
+            self._add_binding(binding)
+            self._pending_notes.append(f"identity {normal} {binding.key}")
+            self.flush()
+        return Identity(normal, binding.key, True, "identity")
+
+    def _add_binding(self, binding: Binding) -> None:
+        reason = self.trust.add(binding)
+        if reason:
+            raise IdentityError(f"binding for {binding.source} refused: {reason}")
+        write_atomic(self.root / binding.relpath(), binding.to_json().encode())
+        self._pending_add.append(binding.relpath())
+        entries = [(b.source, verify_key_from_id(b.key)) for b in self.trust.bindings()]
+        if write_allowed_signers(self.root / cfg.ALLOWED_SIGNERS, entries):
+            self._pending_add.append(cfg.ALLOWED_SIGNERS)
+
+    def _require_key(self, kid: str, source: str) -> SigningKey:
+        key = self.keys.load(kid)
+        if key is None:
+            raise IdentityError(
+                f"the private key of {source} ({kid}) is not held on this machine "
+                f"(looked in {self.keys.dir}); set STIGMEM_HOME to where it lives"
+            )
+        return key
+
+    def signing_key_for(self, source: str) -> SigningKey:
+        """The key this machine signs ``source``'s facts with; InvalidFact(source) if none."""
+        keys = self.trust.keys_for(source)
+        if not keys:
+            raise InvalidFact(
+                "source", f"no identity {source} in this vault; create it with "
+                f"`stigmem identity create {source}`")
+        for kid in reversed(keys):  # the newest binding first
+            key = self.keys.load(kid)
+            if key is not None:
+                return key
+        raise InvalidFact("source", f"identity {source} exists but its private key is not "
+                                    f"held on this machine ({self.keys.dir})")
+
+    # ----------------------------------------------------------------- writing facts
+
+    def assert_fact(self, *, entity: str, relation: str, value: object = None,
+                    value_type: str | None = None, source: str | None = None,
+                    confidence: float = 1.0, trust: str | TrustClass = TrustClass.OBSERVED,
+                    scope: str | Scope = Scope.LOCAL, valid_until: str | None = None,
+                    supersedes: str | None = None,
+                    derived_from: list[str] | tuple[str, ...] | None = None) -> Fact:
+        """Validate, sign, durably write and queue for commit one fact. Returns the Fact."""
+        typed = value if isinstance(value, Value) else make_value(
+            value_type or infer_type(value), value)
+        claim = make_claim(entity=entity, relation=relation, value=typed,
+                           source=source or self.config.owner, confidence=confidence,
+                           trust=trust, scope=scope, valid_until=valid_until,
+                           supersedes=supersedes, derived_from=derived_from)
+        return self.write_claim(claim)
+
+    def write_claim(self, claim: Claim) -> Fact:
+        self._check_open()
+        self._check_claim(claim)
+        key = self.signing_key_for(claim.source)
+        with self._lock:
+            fact = sign_claim(claim, self.clock.now(), _now_timestamp(), key)
+            rel = str(fact_relpath(fact))
+            data = markdown.render(fact).encode("utf-8")
+            try:
+                write_atomic(self.root / rel, data, exclusive=True)
+            except FileExistsError:
+                existing = self._read_fact(rel)
+                if existing is None or existing.id != fact.id:
+                    raise InvalidFact("id", f"another fact already occupies {rel}") from None
+                return fact  # the same signed fact is already on disk
+            self._queue(rel, f"assert {fact.id[:ID_PREFIX_LEN]} {fact.source} "
+                             f"{fact.entity} {fact.relation}")
+        return fact
+
+    def _check_claim(self, claim: Claim) -> None:
+        schema = self.schemas.get(claim.relation)
+        if schema is not None:
+            schema.check(claim.value)
+        if isinstance(claim.value.v, str) and looks_like_private_key(claim.value.v.encode()):
+            raise InvalidFact("value", "looks like private key material; refusing to write it "
+                                       "into the vault")
+        if claim.supersedes is not None:
+            self.get(claim.supersedes)  # NotFound if it does not exist
+
+    def amend(self, fact_id: str, *, source: str | None = None, **changes: object) -> Fact:
+        """A new fact that supersedes ``fact_id``, with ``changes`` applied to its fields."""
+        old = self.get(fact_id).fact
+        fields: dict[str, object] = {
+            "entity": old.entity, "relation": old.relation, "source": source or old.source,
+            "confidence": old.confidence, "trust": old.trust, "scope": old.scope,
+            "valid_until": old.valid_until, "derived_from": old.derived_from,
+        }
+        value = changes.pop("value", _UNSET)
+        value_type = changes.pop("value_type", None)
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise MisuseError(f"amend cannot change {', '.join(sorted(unknown))}")
+        fields.update({k: v for k, v in changes.items() if v is not None})
+        if value is _UNSET:
+            typed = old.value if value_type is None else make_value(value_type, old.value.v)
+        else:
+            typed = value if isinstance(value, Value) else make_value(
+                value_type or old.value.type.value, value)
+        claim = make_claim(value=typed, supersedes=old.id, **fields)
+        return self.write_claim(claim)
+
+    def retract(self, fact_id: str, *, source: str | None = None) -> Fact:
+        """Retract a fact: the same claim at confidence 0, superseding it."""
+        old = self.get(fact_id).fact
+        claim = replace(old.claim, confidence=0.0, supersedes=old.id,
+                        source=normalize_source(source) if source else self.config.owner,
+                        derived_from=())
+        return self.write_claim(claim)
+
+    # ----------------------------------------------------------------- commits
+
+    def _queue(self, rel: str, note: str) -> None:
+        if not self._pending_add and not self._pending_remove:
+            write_atomic(self.root / cfg.DIRTY_MARKER, b"", sync=True)
+        self._pending_add.append(rel)
+        self._pending_notes.append(note)
+        if len(self._pending_add) >= self._commit_every:
+            self.flush()
+        elif self._commit_delay is not None and self._timer is None:
+            self._timer = threading.Timer(self._commit_delay, self._timed_flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _timed_flush(self) -> None:
+        with self._lock:
+            self._timer = None
+            if not self._closed:
+                self.flush()
+
+    def flush(self) -> str | None:
+        """Commit everything pending in one signed commit; returns the commit id or None."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self._pending_add and not self._pending_remove:
+                return None
+            notes = self._pending_notes
+            message = f"stigmem: {_summary(notes)}\n\n" + "\n".join(notes[:200]) + (
+                f"\n... and {len(notes) - 200} more\n" if len(notes) > 200 else "\n")
+            with self.git.locked():
+                oid = self.git.commit(self._pending_add, self._pending_remove, message,
+                                      self._node_key, self.node.source,
+                                      f"{self.node.node_id}@stigmem.invalid")
+            self._pending_add, self._pending_remove, self._pending_notes = [], [], []
+            (self.root / cfg.DIRTY_MARKER).unlink(missing_ok=True)
+            return oid
+
+    def _recover(self) -> None:
+        """Commit fact and config files a crashed writer left uncommitted."""
+        if not (self.root / cfg.DIRTY_MARKER).exists():
+            return
+        added, removed = self.git.dirty_paths()
+        ours = (FACTS_DIR + "/", ".stigmem/")
+        with self._lock:
+            self._pending_add = [p for p in added if p.startswith(ours)]
+            self._pending_remove = [p for p in removed if p.startswith(ours)]
+            self._pending_notes = [f"recover {len(self._pending_add)} uncommitted file(s)"]
+            self.flush()
+            (self.root / cfg.DIRTY_MARKER).unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- reading
+
+    def fact_paths(self) -> Iterator[str]:
+        """Vault-relative paths of every fact file, in sorted order."""
+        base = self.root / FACTS_DIR
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            rel_dir = PurePosixPath(Path(dirpath).relative_to(self.root).as_posix())
+            for name in sorted(filenames):
+                if name.endswith(".md") and not name.startswith("."):
+                    yield str(rel_dir / name)
+
+    def _read_fact(self, rel: str) -> Fact | None:
+        item = verify_file(self.root, rel, self.trust)
+        return item.fact
+
+    def get(self, fact_id: str) -> FactView:
+        """The fact with this id (or an unambiguous prefix of at least 8 hex digits)."""
+        wanted = fact_id.strip().lower()
+        if len(wanted) < 8 or any(c not in "0123456789abcdef" for c in wanted):
+            if len(wanted) != 64:
+                raise InvalidFact("id", f"{fact_id!r} is not a fact id or a prefix of 8+ hex digits")
+        if len(wanted) == 64:
+            parse_fact_ref(wanted, "id")
+        prefix = wanted[:ID_PREFIX_LEN]
+        matches = []
+        for rel in self.fact_paths():
+            if rel[:-3].endswith("--" + prefix) or (len(prefix) < ID_PREFIX_LEN
+                                                     and ("--" + prefix) in rel.rsplit("/", 1)[-1]):
+                fact = self._read_fact(rel)
+                if fact is not None and fact.id.startswith(wanted):
+                    matches.append(FactView(fact, rel))
+        if not matches:
+            raise NotFound("fact", fact_id, "list facts with `stigmem list`")
+        if len(matches) > 1:
+            ids = ", ".join(m.fact.id[:16] for m in matches)
+            raise InvalidFact("id", f"prefix {fact_id!r} is ambiguous: {ids}")
+        return matches[0]
+
+    def list_facts(self, *, entity: str | None = None, relation: str | None = None,
+                   source: str | None = None, scope: str | None = None,
+                   trust: str | None = None, value_type: str | None = None,
+                   signer: str | None = None, min_confidence: float | None = None,
+                   supersedes: str | None = None, include_superseded: bool = True,
+                   include_expired: bool = True) -> list[FactView]:
+        """Every readable fact matching all given filters, ordered by HLC."""
+        wanted = {
+            "entity": entity and make_claim_field("entity", entity),
+            "relation": relation and make_claim_field("relation", relation),
+            "source": source and make_claim_field("source", source),
+            "scope": scope and Scope(scope).value if scope else None,
+            "trust": trust and TrustClass(trust).value if trust else None,
+        }
+        views = []
+        for rel in self.fact_paths():
+            fact = self._read_fact(rel)
+            if fact is None:
+                continue
+            if any(val is not None and str(getattr(fact, key)) != val
+                   for key, val in wanted.items()):
+                continue
+            if value_type and fact.value.type.value != value_type:
+                continue
+            if signer and fact.signer != signer:
+                continue
+            if min_confidence is not None and fact.confidence < min_confidence:
+                continue
+            if supersedes and fact.supersedes != supersedes:
+                continue
+            views.append(FactView(fact, rel))
+        if not include_superseded:
+            replaced = {v.fact.supersedes for v in views if v.fact.supersedes}
+            views = [v for v in views if v.fact.id not in replaced]
+        if not include_expired:
+            now = datetime.now(UTC)
+            views = [v for v in views if not v.fact.expired(now)]
+        return sorted(views, key=lambda v: v.fact.hlc)
+
+    # ----------------------------------------------------------------- verification
+
+    def verify(self, paths: list[str] | None = None) -> VerifyReport:
+        """Verify every fact file (or the given files/folders); problems are data, not errors."""
+        rels = list(self.fact_paths()) if not paths else self._expand(paths)
+        files = [verify_file(self.root, rel, self.trust) for rel in rels]
+        return VerifyReport(files, list(self.trust.rejected))
+
+    def _expand(self, paths: list[str]) -> list[str]:
+        rels: list[str] = []
+        for raw in paths:
+            target = Path(raw)
+            target = (target if target.is_absolute() else Path.cwd() / target).resolve()
+            try:
+                rel = target.relative_to(self.root)
+            except ValueError:
+                raise InvalidFact("path", f"{raw} is outside the vault {self.root}") from None
+            if target.is_dir():
+                rels.extend(p for p in self.fact_paths() if p.startswith(rel.as_posix() + "/")
+                            or rel.as_posix() == ".")
+            elif target.exists() or target.is_symlink():
+                rels.append(rel.as_posix())
+            else:
+                raise NotFound("file", raw)
+        return rels
+
+    def explain(self, path: str) -> Explanation:
+        """Everything a human needs to check one fact file by hand."""
+        rel = self._expand([path])
+        if len(rel) != 1:
+            raise InvalidFact("path", f"{path} is not a single fact file")
+        item: FileVerdict = verify_file(self.root, rel[0], self.trust)
+        if item.fact is None or item.canonical is None:
+            return Explanation(rel[0], None, None, None, None, None, [], item.verdict, item.reason)
+        parsed = markdown.parse(read_text(self.root / rel[0], rel[0]), rel[0])
+        verdict, reason = judge(parsed, self.trust)
+        try:
+            key_hex = bytes(verify_key_from_id(parsed.fact.signer)).hex()
+        except InvalidFact:
+            key_hex = None
+        return Explanation(
+            rel[0], item.canonical.decode("utf-8"), parsed.fact.id, parsed.claimed_id,
+            parsed.fact.signer, key_hex, sorted(self.trust.sources_for(parsed.fact.signer)),
+            verdict, reason)
+
+    # ----------------------------------------------------------------- status
+
+    def status(self) -> Status:
+        by_scope = {s.value: 0 for s in Scope}
+        for rel in self.fact_paths():
+            scope = rel.split("/", 2)[1]
+            by_scope[scope] = by_scope.get(scope, 0) + 1
+        head = None if self.git.repo.head_is_unborn else str(self.git.repo.head.target)
+        return Status(str(self.root), self.config.owner, self.node.node_id, self.node.source,
+                      by_scope, len(self.trust.bindings()), len(self.schemas), head,
+                      len(self._pending_add) + len(self._pending_remove))
+
+
+def make_claim_field(name: str, raw: str) -> str:
+    """Normalize a filter value the way the field itself is normalized."""
+    from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation
+
+    if name == "relation":
+        return normalize_relation(raw)
+    if name == "source":
+        return normalize_source(raw)
+    return normalize_identifier(raw, name)
+
+
+def _now_timestamp() -> str:
+    return format_timestamp(datetime.now(UTC))
+
+
+def _summary(notes: list[str]) -> str:
+    kinds: dict[str, int] = {}
+    for note in notes:
+        kind = note.split(" ", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+
+
+__all__ = ["Vault", "VaultConfigError"]

@@ -1,0 +1,1 @@
+"""The `stigmem` command line: a thin shell over stigmem_vault.api."""

@@ -1,0 +1,115 @@
+"""Every exception stigmem-vault raises, in one tree.
+
+    StigmemError
+    ├── MisuseError              the caller used the API wrongly (closed vault, bad argument combo)
+    ├── InvalidFact              a fact or draft breaks a rule: .field and .reason
+    ├── FormatError              a file cannot be read as what it claims to be: .path, .reason
+    ├── VerificationError        a fact's id, signature or attestation does not hold
+    │   ├── BadSignature
+    │   └── UnknownSigner
+    ├── NotFound                 no fact/identity/conflict with that id
+    ├── IdentityError            no usable identity (no key held for a source, duplicate identity)
+    ├── VaultConfigError         .stigmem/ is missing, unreadable or inconsistent
+    │   └── KeyMaterialInVault   private key material found inside the vault: refuse to run
+    └── StorageError             the file system or git failed underneath us
+
+Each class carries ``exit_code``: the CLI maps an exception to its process exit status from
+this attribute alone, so the mapping lives with the error, not in a front end.
+
+Expected outcomes (a fact that fails verification during ``verify``, a duplicate assertion)
+are returned as data by the API; these exceptions are for refusing an operation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Exit codes are part of the CLI contract (documented in README and docs/spec.md).
+EXIT_OK = 0
+EXIT_VERIFY_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_VAULT_UNUSABLE = 3
+EXIT_STORAGE = 4
+
+
+class StigmemError(Exception):
+    """Root of every error raised by stigmem-vault."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class MisuseError(StigmemError):
+    """The API was called in a way it does not support."""
+
+
+class InvalidFact(StigmemError):
+    """A fact (or a draft of one) breaks a rule of the fact model or a relation schema."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class FormatError(StigmemError):
+    """A file is not a well-formed fact file (or config file)."""
+
+    def __init__(self, path: Path | str, reason: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+class VerificationError(StigmemError):
+    """A fact does not verify: its id, signature or signer binding is wrong."""
+
+    exit_code = EXIT_VERIFY_FAILED
+
+    def __init__(self, subject: str, reason: str) -> None:
+        self.subject = subject
+        self.reason = reason
+        super().__init__(f"{subject}: {reason}")
+
+
+class BadSignature(VerificationError):
+    """The Ed25519 signature does not match the canonical bytes."""
+
+
+class UnknownSigner(VerificationError):
+    """The signing key is not in the vault's trust store."""
+
+
+class NotFound(StigmemError):
+    """Nothing with that identifier exists."""
+
+    def __init__(self, what: str, ident: str, hint: str = "") -> None:
+        self.what = what
+        self.ident = ident
+        message = f"no {what} {ident!r}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class IdentityError(StigmemError):
+    """An identity cannot be used: its private key is not held here, or it already exists."""
+
+
+class VaultConfigError(StigmemError):
+    """The vault's configuration (.stigmem/) is missing, unreadable or inconsistent."""
+
+    exit_code = EXIT_VAULT_UNUSABLE
+
+    def __init__(self, message: str, path: Path | str | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class KeyMaterialInVault(VaultConfigError):
+    """Private key material sits inside the vault, where git would share it."""
+
+
+class StorageError(StigmemError):
+    """Writing to disk or to git failed."""
+
+    exit_code = EXIT_STORAGE

@@ -1,0 +1,1 @@
+"""The fact model: typed values, identifiers, the hybrid logical clock, relation schemas."""

@@ -1,0 +1,108 @@
+"""Identifiers for entities, sources and relations: validation and normalization.
+
+An identifier is never an ambient name: it always carries a scheme.
+
+* formal:   ``stigmem://{authority}/{type}/{id}`` (the id may contain ``/``)
+* informal: ``{kind}:{name}`` such as ``user:alice``, ``agent:codex``, ``system:indexer``,
+  ``project:atlas``, ``urn:isbn:0451450523``
+
+Normalization (the upstream rule, applied everywhere an identifier enters): Unicode NFC,
+trim, lowercase, and every run of whitespace inside becomes ``-``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from stigmem_vault.errors import InvalidFact
+
+SOURCE_KINDS = ("user", "agent", "system")
+RESERVED_RELATION_PREFIXES = ("stigmem:", "rel:")
+MAX_IDENTIFIER_LENGTH = 512
+
+_WHITESPACE = re.compile(r"\s+")
+_FORMAL = re.compile(r"^stigmem://([^/]+)/([^/]+)/(.+)$")
+_INFORMAL = re.compile(r"^([a-z][a-z0-9+.-]*):(.+)$")
+# Characters an identifier may not contain anywhere: controls, and the few that break
+# Markdown links, YAML plain scalars or file names on common systems.
+_FORBIDDEN = re.compile(r'[\x00-\x1f\x7f-\x9f"<>\\|`\[\]{}#^]')
+_RELATION = re.compile(r"^[a-z][a-z0-9_-]*(?::[a-z0-9_][a-z0-9_.\-/]*)+$")
+
+
+def normalize_identifier(raw: object, field: str) -> str:
+    """Return the normalized form of an entity or ref identifier, or raise InvalidFact."""
+    if not isinstance(raw, str):
+        raise InvalidFact(field, f"must be a string identifier, got {type(raw).__name__}")
+    text = _WHITESPACE.sub("-", unicodedata.normalize("NFC", raw).strip()).lower()
+    if not text:
+        raise InvalidFact(field, "must not be empty")
+    if len(text) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidFact(field, f"is longer than {MAX_IDENTIFIER_LENGTH} characters")
+    if _FORBIDDEN.search(text):
+        bad = _FORBIDDEN.search(text).group()  # type: ignore[union-attr]
+        raise InvalidFact(field, f"contains the forbidden character {bad!r} in {text!r}")
+    if text.startswith("stigmem://"):
+        match = _FORMAL.match(text)
+        if not match:
+            raise InvalidFact(
+                field, f"{text!r} is not of the form stigmem://authority/type/id"
+            )
+        if any(part in (".", "..") for part in match.group(3).split("/")) or "//" in text[10:]:
+            raise InvalidFact(field, f"{text!r} has an empty, '.' or '..' path segment")
+        return text
+    if not _INFORMAL.match(text):
+        raise InvalidFact(
+            field,
+            f"{text!r} has no scheme; use a typed identifier such as user:alice, "
+            "agent:codex or stigmem://org/project/atlas",
+        )
+    return text
+
+
+def source_kind(source: str) -> str | None:
+    """The principal kind of a normalized source (user, agent, system), or None."""
+    match = _FORMAL.match(source)
+    if match:
+        kind = match.group(2)
+    else:
+        kind = source.split(":", 1)[0]
+    return kind if kind in SOURCE_KINDS else None
+
+
+def normalize_source(raw: object, field: str = "source") -> str:
+    """Normalize a source and check that it names a principal (user, agent or system)."""
+    text = normalize_identifier(raw, field)
+    if source_kind(text) is None:
+        raise InvalidFact(
+            field,
+            f"{text!r} is not a principal; sources are agent:NAME, user:NAME, system:NAME "
+            "or stigmem://authority/(agent|user|system)/NAME",
+        )
+    return text
+
+
+def is_system_source(source: str) -> bool:
+    return source_kind(source) == "system"
+
+
+def normalize_relation(raw: object, field: str = "relation") -> str:
+    """Normalize a relation: a namespaced predicate like ``memory:role``."""
+    if not isinstance(raw, str):
+        raise InvalidFact(field, f"must be a string, got {type(raw).__name__}")
+    text = unicodedata.normalize("NFC", raw).strip().lower()
+    if not text:
+        raise InvalidFact(field, "must not be empty")
+    if len(text) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidFact(field, f"is longer than {MAX_IDENTIFIER_LENGTH} characters")
+    if not _RELATION.match(text):
+        raise InvalidFact(
+            field,
+            f"{text!r} is not a namespaced predicate; use prefix:name with lowercase "
+            "letters, digits, '_', '-', '.', '/' (e.g. memory:role)",
+        )
+    return text
+
+
+def is_reserved_relation(relation: str) -> bool:
+    return relation.startswith(RESERVED_RELATION_PREFIXES)

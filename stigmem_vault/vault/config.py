@@ -1,0 +1,158 @@
+"""The vault's configuration: ``.stigmem/vault.json`` (shared), ``.stigmem/local/`` (this
+clone only), relation schemas, and the scan that refuses key material inside the vault."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from stigmem_vault.errors import InvalidFact, KeyMaterialInVault, VaultConfigError
+from stigmem_vault.model.relations import RelationSchema, parse_schema
+from stigmem_vault.vault.keys import looks_like_private_key
+from stigmem_vault.vault.store import write_atomic
+
+VAULT_FORMAT = "stigmem.vault/1"
+VAULT_FILE = ".stigmem/vault.json"
+NODE_FILE = ".stigmem/local/node.json"
+SCHEMA_DIR = ".stigmem/schemas"
+ALLOWED_SIGNERS = ".stigmem/allowed_signers"
+CLOCK_FILE = ".stigmem/local/clock"
+LOCK_FILE = ".stigmem/local/write.lock"
+DIRTY_MARKER = ".stigmem/local/uncommitted"
+
+GITIGNORE = """\
+# stigmem: this clone's state, caches and editor workspace never go into git
+.stigmem/local/
+.stigmem/index/
+.obsidian/*
+!.obsidian/types.json
+.trash/
+*.tmp
+"""
+
+_KEYISH_SUFFIXES = (".pem", ".key", ".ppk", ".p8", ".p12", ".pfx")
+_KEYISH_NAMES = ("id_rsa", "id_ed25519", "id_ecdsa", "id_dsa")
+_SCAN_LIMIT = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class VaultConfig:
+    owner: str
+    owner_key: str
+    created: str
+    format: str = VAULT_FORMAT
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    node_id: str
+    key: str
+    source: str
+
+
+def _read_json(path: Path, what: str) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise VaultConfigError(
+            f"no {what}; is this a stigmem vault? Create one with `stigmem init PATH --owner user:NAME`",
+            path,
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise VaultConfigError(f"unreadable {what}: {exc}", path) from None
+    if not isinstance(data, dict):
+        raise VaultConfigError(f"{what} must be a JSON object", path)
+    return data
+
+
+def read_vault_config(root: Path) -> VaultConfig:
+    path = root / VAULT_FILE
+    data = _read_json(path, "vault config")
+    if data.get("format") != VAULT_FORMAT:
+        raise VaultConfigError(f"format must be {VAULT_FORMAT!r}, got {data.get('format')!r}", path)
+    try:
+        return VaultConfig(**{k: data[k] for k in ("owner", "owner_key", "created")})  # type: ignore[arg-type]
+    except KeyError as exc:
+        raise VaultConfigError(f"missing {exc.args[0]!r}", path) from None
+
+
+def write_vault_config(root: Path, config: VaultConfig) -> None:
+    write_atomic(root / VAULT_FILE, (json.dumps(asdict(config), indent=2) + "\n").encode())
+
+
+def read_node_config(root: Path) -> NodeConfig:
+    path = root / NODE_FILE
+    data = _read_json(path, "node identity for this clone")
+    try:
+        return NodeConfig(**{k: data[k] for k in ("node_id", "key", "source")})  # type: ignore[arg-type]
+    except KeyError as exc:
+        raise VaultConfigError(f"missing {exc.args[0]!r}", path) from None
+
+
+def write_node_config(root: Path, node: NodeConfig) -> None:
+    write_atomic(root / NODE_FILE, (json.dumps(asdict(node), indent=2) + "\n").encode())
+
+
+def load_schemas(root: Path) -> dict[str, RelationSchema]:
+    """Every relation schema in .stigmem/schemas/, keyed by relation."""
+    schemas: dict[str, RelationSchema] = {}
+    schema_dir = root / SCHEMA_DIR
+    if not schema_dir.is_dir():
+        return schemas
+    for path in sorted([*schema_dir.rglob("*.yaml"), *schema_dir.rglob("*.yml")]):
+        rel = path.relative_to(root)
+        try:
+            data = yaml.safe_load(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise VaultConfigError(f"unreadable relation schema: {exc}", rel) from None
+        if not isinstance(data, dict):
+            raise VaultConfigError("a relation schema must be a mapping", rel)
+        try:
+            schema = parse_schema(data)
+        except InvalidFact as exc:
+            raise VaultConfigError(f"{exc.field}: {exc.reason}", rel) from None
+        if schema.relation in schemas:
+            raise VaultConfigError(f"relation {schema.relation!r} has a second schema", rel)
+        schemas[schema.relation] = schema
+    return schemas
+
+
+def find_key_material(root: Path, tracked: list[str]) -> list[str]:
+    """Paths in the vault that hold private key material.
+
+    Checked: everything under .stigmem/ and the vault's top level, and any file anywhere whose
+    name looks like a key file (tracked or not). Fact values are checked when they are written.
+    """
+    suspects: set[Path] = set()
+    config_dir = root / ".stigmem"
+    if config_dir.is_dir():
+        suspects.update(p for p in config_dir.rglob("*") if p.is_file())
+    suspects.update(p for p in root.iterdir() if p.is_file())
+    for rel in tracked:
+        name = rel.rsplit("/", 1)[-1]
+        if name.endswith(_KEYISH_SUFFIXES) or name.startswith(_KEYISH_NAMES):
+            suspects.add(root / rel)
+    found = []
+    for path in sorted(suspects):
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(_SCAN_LIMIT)
+        except OSError:
+            continue
+        if looks_like_private_key(head):
+            found.append(str(path.relative_to(root)))
+    return found
+
+
+def refuse_key_material(root: Path, tracked: list[str]) -> None:
+    found = find_key_material(root, tracked)
+    if found:
+        raise KeyMaterialInVault(
+            "private key material found inside the vault: " + ", ".join(found)
+            + ". Move it out (keys belong under STIGMEM_HOME), remove it from git history, "
+            "and rotate the key.",
+            root,
+        )

@@ -1,0 +1,180 @@
+"""Signed git history: batched commits signed in the SSH signature format (SSHSIG).
+
+We sign with the node's Ed25519 key directly (no ssh-keygen, no agent): the SSHSIG blob is
+built as OpenSSH's PROTOCOL.sshsig describes, with namespace ``git`` and SHA-512, armored and
+stored in the commit's ``gpgsig`` header. Stock ``git verify-commit`` checks it against
+``.stigmem/allowed_signers``, which lists every key in the trust store.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import os
+import struct
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pygit2
+from nacl.signing import SigningKey, VerifyKey
+
+from stigmem_vault.errors import StorageError
+
+BRANCH = "main"
+_SSHSIG_MAGIC = b"SSHSIG"
+
+
+def _ssh_string(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def ssh_public_key_blob(verify_key: VerifyKey) -> bytes:
+    return _ssh_string(b"ssh-ed25519") + _ssh_string(bytes(verify_key))
+
+
+def ssh_public_key_line(verify_key: VerifyKey) -> str:
+    """``ssh-ed25519 AAAA...`` as in authorized_keys and allowed_signers."""
+    return "ssh-ed25519 " + base64.b64encode(ssh_public_key_blob(verify_key)).decode()
+
+
+def sshsig(key: SigningKey, message: bytes, namespace: str = "git") -> str:
+    """An armored SSH signature of ``message`` (what ``ssh-keygen -Y sign`` would produce)."""
+    digest = hashlib.sha512(message).digest()
+    to_sign = (_SSHSIG_MAGIC + _ssh_string(namespace.encode()) + _ssh_string(b"")
+               + _ssh_string(b"sha512") + _ssh_string(digest))
+    raw = key.sign(to_sign).signature
+    blob = (_SSHSIG_MAGIC + struct.pack(">I", 1) + _ssh_string(ssh_public_key_blob(key.verify_key))
+            + _ssh_string(namespace.encode()) + _ssh_string(b"") + _ssh_string(b"sha512")
+            + _ssh_string(_ssh_string(b"ssh-ed25519") + _ssh_string(raw)))
+    encoded = base64.b64encode(blob).decode()
+    lines = [encoded[i:i + 70] for i in range(0, len(encoded), 70)]
+    return "-----BEGIN SSH SIGNATURE-----\n" + "\n".join(lines) + "\n-----END SSH SIGNATURE-----"
+
+
+class GitRepo:
+    """The vault's git repository, written only through signed commits under a file lock."""
+
+    def __init__(self, repo: pygit2.Repository, lock_path: Path) -> None:
+        self.repo = repo
+        self.root = Path(repo.workdir)
+        self._lock_path = lock_path
+
+    @classmethod
+    def init(cls, root: Path, lock_path: Path) -> GitRepo:
+        try:
+            repo = pygit2.init_repository(str(root), initial_head=BRANCH)
+        except pygit2.GitError as exc:
+            raise StorageError(f"{root}: cannot initialise a git repository: {exc}") from exc
+        return cls(repo, lock_path)
+
+    @classmethod
+    def open(cls, root: Path, lock_path: Path) -> GitRepo:
+        try:
+            repo = pygit2.Repository(str(root))
+        except pygit2.GitError as exc:
+            raise StorageError(f"{root}: not a git repository: {exc}") from exc
+        return cls(repo, lock_path)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise writers across processes (CLI, watcher, node) on one vault."""
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def commit(self, added: Iterable[str], removed: Iterable[str], message: str,
+               key: SigningKey, name: str, email: str) -> str | None:
+        """Stage the given paths and make one signed commit; None if nothing changed.
+
+        The caller holds ``locked()``.
+        """
+        try:
+            index = self.repo.index
+            index.read()
+            for path in added:
+                index.add(path)
+            for path in removed:
+                if path in index:
+                    index.remove(path)
+            tree = index.write_tree()
+            parents = [] if self.repo.head_is_unborn else [self.repo.head.target]
+            if parents and self.repo[parents[0]].tree_id == tree:
+                index.write()
+                return None
+            now = int(time.time())
+            offset = -(time.altzone if time.daylight and time.localtime().tm_isdst else time.timezone) // 60
+            who = pygit2.Signature(name, email, now, offset)
+            payload = self.repo.create_commit_string(who, who, message, tree, parents)
+            signature = sshsig(key, payload.encode("utf-8"))
+            oid = self.repo.create_commit_with_signature(payload, signature, "gpgsig")
+            ref = f"refs/heads/{BRANCH}"
+            if self.repo.head_is_unborn:
+                self.repo.references.create(ref, oid)
+            else:
+                self.repo.references[self.repo.head.name].set_target(oid)
+            index.write()
+            return str(oid)
+        except (pygit2.GitError, OSError) as exc:
+            raise StorageError(f"{self.root}: git commit failed: {exc}") from exc
+
+    def dirty_paths(self) -> tuple[list[str], list[str]]:
+        """Paths changed in the work tree but not committed: (to add, deleted)."""
+        added, removed = [], []
+        try:
+            status = self.repo.status(untracked_files="all")
+        except pygit2.GitError as exc:
+            raise StorageError(f"{self.root}: git status failed: {exc}") from exc
+        for path, flags in status.items():
+            if flags & pygit2.enums.FileStatus.WT_DELETED:
+                removed.append(path)
+            elif flags & (pygit2.enums.FileStatus.WT_NEW | pygit2.enums.FileStatus.WT_MODIFIED
+                          | pygit2.enums.FileStatus.WT_TYPECHANGE):
+                added.append(path)
+        return added, removed
+
+    def tracked_paths(self) -> Iterator[str]:
+        index = self.repo.index
+        index.read()
+        for entry in index:
+            yield entry.path
+
+    def log_for(self, relpath: str, limit: int = 20) -> list[tuple[str, str]]:
+        """(commit id, message first line) of commits that touched ``relpath``, newest first."""
+        found: list[tuple[str, str]] = []
+        if self.repo.head_is_unborn:
+            return found
+        for commit in self.repo.walk(self.repo.head.target, pygit2.enums.SortMode.TIME):
+            entry_now = _tree_entry(commit.tree, relpath)
+            parent_entry = _tree_entry(commit.parents[0].tree, relpath) if commit.parents else None
+            if entry_now != parent_entry:
+                found.append((str(commit.id), commit.message.splitlines()[0]))
+                if len(found) >= limit:
+                    break
+        return found
+
+
+def _tree_entry(tree: pygit2.Tree, relpath: str) -> str | None:
+    try:
+        return str(tree[relpath].id)
+    except KeyError:
+        return None
+
+
+def write_allowed_signers(path: Path, entries: Iterable[tuple[str, VerifyKey]]) -> bool:
+    """Write the allowed-signers file; return True if its content changed."""
+    lines = sorted({f'{principal} namespaces="git" {ssh_public_key_line(vk)}'
+                    for principal, vk in entries})
+    text = "".join(line + "\n" for line in lines)
+    if path.exists() and path.read_text() == text:
+        return False
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return True

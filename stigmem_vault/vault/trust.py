@@ -1,0 +1,132 @@
+"""The trust store: which public keys may speak for which sources.
+
+Each binding is one JSON file under ``.stigmem/trust/`` (one file per binding, so concurrent
+additions merge cleanly in git)::
+
+    {"format": "stigmem.binding/1", "source": "agent:codex", "key": "ed25519:...",
+     "issued_at": "2026-11-24T10:00:00.000Z", "issuer": "ed25519:<owner key>",
+     "signature": "<base64url Ed25519 over the RFC 8785 bytes of every other field>"}
+
+A binding counts only if its signature verifies and its issuer is the vault owner's key
+(the owner's own binding is self-signed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from stigmem_vault.canonical.jcs import canonicalize
+from stigmem_vault.canonical.signing import bytes_signature_valid, key_id, sign_bytes
+from stigmem_vault.errors import InvalidFact, VaultConfigError
+from stigmem_vault.model.identifiers import normalize_source
+from stigmem_vault.vault.layout import entity_segments
+
+BINDING_FORMAT = "stigmem.binding/1"
+TRUST_DIR = ".stigmem/trust"
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    source: str
+    key: str
+    issued_at: str
+    issuer: str
+    signature: str
+
+    def signed_object(self) -> dict[str, str]:
+        return {"format": BINDING_FORMAT, "source": self.source, "key": self.key,
+                "issued_at": self.issued_at, "issuer": self.issuer}
+
+    def to_json(self) -> str:
+        return json.dumps({**self.signed_object(), "signature": self.signature}, indent=2) + "\n"
+
+    def relpath(self) -> str:
+        digest = hashlib.sha256(self.key.encode()).hexdigest()[:10]
+        kind, *_rest, name = entity_segments(self.source)
+        return f"{TRUST_DIR}/{kind}/{name}--{digest}.json"
+
+
+def make_binding(source: str, subject_key: str, issued_at: str, issuer: SigningKey) -> Binding:
+    unsigned = Binding(normalize_source(source), subject_key, issued_at,
+                       key_id(issuer.verify_key), "")
+    signature = sign_bytes(issuer, canonicalize(unsigned.signed_object()))
+    return Binding(unsigned.source, subject_key, issued_at, unsigned.issuer, signature)
+
+
+def parse_binding(text: str, path: str) -> Binding:
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("format") != BINDING_FORMAT:
+            raise ValueError(f"not a {BINDING_FORMAT} record")
+        fields = {k: data[k] for k in ("source", "key", "issued_at", "issuer", "signature")}
+        if not all(isinstance(v, str) for v in fields.values()):
+            raise ValueError("every field must be a string")
+        if normalize_source(fields["source"]) != fields["source"]:
+            raise ValueError("source is not in normal form")
+    except KeyError as exc:
+        raise VaultConfigError(f"trust binding is missing {exc.args[0]!r}", path) from None
+    except (ValueError, InvalidFact) as exc:
+        raise VaultConfigError(f"malformed trust binding: {exc}", path) from None
+    return Binding(**fields)
+
+
+class TrustStore:
+    """Valid bindings of a vault, indexed both ways."""
+
+    def __init__(self, owner_key: str) -> None:
+        self.owner_key = owner_key
+        self._by_key: dict[str, set[str]] = {}
+        self._by_source: dict[str, list[Binding]] = {}
+        self.rejected: list[tuple[str, str]] = []  # (path, reason) of bindings that do not count
+
+    @classmethod
+    def load(cls, root: Path, owner_key: str) -> TrustStore:
+        store = cls(owner_key)
+        trust_dir = root / TRUST_DIR
+        if not trust_dir.is_dir():
+            return store
+        for path in sorted(trust_dir.rglob("*.json")):
+            rel = str(path.relative_to(root))
+            try:
+                binding = parse_binding(path.read_text("utf-8"), rel)
+            except (OSError, UnicodeDecodeError) as exc:
+                store.rejected.append((rel, f"unreadable: {exc}"))
+                continue
+            except VaultConfigError as exc:
+                store.rejected.append((rel, str(exc)))
+                continue
+            reason = store.add(binding)
+            if reason:
+                store.rejected.append((rel, reason))
+        return store
+
+    def add(self, binding: Binding) -> str | None:
+        """Admit a binding; return why it does not count, or None."""
+        if binding.issuer != self.owner_key:
+            return f"issued by {binding.issuer}, not by the vault owner's key"
+        if not bytes_signature_valid(binding.issuer, canonicalize(binding.signed_object()),
+                                     binding.signature):
+            return "binding signature does not verify"
+        self._by_key.setdefault(binding.key, set()).add(binding.source)
+        self._by_source.setdefault(binding.source, []).append(binding)
+        return None
+
+    def knows_key(self, key: str) -> bool:
+        return key in self._by_key
+
+    def is_bound(self, source: str, key: str) -> bool:
+        return source in self._by_key.get(key, ())
+
+    def keys_for(self, source: str) -> list[str]:
+        return [b.key for b in self._by_source.get(source, [])]
+
+    def sources_for(self, key: str) -> set[str]:
+        return set(self._by_key.get(key, ()))
+
+    def bindings(self) -> list[Binding]:
+        return [b for group in self._by_source.values() for b in group]

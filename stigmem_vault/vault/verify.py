@@ -1,0 +1,93 @@
+"""Verification of fact files: id, signature, attestation — returned as verdicts, not raised.
+
+Verdicts, from best to worst:
+
+* ``valid``              id and signature check, and the signer is bound to the fact's source
+* ``unattested``         signature checks, the signer is in the trust store, but not for this source
+* ``unknown-signer``     signature checks, but the signer is not in the trust store at all
+* ``id-mismatch``        the recorded id is not the hash of the canonical bytes (a field changed)
+* ``invalid-signature``  the signature does not match the canonical bytes
+* ``malformed``          the file cannot be read as a fact (the reason says why)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from stigmem_vault.canonical.signing import signature_valid
+from stigmem_vault.errors import FormatError
+from stigmem_vault.model.fact import Fact
+from stigmem_vault.vault import markdown
+from stigmem_vault.vault.trust import TrustStore
+
+MAX_FACT_FILE_BYTES = 1024 * 1024
+
+
+class Verdict(StrEnum):
+    VALID = "valid"
+    UNATTESTED = "unattested"
+    UNKNOWN_SIGNER = "unknown-signer"
+    ID_MISMATCH = "id-mismatch"
+    INVALID_SIGNATURE = "invalid-signature"
+    MALFORMED = "malformed"
+
+
+@dataclass(frozen=True, slots=True)
+class FileVerdict:
+    path: str
+    verdict: Verdict
+    reason: str
+    fact: Fact | None = None
+    canonical: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is Verdict.VALID
+
+
+def judge(parsed: markdown.ParsedFact, trust: TrustStore) -> tuple[Verdict, str]:
+    fact = parsed.fact
+    if parsed.claimed_id != fact.id:
+        return (Verdict.ID_MISMATCH,
+                f"recorded id {parsed.claimed_id} but the canonical bytes hash to {fact.id}: "
+                "a signed field was changed after signing")
+    if not signature_valid(fact, parsed.canonical):
+        return Verdict.INVALID_SIGNATURE, f"signature does not verify for signer {fact.signer}"
+    if not trust.knows_key(fact.signer):
+        return Verdict.UNKNOWN_SIGNER, f"signer {fact.signer} is not in the vault's trust store"
+    if not trust.is_bound(fact.source, fact.signer):
+        bound = ", ".join(sorted(trust.sources_for(fact.signer)))
+        return (Verdict.UNATTESTED,
+                f"signer {fact.signer} is bound to {bound}, not to the source {fact.source}")
+    return Verdict.VALID, "id, signature and signer binding check"
+
+
+def read_text(path: Path, rel: str) -> str:
+    """Read a fact file, refusing symlinks, non-files, huge and non-UTF-8 files with a reason."""
+    try:
+        if path.is_symlink():
+            raise FormatError(rel, "is a symlink; fact files must be regular files")
+        size = path.stat().st_size
+        if size > MAX_FACT_FILE_BYTES:
+            raise FormatError(rel, f"is {size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(rel, f"cannot be read: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise FormatError(rel, "is binary (contains NUL bytes), not a Markdown note")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(rel, f"is not valid UTF-8 (byte {exc.start})") from None
+
+
+def verify_file(root: Path, rel: str, trust: TrustStore) -> FileVerdict:
+    try:
+        parsed = markdown.parse(read_text(root / rel, rel), rel)
+    except FormatError as exc:
+        reason = f"line {exc.line}: {exc.reason}" if exc.line else exc.reason
+        return FileVerdict(rel, Verdict.MALFORMED, reason)
+    verdict, reason = judge(parsed, trust)
+    return FileVerdict(rel, verdict, reason, parsed.fact, parsed.canonical)
