@@ -30,7 +30,7 @@ from stigmem_vault.errors import (
     NotFound,
     VaultConfigError,
 )
-from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, make_claim, parse_fact_ref
+from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, make_claim
 from stigmem_vault.model.hlc import Clock
 from stigmem_vault.model.identifiers import normalize_source
 from stigmem_vault.model.relations import RelationSchema
@@ -42,7 +42,7 @@ from stigmem_vault.vault.keys import KeyStore, looks_like_private_key, stigmem_h
 from stigmem_vault.vault.layout import FACTS_DIR, ID_PREFIX_LEN, fact_relpath
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.trust import Binding, TrustStore, make_binding
-from stigmem_vault.vault.verify import FileVerdict, Verdict, judge, read_text, verify_file
+from stigmem_vault.vault.verify import FileVerdict, judge, read_text, verify_file
 
 COMMIT_EVERY = 256
 COMMIT_DELAY = 0.5
@@ -328,10 +328,7 @@ class Vault:
         """The fact with this id (or an unambiguous prefix of at least 8 hex digits)."""
         wanted = fact_id.strip().lower()
         if len(wanted) < 8 or any(c not in "0123456789abcdef" for c in wanted):
-            if len(wanted) != 64:
-                raise InvalidFact("id", f"{fact_id!r} is not a fact id or a prefix of 8+ hex digits")
-        if len(wanted) == 64:
-            parse_fact_ref(wanted, "id")
+            raise InvalidFact("id", f"{fact_id!r} is not a fact id or a prefix of 8+ hex digits")
         prefix = wanted[:ID_PREFIX_LEN]
         matches = []
         for rel in self.fact_paths():

@@ -87,5 +87,6 @@ def number_to_string(number: float) -> str:
         body = "0." + "0" * (-n) + digits
     else:
         exp = n - 1
-        body = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if exp >= 0 else "-") + str(abs(exp))
+        fraction = "." + digits[1:] if k > 1 else ""
+        body = f"{digits[0]}{fraction}e{'+' if exp >= 0 else '-'}{abs(exp)}"
     return sign + body

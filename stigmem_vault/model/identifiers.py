@@ -63,10 +63,7 @@ def normalize_identifier(raw: object, field: str) -> str:
 def source_kind(source: str) -> str | None:
     """The principal kind of a normalized source (user, agent, system), or None."""
     match = _FORMAL.match(source)
-    if match:
-        kind = match.group(2)
-    else:
-        kind = source.split(":", 1)[0]
+    kind = match.group(2) if match else source.split(":", 1)[0]
     return kind if kind in SOURCE_KINDS else None
 
 

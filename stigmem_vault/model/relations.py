@@ -79,10 +79,8 @@ def parse_schema(data: Mapping[str, object]) -> RelationSchema:
         raw = data["enum"]
         if not isinstance(raw, list) or not raw:
             raise InvalidFact("enum", "must be a non-empty list")
-        if vtype is not None:
-            enum = tuple(make_value(vtype, item, "enum").v for item in raw)
-        else:
-            enum = tuple(raw)
+        # With a declared type, enum members are checked (and normalized) like values.
+        enum = tuple(make_value(vtype, item, "enum").v for item in raw) if vtype else tuple(raw)
     bounds: dict[str, float | None] = {}
     for key in ("min", "max"):
         raw_bound = data.get(key)

@@ -92,7 +92,7 @@ def load(yaml_text: str) -> dict[str, Flat]:
     if "&" in yaml_text or "*" in yaml_text:
         _refuse_anchors(yaml_text)
     try:
-        data = yaml.load(yaml_text, Loader=_Loader)  # noqa: S506 - a safe loader subclass
+        data = yaml.load(yaml_text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 2 if exc.problem_mark else None
         raise FrontmatterError(f"malformed YAML: {exc.problem}", line) from None

@@ -109,7 +109,7 @@ class GitRepo:
                 index.write()
                 return None
             now = int(time.time())
-            offset = -(time.altzone if time.daylight and time.localtime().tm_isdst else time.timezone) // 60
+            offset = (time.localtime(now).tm_gmtoff or 0) // 60
             who = pygit2.Signature(name, email, now, offset)
             payload = self.repo.create_commit_string(who, who, message, tree, parents)
             signature = sshsig(key, payload.encode("utf-8"))

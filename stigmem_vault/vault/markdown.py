@@ -183,7 +183,7 @@ def _text(props: dict[str, frontmatter.Flat], key: str) -> str:
     return value
 
 
-def _read_value(props: dict[str, frontmatter.Flat]):  # noqa: ANN202 - returns Value
+def _read_value(props: dict[str, frontmatter.Flat]):
     type_name = props["value_type"]
     present = [key for key in VALUE_PROPERTY.values() if key in props]
     if type_name == ValueType.NULL.value:
