@@ -52,8 +52,8 @@ class Explanation:
 class Status:
     root: str
     owner: str
-    node_id: str
-    node_source: str
+    node_id: str | None  # None: a read-only copy with no node identity
+    node_source: str | None
     facts_by_scope: dict[str, int]
     identities: int
     schemas: int

@@ -13,17 +13,20 @@ from stigmem_vault.model.identifiers import normalize_source, source_kind
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault.git import GitRepo, write_allowed_signers
 from stigmem_vault.vault.keys import KeyStore
-from stigmem_vault.vault.layout import FACTS_DIR
+from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
 from stigmem_vault.vault.markdown import OBSIDIAN_TYPES
 from stigmem_vault.vault.store import write_atomic
-from stigmem_vault.vault.trust import make_binding
+from stigmem_vault.vault.trust import Binding, TrustStore, make_binding
+from stigmem_vault.vault.verify import verify_file
 
 
 def node_id_for(public_key: bytes) -> str:
     return hashlib.sha256(public_key).hexdigest()[:16]
 
 
-def create_vault(root: Path, owner: str, keys: KeyStore) -> None:
+def create_vault(root: Path, owner: str, keys: KeyStore,
+                 template: Path | None = None) -> list[tuple[str, str]]:
+    """Create the vault; return the template files that were not imported, with the reason."""
     owner = normalize_source(owner, "owner")
     if source_kind(owner) != "user":
         raise VaultConfigError(f"the owner must be a person (user:NAME), not {owner}")
@@ -57,6 +60,12 @@ def create_vault(root: Path, owner: str, keys: KeyStore) -> None:
         make_binding(owner, key_id(owner_key.verify_key), now, owner_key),
         make_binding(node_source, key_id(node_key.verify_key), now, owner_key),
     ]
+    imported: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    if template is not None:
+        template_bindings, imported, skipped = _import_template(template, root)
+        # The new owner endorses the template's identities: same keys, re-signed bindings.
+        bindings += [make_binding(b.source, b.key, now, owner_key) for b in template_bindings]
     for binding in bindings:
         write_atomic(root / binding.relpath(), binding.to_json().encode())
     write_allowed_signers(root / cfg.ALLOWED_SIGNERS,
@@ -64,7 +73,39 @@ def create_vault(root: Path, owner: str, keys: KeyStore) -> None:
 
     tracked = [".gitignore", f"{FACTS_DIR}/.gitkeep", f"{cfg.SCHEMA_DIR}/.gitkeep",
                ".obsidian/types.json", cfg.VAULT_FILE, cfg.ALLOWED_SIGNERS,
-               *(b.relpath() for b in bindings)]
+               *(b.relpath() for b in bindings), *imported]
+    origin = f"\nimported {len(imported)} file(s) from {template}\n" if template else ""
     with git.locked():
-        git.commit(tracked, [], f"stigmem: init vault for {owner}\n\nnode {node_id}\n",
+        git.commit(tracked, [], f"stigmem: init vault for {owner}\n\nnode {node_id}\n{origin}",
                    node_key, node_source, f"{node_id}@stigmem.invalid")
+    return skipped
+
+
+def _import_template(template: Path, root: Path) -> tuple[list[Binding], list[str], list[tuple[str, str]]]:
+    """Copy a template vault's valid facts and schemas; return its valid bindings too.
+
+    Only what verifies against the template's own trust store is imported: facts are copied
+    byte for byte to their canonical paths, so their signatures keep holding.
+    """
+    config = cfg.read_vault_config(template)
+    trust = TrustStore.load(template, config.owner_key)
+    skipped = [(f"{template.name}/{path}", reason) for path, reason in trust.rejected]
+    cfg.load_schemas(template)  # refuse a template whose schemas are broken
+    imported: list[str] = []
+    schema_dir = template / cfg.SCHEMA_DIR
+    if schema_dir.is_dir():
+        for path in sorted(schema_dir.rglob("*.y*ml")):
+            rel = f"{cfg.SCHEMA_DIR}/{path.relative_to(schema_dir).as_posix()}"
+            write_atomic(root / rel, path.read_bytes())
+            imported.append(rel)
+    facts_dir = template / FACTS_DIR
+    for path in sorted(facts_dir.rglob("*.md")) if facts_dir.is_dir() else []:
+        rel = path.relative_to(template).as_posix()
+        item = verify_file(template, rel, trust)
+        if not item.ok or item.fact is None:
+            skipped.append((f"{template.name}/{rel}", f"{item.verdict}: {item.reason}"))
+            continue
+        target = str(fact_relpath(item.fact))
+        write_atomic(root / target, path.read_bytes(), sync=False)
+        imported.append(target)
+    return trust.bindings(), imported, skipped

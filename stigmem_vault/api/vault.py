@@ -69,13 +69,22 @@ class Vault:
         self.keys = KeyStore(home)
         self.keys.check_outside(root)
         self.config = cfg.read_vault_config(root)
-        self.node = cfg.read_node_config(root)
-        self.git = GitRepo.open(root, root / cfg.LOCK_FILE)
-        cfg.refuse_key_material(root, list(self.git.tracked_paths()))
+        # Without a node identity this copy is read-only: anyone holding the vault can still
+        # list and verify every fact, offline.
+        self.node: cfg.NodeConfig | None = (
+            cfg.read_node_config(root) if (root / cfg.NODE_FILE).exists() else None)
+        self.git: GitRepo | None = (
+            GitRepo.open(root, root / cfg.LOCK_FILE) if (root / ".git").exists() else None)
+        if self.node is not None and self.git is None:
+            raise VaultConfigError("the vault has a node identity but no git repository", root)
+        cfg.refuse_key_material(root, self._all_paths())
         self.trust = TrustStore.load(root, self.config.owner_key)
         self.schemas: dict[str, RelationSchema] = cfg.load_schemas(root)
-        self.clock = Clock(self.node.node_id, root / cfg.CLOCK_FILE)
-        self._node_key = self._require_key(self.node.key, self.node.source)
+        self.clock: Clock | None = None
+        self._node_key: SigningKey | None = None
+        if self.node is not None:
+            self.clock = Clock(self.node.node_id, root / cfg.CLOCK_FILE)
+            self._node_key = self._require_key(self.node.key, self.node.source)
         self._commit_every = commit_every
         self._commit_delay = commit_delay
         self._lock = threading.RLock()
@@ -84,7 +93,27 @@ class Vault:
         self._pending_notes: list[str] = []
         self._timer: threading.Timer | None = None
         self._closed = False
-        self._recover()
+        self.init_report: list[tuple[str, str]] = []  # files `init --from` did not import
+        if self.node is not None:
+            self._recover()
+
+    @property
+    def writable(self) -> bool:
+        return self.node is not None
+
+    def _all_paths(self) -> list[str]:
+        if self.git is not None:
+            return list(self.git.tracked_paths())
+        return [p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file()]
+
+    def _writer(self) -> tuple[cfg.NodeConfig, GitRepo, SigningKey, Clock]:
+        self._check_open()
+        if self.node is None or self.git is None or self._node_key is None or self.clock is None:
+            raise VaultConfigError(
+                "this copy of the vault is read-only: it has no node identity "
+                f"({cfg.NODE_FILE}). Make a vault of your own from it with "
+                f"`stigmem init NEW_PATH --owner user:NAME --from {self.root}`", self.root)
+        return self.node, self.git, self._node_key, self.clock
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -96,19 +125,28 @@ class Vault:
 
     @classmethod
     def init(cls, path: str | os.PathLike[str], *, owner: str,
-             home: str | os.PathLike[str] | None = None, **options: object) -> Vault:
-        """Create a vault: git repo, .stigmem/, owner and node identities, first signed commit."""
+             home: str | os.PathLike[str] | None = None,
+             template: str | os.PathLike[str] | None = None, **options: object) -> Vault:
+        """Create a vault: git repo, .stigmem/, owner and node identities, first signed commit.
+
+        With ``template`` (another vault's folder), its valid facts, schemas and identities
+        are imported; the new owner endorses the template's keys by re-signing their bindings.
+        """
         from stigmem_vault.api.setup import create_vault  # setup is only needed once
 
         root = Path(path).resolve()
         home_dir = Path(home) if home else stigmem_home()
-        create_vault(root, owner, KeyStore(home_dir))
-        return cls(root, home_dir, **options)  # type: ignore[arg-type]
+        skipped = create_vault(root, owner, KeyStore(home_dir),
+                               Path(template).resolve() if template else None)
+        vault = cls(root, home_dir, **options)  # type: ignore[arg-type]
+        vault.init_report = skipped
+        return vault
 
     def close(self) -> None:
         if self._closed:
             return
-        self.flush()
+        if self.writable:
+            self.flush()
         self._closed = True
 
     def __enter__(self) -> Vault:
@@ -127,14 +165,14 @@ class Vault:
         result = []
         for binding in sorted(self.trust.bindings(), key=lambda b: (b.source, b.key)):
             role = ("owner" if binding.key == self.config.owner_key else
-                    "node" if binding.key == self.node.key else "identity")
+                    "node" if self.node and binding.key == self.node.key else "identity")
             held = self.keys.path_for(binding.key).exists()
             result.append(Identity(binding.source, binding.key, held, role))
         return result
 
     def create_identity(self, source: str) -> Identity:
         """Create a key pair for ``source`` on this machine and bind it in the trust store."""
-        self._check_open()
+        self._writer()
         normal = normalize_source(source)
         if self.trust.keys_for(normal):
             raise IdentityError(f"identity {normal} already exists; see `stigmem identity list`")
@@ -198,11 +236,11 @@ class Vault:
         return self.write_claim(claim)
 
     def write_claim(self, claim: Claim) -> Fact:
-        self._check_open()
+        _node, _git, _node_key, clock = self._writer()
         self._check_claim(claim)
         key = self.signing_key_for(claim.source)
         with self._lock:
-            fact = sign_claim(claim, self.clock.now(), _now_timestamp(), key)
+            fact = sign_claim(claim, clock.now(), _now_timestamp(), key)
             rel = str(fact_relpath(fact))
             data = markdown.render(fact).encode("utf-8")
             try:
@@ -284,13 +322,13 @@ class Vault:
                 self._timer = None
             if not self._pending_add and not self._pending_remove:
                 return None
+            node, git, node_key, _clock = self._writer()
             notes = self._pending_notes
             message = f"stigmem: {_summary(notes)}\n\n" + "\n".join(notes[:200]) + (
                 f"\n... and {len(notes) - 200} more\n" if len(notes) > 200 else "\n")
-            with self.git.locked():
-                oid = self.git.commit(self._pending_add, self._pending_remove, message,
-                                      self._node_key, self.node.source,
-                                      f"{self.node.node_id}@stigmem.invalid")
+            with git.locked():
+                oid = git.commit(self._pending_add, self._pending_remove, message,
+                                 node_key, node.source, f"{node.node_id}@stigmem.invalid")
             self._pending_add, self._pending_remove, self._pending_notes = [], [], []
             (self.root / cfg.DIRTY_MARKER).unlink(missing_ok=True)
             return oid
@@ -299,7 +337,8 @@ class Vault:
         """Commit fact and config files a crashed writer left uncommitted."""
         if not (self.root / cfg.DIRTY_MARKER).exists():
             return
-        added, removed = self.git.dirty_paths()
+        _node, git, _key, _clock = self._writer()
+        added, removed = git.dirty_paths()
         ours = (FACTS_DIR + "/", ".stigmem/")
         with self._lock:
             self._pending_add = [p for p in added if p.startswith(ours)]
@@ -435,8 +474,12 @@ class Vault:
         for rel in self.fact_paths():
             scope = rel.split("/", 2)[1]
             by_scope[scope] = by_scope.get(scope, 0) + 1
-        head = None if self.git.repo.head_is_unborn else str(self.git.repo.head.target)
-        return Status(str(self.root), self.config.owner, self.node.node_id, self.node.source,
+        head = None
+        if self.git is not None and not self.git.repo.head_is_unborn:
+            head = str(self.git.repo.head.target)
+        return Status(str(self.root), self.config.owner,
+                      self.node.node_id if self.node else None,
+                      self.node.source if self.node else None,
                       by_scope, len(self.trust.bindings()), len(self.schemas), head,
                       len(self._pending_add) + len(self._pending_remove))
 
