@@ -64,17 +64,21 @@ def judge(parsed: markdown.ParsedFact, trust: TrustStore) -> tuple[Verdict, str]
     return Verdict.VALID, "id, signature and signer binding check"
 
 
-def read_text(path: Path, rel: str) -> str:
-    """Read a fact file, refusing symlinks, non-files, huge and non-UTF-8 files with a reason."""
+def read_bytes(path: Path, rel: str) -> bytes:
+    """Read a fact file, refusing symlinks, non-regular and oversized files with a reason."""
     try:
         if path.is_symlink():
             raise FormatError(rel, "is a symlink; fact files must be regular files")
         size = path.stat().st_size
         if size > MAX_FACT_FILE_BYTES:
             raise FormatError(rel, f"is {size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit")
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise FormatError(rel, f"cannot be read: {exc.strerror or exc}") from None
+
+
+def decode(data: bytes, rel: str) -> str:
+    """The text of a fact file: UTF-8, not binary."""
     if b"\x00" in data:
         raise FormatError(rel, "is binary (contains NUL bytes), not a Markdown note")
     try:
@@ -83,11 +87,27 @@ def read_text(path: Path, rel: str) -> str:
         raise FormatError(rel, f"is not valid UTF-8 (byte {exc.start})") from None
 
 
-def verify_file(root: Path, rel: str, trust: TrustStore) -> FileVerdict:
+def read_text(path: Path, rel: str) -> str:
+    return decode(read_bytes(path, rel), rel)
+
+
+def verify_bytes(rel: str, data: bytes, trust: TrustStore) -> FileVerdict:
+    """Verify the content of a fact file already read into memory."""
     try:
-        parsed = markdown.parse(read_text(root / rel, rel), rel)
+        parsed = markdown.parse(decode(data, rel), rel)
     except FormatError as exc:
-        reason = f"line {exc.line}: {exc.reason}" if exc.line else exc.reason
-        return FileVerdict(rel, Verdict.MALFORMED, reason)
+        return FileVerdict(rel, Verdict.MALFORMED, _reason(exc))
     verdict, reason = judge(parsed, trust)
     return FileVerdict(rel, verdict, reason, parsed.fact, parsed.canonical)
+
+
+def verify_file(root: Path, rel: str, trust: TrustStore) -> FileVerdict:
+    try:
+        data = read_bytes(root / rel, rel)
+    except FormatError as exc:
+        return FileVerdict(rel, Verdict.MALFORMED, _reason(exc))
+    return verify_bytes(rel, data, trust)
+
+
+def _reason(exc: FormatError) -> str:
+    return f"line {exc.line}: {exc.reason}" if exc.line else exc.reason

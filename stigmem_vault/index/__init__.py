@@ -1,0 +1,1 @@
+"""The SQLite index: a rebuildable cache of the vault's facts, files, liveness and conflicts."""

@@ -1,0 +1,99 @@
+"""The SQLite index: connection, pragmas, version check and rebuild, transactions.
+
+The index is a cache of the vault. It lives in ``.stigmem/index/index.sqlite3`` (never in
+git). If its schema version or its configuration fingerprint (owner, trust store, relation
+cardinalities) differs from what the vault says now, or SQLite cannot read it, it is deleted
+and rebuilt — the answers never depend on what the cache happened to hold.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from stigmem_vault.errors import StorageError
+from stigmem_vault.index.schema import DDL, SCHEMA_VERSION
+
+INDEX_FILE = ".stigmem/index/index.sqlite3"
+
+
+class Database:
+    """One SQLite connection with the pragmas we rely on. Thread-safe by a lock."""
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        self.lock = threading.RLock()
+        self.rebuilt = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = self._connect_or_rebuild()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # a cache: durability comes from the vault
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-65536")
+        return conn
+
+    def _connect_or_rebuild(self) -> sqlite3.Connection:
+        try:
+            conn = self._connect()
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                row = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+                if row and row[0] == self.fingerprint:
+                    return conn
+            elif version == 0 and not conn.execute(
+                    "SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+                self._create(conn)
+                return conn
+            conn.close()
+        except sqlite3.DatabaseError:
+            pass  # corrupt or not a database: rebuild below
+        self._delete_files()
+        self.rebuilt = True
+        try:
+            conn = self._connect()
+            self._create(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{self.path}: cannot create the index: {exc}") from exc
+        return conn
+
+    def _create(self, conn: sqlite3.Connection) -> None:
+        conn.executescript("BEGIN;" + DDL +
+                           "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                           f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
+        conn.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (self.fingerprint,))
+        self.rebuilt = True
+
+    def _delete_files(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT (rollback on error), serialised within the process."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def read(self, sql: str, params: tuple[object, ...] | dict[str, object] = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            cursor = self.conn.execute(sql, params)
+            cursor.row_factory = sqlite3.Row
+            return cursor.fetchall()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()

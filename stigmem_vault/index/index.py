@@ -1,0 +1,106 @@
+"""``Index``: the SQLite cache of a vault — what the API queries instead of the files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stigmem_vault.index import query
+from stigmem_vault.index.conflicts import recompute
+from stigmem_vault.index.db import Database
+from stigmem_vault.index.ingest import FileRecord, Key, apply
+from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
+
+
+class Index:
+    """Facts, file states and conflicts of one vault, in one SQLite file.
+
+    ``fingerprint`` summarises everything the derived state depends on besides the facts
+    (owner, trust store, relation cardinalities); a different fingerprint rebuilds the index.
+    """
+
+    def __init__(self, path: Path, *, owner: str, multi_relations: frozenset[str],
+                 fingerprint: str) -> None:
+        self.db = Database(path, fingerprint)
+        self.owner = owner
+        self.multi_relations = multi_relations
+
+    @property
+    def rebuilt(self) -> bool:
+        """True when this open created the index from nothing (a full scan is needed)."""
+        return self.db.rebuilt
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---------------------------------------------------------------- writing
+
+    def known_files(self) -> dict[str, tuple[int, int]]:
+        with self.db.lock:
+            return {path: (size, mtime) for path, size, mtime in
+                    self.db.conn.execute("SELECT path, size, mtime_ns FROM files")}
+
+    def apply(self, records: list[FileRecord], removed: list[str]) -> set[Key]:
+        """Record files and facts in one transaction and recompute the keys they touch."""
+        if not records and not removed:
+            return set()
+        with self.db.transaction() as conn:
+            dirty = apply(conn, records, removed)
+            recompute(conn, dirty, self.owner, self.multi_relations.__contains__)
+        return dirty
+
+    # ---------------------------------------------------------------- reading
+
+    def query(self, filters: Filters) -> list[IndexedFact]:
+        with self.db.lock:
+            return query.select_facts(self.db.conn, filters)
+
+    def count(self, filters: Filters) -> int:
+        with self.db.lock:
+            return query.count_facts(self.db.conn, filters)
+
+    def get(self, fact_id: str) -> IndexedFact | None:
+        with self.db.lock:
+            return query.get_fact(self.db.conn, fact_id)
+
+    def ids_with_prefix(self, prefix: str, limit: int = 5) -> list[str]:
+        with self.db.lock:
+            return query.find_by_prefix(self.db.conn, prefix, limit)
+
+    def derived_children(self, fact_id: str) -> list[str]:
+        with self.db.lock:
+            return query.derived_children(self.db.conn, fact_id)
+
+    def superseders(self, fact_id: str) -> list[str]:
+        with self.db.lock:
+            return query.superseders(self.db.conn, fact_id)
+
+    def recall(self, text: str, filters: Filters, limit: int = 10) -> list[Recalled]:
+        with self.db.lock:
+            return query.recall(self.db.conn, text, filters, limit)
+
+    def conflicts(self, status: str | None = None) -> list[ConflictRecord]:
+        with self.db.lock:
+            return query.list_conflicts(self.db.conn, status)
+
+    def conflict(self, conflict_id: str) -> ConflictRecord | None:
+        with self.db.lock:
+            rows = [c for c in query.list_conflicts(self.db.conn) if c.id.startswith(conflict_id)]
+        return rows[0] if len(rows) == 1 else None
+
+    def file_statuses(self, problems_only: bool = True) -> list[tuple[str, str, str]]:
+        sql = "SELECT path, status, reason FROM files"
+        if problems_only:
+            sql += " WHERE status != 'valid'"
+        with self.db.lock:
+            return [tuple(r) for r in self.db.conn.execute(sql + " ORDER BY path")]
+
+    def counts(self) -> dict[str, int]:
+        with self.db.lock:
+            conn = self.db.conn
+            return {
+                "files": conn.execute("SELECT count(*) FROM files").fetchone()[0],
+                "facts": conn.execute("SELECT count(*) FROM facts").fetchone()[0],
+                "live": conn.execute("SELECT count(*) FROM facts WHERE live = 1").fetchone()[0],
+                "open_conflicts": conn.execute(
+                    "SELECT count(*) FROM conflicts WHERE status = 'open'").fetchone()[0],
+            }

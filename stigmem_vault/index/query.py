@@ -1,0 +1,233 @@
+"""Reading the index: filtered queries, lookups, provenance links, ranked recall, conflicts."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass
+from stigmem_vault.model.hlc import HLC
+from stigmem_vault.model.values import Value, ValueType
+
+FACT_COLUMNS = ("id, entity, relation, value_type, value_json, source, hlc, timestamp, confidence,"
+                " trust, scope, valid_until, valid_until_ms, supersedes, derived_from, signer,"
+                " signature, status, path, present, superseded_by, live, contradicted")
+_PREFIXED_COLUMNS = ", ".join("f." + name.strip() for name in FACT_COLUMNS.split(","))
+
+# How much each trust class counts in recall (observed is first-hand).
+TRUST_WEIGHT = {"observed": 1.0, "reported": 0.8, "inferred": 0.6, "stale-risk": 0.3}
+RECALL_WEIGHTS = {"lexical": 0.6, "recency": 0.25, "trust": 0.15}
+RECENCY_HALF_LIFE_DAYS = 30.0
+CONTRADICTED_FACTOR = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedFact:
+    """A fact as the index knows it: the fact plus its verification and liveness."""
+
+    fact: Fact
+    status: str
+    path: str | None
+    present: bool
+    live: bool
+    superseded_by: str | None
+    contradicted: bool
+    expired: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Recalled:
+    item: IndexedFact
+    score: float
+    breakdown: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictRecord:
+    id: str
+    entity: str
+    relation: str
+    scope: str
+    fact_a: IndexedFact | None
+    fact_b: IndexedFact | None
+    opened_hlc: str
+    status: str
+    resolution: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Query filters. ``None`` means "any"."""
+
+    entity: str | None = None
+    relation: str | None = None
+    source: str | None = None
+    scopes: tuple[str, ...] | None = None
+    trust: tuple[str, ...] | None = None
+    value_type: str | None = None
+    signer: str | None = None
+    supersedes: str | None = None
+    min_confidence: float | None = None
+    include_superseded: bool = False
+    include_expired: bool = False
+    include_contradicted: bool = True
+    include_unverified: bool = False  # facts whose file is not valid (unattested, forged...)
+    include_absent: bool = False  # facts whose file was deleted
+    as_of: str | None = None  # an HLC: the vault as it stood then
+    limit: int | None = None
+    offset: int = 0
+
+
+def row_to_item(row: sqlite3.Row | tuple[object, ...], now_ms: int) -> IndexedFact:
+    (fid, entity, relation, vtype, vjson, source, hlc, timestamp, confidence, trust, scope,
+     valid_until, until_ms, supersedes, derived, signer, signature, status, path, present,
+     superseded_by, live, contradicted) = tuple(row)
+    claim = Claim(entity, relation, Value(ValueType(vtype), json.loads(vjson)), source,
+                  confidence, TrustClass(trust), Scope(scope), valid_until, supersedes,
+                  tuple(json.loads(derived)))
+    fact = Fact(fid, claim, hlc, timestamp, signer, signature)
+    expired = until_ms is not None and until_ms <= now_ms
+    return IndexedFact(fact, status, path, bool(present), bool(live) and not expired,
+                       superseded_by, bool(contradicted), expired)
+
+
+def now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def select_facts(conn: sqlite3.Connection, filters: Filters) -> list[IndexedFact]:
+    where, params = _where(filters)
+    sql = f"SELECT {_PREFIXED_COLUMNS} FROM facts f WHERE {' AND '.join(where) or '1'} ORDER BY hlc, id"
+    if filters.limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params += [filters.limit, filters.offset]
+    current = now_ms()
+    return [row_to_item(row, current) for row in conn.execute(sql, params)]
+
+
+def count_facts(conn: sqlite3.Connection, filters: Filters) -> int:
+    where, params = _where(filters)
+    return conn.execute(f"SELECT count(*) FROM facts f WHERE {' AND '.join(where) or '1'}",
+                        params).fetchone()[0]
+
+
+def _where(filters: Filters) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    for column, value in (("entity", filters.entity), ("relation", filters.relation),
+                          ("source", filters.source), ("value_type", filters.value_type),
+                          ("signer", filters.signer), ("supersedes", filters.supersedes)):
+        if value is not None:
+            where.append(f"f.{column} = ?")
+            params.append(value)
+    for column, values in (("scope", filters.scopes), ("trust", filters.trust)):
+        if values is not None:
+            where.append(f"f.{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    if filters.min_confidence is not None:
+        where.append("f.confidence >= ?")
+        params.append(filters.min_confidence)
+    if not filters.include_unverified:
+        where.append("f.status = 'valid'")
+    if filters.as_of is not None:
+        cutoff = HLC.parse(filters.as_of, "as_of")
+        where.append("f.hlc <= ?")
+        params.append(filters.as_of)
+        if not filters.include_superseded:
+            # Live as of then: not yet replaced by a fact that existed then, not a retraction.
+            where.append("f.confidence > 0 AND (f.superseded_by IS NULL OR"
+                         " (SELECT s.hlc FROM facts s WHERE s.id = f.superseded_by) > ?)")
+            params.append(filters.as_of)
+        if not filters.include_expired:
+            where.append("(f.valid_until_ms IS NULL OR f.valid_until_ms > ?)")
+            params.append(cutoff.wall_ms)
+        return where, params
+    if not filters.include_absent:
+        where.append("f.present = 1")
+    if not filters.include_superseded:
+        where.append("f.superseded_by IS NULL AND f.confidence > 0")
+    if not filters.include_expired:
+        where.append("(f.valid_until_ms IS NULL OR f.valid_until_ms > ?)")
+        params.append(now_ms())
+    if not filters.include_contradicted:
+        where.append("f.contradicted = 0")
+    return where, params
+
+
+def get_fact(conn: sqlite3.Connection, fact_id: str) -> IndexedFact | None:
+    rows = conn.execute(f"SELECT {FACT_COLUMNS} FROM facts WHERE id = ?", (fact_id,)).fetchall()
+    return row_to_item(rows[0], now_ms()) if rows else None
+
+
+def find_by_prefix(conn: sqlite3.Connection, prefix: str, limit: int = 5) -> list[str]:
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else ""
+    return [r[0] for r in conn.execute(
+        "SELECT id FROM facts WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+        (prefix, upper, limit))]
+
+
+def derived_children(conn: sqlite3.Connection, fact_id: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT fact_id FROM derivations WHERE parent = ? ORDER BY fact_id", (fact_id,))]
+
+
+def superseders(conn: sqlite3.Connection, fact_id: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT id FROM facts WHERE supersedes = ? ORDER BY hlc", (fact_id,))]
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def recall(conn: sqlite3.Connection, text: str, filters: Filters, limit: int = 10) -> list[Recalled]:
+    """Ranked recall: FTS5 BM25 blended with recency and trust class, times confidence."""
+    tokens = _TOKEN.findall(text.lower())
+    if not tokens:
+        return []
+    match = " OR ".join(f'"{token}"' for token in tokens[:32])
+    where, params = _where(filters)
+    where_sql = " AND ".join(where) or "1"
+    # Take the best lexical candidates first (bounded), then re-rank them in Python.
+    rows = conn.execute(
+        f"SELECT {_PREFIXED_COLUMNS}, bm25(facts_fts, 2.0, 2.0, 1.0, 0.5) AS rank"
+        " FROM facts_fts JOIN facts f ON f.rowid = facts_fts.rowid"
+        f" WHERE facts_fts MATCH ? AND {where_sql} ORDER BY rank LIMIT ?",
+        [match, *params, max(limit * 5, 50)]).fetchall()
+    current = now_ms()
+    scored = []
+    for row in rows:
+        item = row_to_item(row[:-1], current)
+        lexical_raw = -float(row[-1])
+        lexical = lexical_raw / (1.0 + lexical_raw)
+        wall = HLC.parse(item.fact.hlc).wall_ms
+        age_days = max(0.0, (current - wall) / 86_400_000)
+        recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
+        trust = TRUST_WEIGHT[item.fact.trust.value]
+        blended = (RECALL_WEIGHTS["lexical"] * lexical + RECALL_WEIGHTS["recency"] * recency
+                   + RECALL_WEIGHTS["trust"] * trust)
+        penalty = CONTRADICTED_FACTOR if item.contradicted else 1.0
+        score = blended * item.fact.confidence * penalty
+        breakdown = {"lexical": round(lexical, 6), "recency": round(recency, 6),
+                     "trust": trust, "confidence": item.fact.confidence,
+                     "contradicted_factor": penalty, "score": round(score, 6)}
+        scored.append(Recalled(item, score, breakdown))
+    scored.sort(key=lambda r: (-r.score, r.item.fact.id))
+    return scored[:limit]
+
+
+def list_conflicts(conn: sqlite3.Connection, status: str | None = None) -> list[ConflictRecord]:
+    sql = "SELECT id, entity, relation, scope, fact_a, fact_b, opened_hlc, status, resolution FROM conflicts"
+    params: tuple[object, ...] = ()
+    if status is not None:
+        sql += " WHERE status = ?"
+        params = (status,)
+    result = []
+    for cid, entity, relation, scope, a, b, opened, stat, resolution in conn.execute(
+            sql + " ORDER BY opened_hlc DESC, id", params).fetchall():
+        result.append(ConflictRecord(cid, entity, relation, scope, get_fact(conn, a),
+                                     get_fact(conn, b), opened, stat, resolution))
+    return result

@@ -1,0 +1,84 @@
+"""The index's tables. The index is a cache: any version mismatch means "rebuild from the vault".
+
+Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an index with another
+``PRAGMA user_version`` (or one SQLite cannot read) is deleted and rebuilt by a full scan.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE files (
+    path      TEXT PRIMARY KEY,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    sha256    TEXT,
+    status    TEXT NOT NULL,       -- a vault.verify.Verdict value, or 'ignored'
+    reason    TEXT NOT NULL,
+    fact_id   TEXT
+) WITHOUT ROWID;
+
+-- Every fact version ever seen (a file deleted later keeps its row, with present = 0).
+CREATE TABLE facts (
+    rowid         INTEGER PRIMARY KEY,
+    id            TEXT NOT NULL UNIQUE,
+    entity        TEXT NOT NULL,
+    relation      TEXT NOT NULL,
+    value_type    TEXT NOT NULL,
+    value_json    TEXT NOT NULL,     -- JSON of the typed value's v, for exact reconstruction
+    value_text    TEXT NOT NULL,     -- human/FTS rendering
+    value_num     REAL,              -- numbers only, for range filters
+    source        TEXT NOT NULL,
+    hlc           TEXT NOT NULL,
+    timestamp     TEXT NOT NULL,
+    confidence    REAL NOT NULL,
+    trust         TEXT NOT NULL,
+    scope         TEXT NOT NULL,
+    valid_until   TEXT,
+    valid_until_ms INTEGER,
+    supersedes    TEXT,
+    derived_from  TEXT NOT NULL,     -- JSON list
+    signer        TEXT NOT NULL,
+    signature     TEXT NOT NULL,
+    status        TEXT NOT NULL,     -- verdict of the file it came from
+    path          TEXT,
+    present       INTEGER NOT NULL,  -- 1 while a file holds it
+    superseded_by TEXT,              -- derived: the fact that replaces it
+    live          INTEGER NOT NULL DEFAULT 0,   -- derived: valid, present, not superseded, conf > 0
+    contradicted  INTEGER NOT NULL DEFAULT 0    -- derived: part of an open conflict
+);
+CREATE INDEX facts_key ON facts (entity, relation, scope);
+CREATE INDEX facts_relation ON facts (relation);
+CREATE INDEX facts_source ON facts (source);
+CREATE INDEX facts_hlc ON facts (hlc);
+CREATE INDEX facts_supersedes ON facts (supersedes) WHERE supersedes IS NOT NULL;
+CREATE INDEX facts_live ON facts (live, hlc);
+
+CREATE TABLE derivations (
+    fact_id TEXT NOT NULL,
+    parent  TEXT NOT NULL,
+    PRIMARY KEY (fact_id, parent)
+) WITHOUT ROWID;
+CREATE INDEX derivations_parent ON derivations (parent);
+
+CREATE VIRTUAL TABLE facts_fts USING fts5(
+    entity, relation, value_text, source,
+    content = 'facts', content_rowid = 'rowid',
+    tokenize = "unicode61 remove_diacritics 2 tokenchars '_'"
+);
+
+CREATE TABLE conflicts (
+    id            TEXT PRIMARY KEY,  -- derived from the pair, so a rebuild gives the same id
+    entity        TEXT NOT NULL,
+    relation      TEXT NOT NULL,
+    scope         TEXT NOT NULL,
+    fact_a        TEXT NOT NULL,     -- the lower id of the pair
+    fact_b        TEXT NOT NULL,
+    opened_hlc    TEXT NOT NULL,     -- the later HLC of the pair
+    status        TEXT NOT NULL,     -- open | resolved | obsolete
+    resolution    TEXT               -- the fact that resolved it, when resolved
+) WITHOUT ROWID;
+CREATE INDEX conflicts_status ON conflicts (status, opened_hlc);
+CREATE INDEX conflicts_key ON conflicts (entity, relation, scope);
+"""
