@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from nacl.signing import SigningKey
 
+from stigmem_vault.api.memory import MemoryMixin
 from stigmem_vault.api.results import Explanation, FactView, Identity, Status, VerifyReport
 from stigmem_vault.canonical.signing import format_timestamp, key_id, sign_claim, verify_key_from_id
 from stigmem_vault.errors import (
@@ -30,11 +30,12 @@ from stigmem_vault.errors import (
     NotFound,
     VaultConfigError,
 )
-from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, make_claim
+from stigmem_vault.index.index import Index
+from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, make_claim, parse_enum
 from stigmem_vault.model.hlc import Clock
 from stigmem_vault.model.identifiers import normalize_source
 from stigmem_vault.model.relations import RelationSchema
-from stigmem_vault.model.values import Value, make_value
+from stigmem_vault.model.values import Value, ValueType, make_value
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault import markdown
 from stigmem_vault.vault.git import GitRepo, write_allowed_signers
@@ -60,8 +61,8 @@ def infer_type(v: object) -> str:
     return "string"
 
 
-class Vault:
-    """An open vault: its files, keys, trust store, schemas, clock and git history."""
+class Vault(MemoryMixin):
+    """An open vault: its files, keys, trust store, schemas, clock, git history and index."""
 
     def __init__(self, root: Path, home: Path, *, commit_every: int = COMMIT_EVERY,
                  commit_delay: float | None = COMMIT_DELAY) -> None:
@@ -93,6 +94,9 @@ class Vault:
         self._pending_notes: list[str] = []
         self._timer: threading.Timer | None = None
         self._closed = False
+        self._index: Index | None = None
+        self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
+        self._own_lock = threading.Lock()
         self.init_report: list[tuple[str, str]] = []  # files `init --from` did not import
         if self.node is not None:
             self._recover()
@@ -147,6 +151,9 @@ class Vault:
             return
         if self.writable:
             self.flush()
+        if self._index is not None:
+            self._index.close()
+            self._index = None
         self._closed = True
 
     def __enter__(self) -> Vault:
@@ -252,7 +259,12 @@ class Vault:
                 return fact  # the same signed fact is already on disk
             self._queue(rel, f"assert {fact.id[:ID_PREFIX_LEN]} {fact.source} "
                              f"{fact.entity} {fact.relation}")
+            self._after_write(rel, data, fact)
         return fact
+
+    def path_of(self, fact: Fact) -> str:
+        """The vault-relative path where ``fact`` is (or would be) stored."""
+        return str(fact_relpath(fact))
 
     def _check_claim(self, claim: Claim) -> None:
         schema = self.schemas.get(claim.relation)
@@ -289,9 +301,12 @@ class Vault:
     def retract(self, fact_id: str, *, source: str | None = None) -> Fact:
         """Retract a fact: the same claim at confidence 0, superseding it."""
         old = self.get(fact_id).fact
-        claim = replace(old.claim, confidence=0.0, supersedes=old.id,
-                        source=normalize_source(source) if source else self.config.owner,
-                        derived_from=())
+        # make_claim, not dataclasses.replace: the new source must pass every rule again (a
+        # user may not write a reserved stigmem:/rel: relation; replace() wrote such a file,
+        # signed, that no reader would accept).
+        claim = make_claim(entity=old.entity, relation=old.relation, value=old.value,
+                           source=source or self.config.owner, confidence=0.0, trust=old.trust,
+                           scope=old.scope, valid_until=old.valid_until, supersedes=old.id)
         return self.write_claim(claim)
 
     # ----------------------------------------------------------------- commits
@@ -304,6 +319,16 @@ class Vault:
         if len(self._pending_add) >= self._commit_every:
             self.flush()
         elif self._commit_delay is not None and self._timer is None:
+            self._timer = threading.Timer(self._commit_delay, self._timed_flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _queue_removal(self, rel: str, note: str) -> None:
+        if not self._pending_add and not self._pending_remove:
+            write_atomic(self.root / cfg.DIRTY_MARKER, b"", sync=True)
+        self._pending_remove.append(rel)
+        self._pending_notes.append(note)
+        if self._commit_delay is not None and self._timer is None:
             self._timer = threading.Timer(self._commit_delay, self._timed_flush)
             self._timer.daemon = True
             self._timer.start()
@@ -365,23 +390,8 @@ class Vault:
 
     def get(self, fact_id: str) -> FactView:
         """The fact with this id (or an unambiguous prefix of at least 8 hex digits)."""
-        wanted = fact_id.strip().lower()
-        if len(wanted) < 8 or any(c not in "0123456789abcdef" for c in wanted):
-            raise InvalidFact("id", f"{fact_id!r} is not a fact id or a prefix of 8+ hex digits")
-        prefix = wanted[:ID_PREFIX_LEN]
-        matches = []
-        for rel in self.fact_paths():
-            if rel[:-3].endswith("--" + prefix) or (len(prefix) < ID_PREFIX_LEN
-                                                     and ("--" + prefix) in rel.rsplit("/", 1)[-1]):
-                fact = self._read_fact(rel)
-                if fact is not None and fact.id.startswith(wanted):
-                    matches.append(FactView(fact, rel))
-        if not matches:
-            raise NotFound("fact", fact_id, "list facts with `stigmem list`")
-        if len(matches) > 1:
-            ids = ", ".join(m.fact.id[:16] for m in matches)
-            raise InvalidFact("id", f"prefix {fact_id!r} is ambiguous: {ids}")
-        return matches[0]
+        item = self.lookup(fact_id)
+        return FactView(item.fact, item.path or str(fact_relpath(item.fact)))
 
     def list_facts(self, *, entity: str | None = None, relation: str | None = None,
                    source: str | None = None, scope: str | None = None,
@@ -389,45 +399,29 @@ class Vault:
                    signer: str | None = None, min_confidence: float | None = None,
                    supersedes: str | None = None, include_superseded: bool = True,
                    include_expired: bool = True) -> list[FactView]:
-        """Every readable fact matching all given filters, ordered by HLC."""
-        wanted = {
-            "entity": entity and make_claim_field("entity", entity),
-            "relation": relation and make_claim_field("relation", relation),
-            "source": source and make_claim_field("source", source),
-            "scope": scope and Scope(scope).value if scope else None,
-            "trust": trust and TrustClass(trust).value if trust else None,
-        }
-        views = []
-        for rel in self.fact_paths():
-            fact = self._read_fact(rel)
-            if fact is None:
-                continue
-            if any(val is not None and str(getattr(fact, key)) != val
-                   for key, val in wanted.items()):
-                continue
-            if value_type and fact.value.type.value != value_type:
-                continue
-            if signer and fact.signer != signer:
-                continue
-            if min_confidence is not None and fact.confidence < min_confidence:
-                continue
-            if supersedes and fact.supersedes != supersedes:
-                continue
-            views.append(FactView(fact, rel))
-        if not include_superseded:
-            replaced = {v.fact.supersedes for v in views if v.fact.supersedes}
-            views = [v for v in views if v.fact.id not in replaced]
-        if not include_expired:
-            now = datetime.now(UTC)
-            views = [v for v in views if not v.fact.expired(now)]
-        return sorted(views, key=lambda v: v.fact.hlc)
+        """Verified facts matching all given filters, ordered by HLC (from the index)."""
+        if value_type:
+            value_type = parse_enum(ValueType, value_type, "value_type").value
+        items = self.query(entity=entity, relation=relation, source=source, scope=scope,
+                           trust=trust, value_type=value_type, signer=signer,
+                           min_confidence=min_confidence, supersedes=supersedes,
+                           include_superseded=include_superseded, include_expired=include_expired)
+        return [FactView(i.fact, i.path or str(fact_relpath(i.fact))) for i in items]
 
     # ----------------------------------------------------------------- verification
 
-    def verify(self, paths: list[str] | None = None) -> VerifyReport:
-        """Verify every fact file (or the given files/folders); problems are data, not errors."""
+    def verify(self, paths: list[str] | None = None, *,
+               progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+        """Verify every fact file (or the given files/folders); problems are data, not errors.
+
+        ``progress(done, total)`` is called after each file (front ends draw progress bars).
+        """
         rels = list(self.fact_paths()) if not paths else self._expand(paths)
-        files = [verify_file(self.root, rel, self.trust) for rel in rels]
+        files = []
+        for rel in rels:
+            files.append(verify_file(self.root, rel, self.trust))
+            if progress is not None:
+                progress(len(files), len(rels))
         return VerifyReport(files, list(self.trust.rejected))
 
     def _expand(self, paths: list[str]) -> list[str]:

@@ -62,6 +62,21 @@ class Index:
         with self.db.lock:
             return query.get_fact(self.db.conn, fact_id)
 
+    def fact_at(self, path: str) -> IndexedFact | None:
+        """The fact the file at ``path`` held when last indexed (even if now absent)."""
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT fact_id FROM files WHERE path = ?", (path,)).fetchone()
+            if row is None or row[0] is None:
+                return None
+            return query.get_fact(self.db.conn, row[0])
+
+    def file_state(self, path: str) -> tuple[str, str] | None:
+        """(status, reason) the index recorded for the file at ``path``."""
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT status, reason FROM files WHERE path = ?",
+                                       (path,)).fetchone()
+        return (row[0], row[1]) if row else None
+
     def ids_with_prefix(self, prefix: str, limit: int = 5) -> list[str]:
         with self.db.lock:
             return query.find_by_prefix(self.db.conn, prefix, limit)
@@ -81,6 +96,16 @@ class Index:
     def conflicts(self, status: str | None = None) -> list[ConflictRecord]:
         with self.db.lock:
             return query.list_conflicts(self.db.conn, status)
+
+    def conflicts_on(self, keys: set[Key]) -> list[ConflictRecord]:
+        """Every conflict (any status) on the given (entity, relation, scope) keys."""
+        if not keys:
+            return []
+        with self.db.lock:
+            if len(keys) > 200:  # a big batch (a full scan): one pass over all conflicts
+                return [c for c in query.list_conflicts(self.db.conn)
+                        if (c.entity, c.relation, c.scope) in keys]
+            return [c for key in sorted(keys) for c in query.list_conflicts(self.db.conn, key=key)]
 
     def conflict(self, conflict_id: str) -> ConflictRecord | None:
         with self.db.lock:

@@ -219,15 +219,20 @@ def recall(conn: sqlite3.Connection, text: str, filters: Filters, limit: int = 1
     return scored[:limit]
 
 
-def list_conflicts(conn: sqlite3.Connection, status: str | None = None) -> list[ConflictRecord]:
-    sql = "SELECT id, entity, relation, scope, fact_a, fact_b, opened_hlc, status, resolution FROM conflicts"
-    params: tuple[object, ...] = ()
+def list_conflicts(conn: sqlite3.Connection, status: str | None = None,
+                   key: tuple[str, str, str] | None = None) -> list[ConflictRecord]:
+    where, params = [], []
     if status is not None:
-        sql += " WHERE status = ?"
-        params = (status,)
+        where.append("status = ?")
+        params.append(status)
+    if key is not None:
+        where.append("entity = ? AND relation = ? AND scope = ?")
+        params.extend(key)
+    sql = ("SELECT id, entity, relation, scope, fact_a, fact_b, opened_hlc, status, resolution"
+           f" FROM conflicts WHERE {' AND '.join(where) or '1'} ORDER BY opened_hlc DESC, id")
     result = []
     for cid, entity, relation, scope, a, b, opened, stat, resolution in conn.execute(
-            sql + " ORDER BY opened_hlc DESC, id", params).fetchall():
+            sql, params).fetchall():
         result.append(ConflictRecord(cid, entity, relation, scope, get_fact(conn, a),
                                      get_fact(conn, b), opened, stat, resolution))
     return result

@@ -13,10 +13,12 @@ import fcntl
 import hashlib
 import os
 import struct
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pygit2
 from nacl.signing import SigningKey, VerifyKey
@@ -61,6 +63,9 @@ class GitRepo:
         self.repo = repo
         self.root = Path(repo.workdir)
         self._lock_path = lock_path
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._lock_handle: IO[str] | None = None
 
     @classmethod
     def init(cls, root: Path, lock_path: Path) -> GitRepo:
@@ -80,14 +85,25 @@ class GitRepo:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Serialise writers across processes (CLI, watcher, node) on one vault."""
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        """Serialise writers across processes (CLI, watcher, node) on one vault.
+
+        Re-entrant within a process: flock belongs to an open file, so a nested call that
+        opened the lock file again would wait for itself forever.
+        """
+        with self._thread_lock:
+            if self._depth == 0:
+                self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+                self._lock_handle = open(self._lock_path, "a")  # noqa: SIM115 - held across yield
+                fcntl.flock(self._lock_handle, fcntl.LOCK_EX)
+            self._depth += 1
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                self._depth -= 1
+                if self._depth == 0 and self._lock_handle is not None:
+                    fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
+                    self._lock_handle.close()
+                    self._lock_handle = None
 
     def commit(self, added: Iterable[str], removed: Iterable[str], message: str,
                key: SigningKey, name: str, email: str) -> str | None:
@@ -138,6 +154,15 @@ class GitRepo:
                           | pygit2.enums.FileStatus.WT_TYPECHANGE):
                 added.append(path)
         return added, removed
+
+    def blob_at_head(self, relpath: str) -> bytes | None:
+        """The committed content of ``relpath`` at HEAD, or None if it is not committed."""
+        if self.repo.head_is_unborn:
+            return None
+        try:
+            return self.repo.revparse_single(f"HEAD:{relpath}").data  # type: ignore[attr-defined]
+        except (KeyError, pygit2.GitError):
+            return None
 
     def tracked_paths(self) -> Iterator[str]:
         index = self.repo.index

@@ -1,10 +1,11 @@
-"""Incremental scan: bring the index in step with the fact files on disk.
+"""Incremental scan: find what changed on disk since the index last looked, and index facts.
 
-A file whose (size, mtime_ns) matches what the index recorded is not read again, so a scan of
-an unchanged vault costs one ``stat`` per file. Changed and new files are read once, hashed,
-parsed and verified; files that disappeared are detached from their facts. Every problem
+A note whose (size, mtime_ns) matches what the index recorded is not read again, so a scan of
+an unchanged vault costs one ``stat`` per note. ``changes`` lists new, changed and removed
+notes; ``index_facts`` reads, hashes and verifies fact files in batches. Every problem
 (malformed, forged, symlink, oversized...) becomes a file status with its reason; nothing
-stops the scan.
+stops the scan. Notes outside ``facts/`` are returned to the caller, which decides what they
+mean (drafts, conflict notes) — see api/gestures.py.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stigmem_vault.index.index import Index
-from stigmem_vault.index.ingest import FileRecord
+from stigmem_vault.index.ingest import FileRecord, Key
 from stigmem_vault.vault.layout import FACTS_DIR
 from stigmem_vault.vault.trust import TrustStore
 from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, verify_bytes
+from stigmem_vault.watch.filters import VaultFilter
 
 BATCH = 1000
+NOTE_STATUS = "note"
 Progress = Callable[[int], None]
+# Folders whose notes stigmem generates itself, or that hold templates: never drafts.
+SKIP_DIRS = frozenset({".git", ".obsidian", ".trash", ".stigmem", "templates", "entities"})
 
 
 @dataclass
@@ -33,16 +38,26 @@ class ScanReport:
     indexed: int = 0
     removed: int = 0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (path, status, reason)
+    dirty_keys: set[Key] = field(default_factory=set)  # keys whose facts changed
 
 
-def is_candidate(name: str) -> bool:
-    """Fact files are visible .md files; editors' temp and swap files are not."""
-    return name.endswith(".md") and not name.startswith((".", "~"))
+@dataclass
+class Changes:
+    facts: list[tuple[str, os.stat_result]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    scanned: int = 0
+    unchanged: int = 0
 
 
-def walk_facts(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """(vault-relative path, lstat) of every candidate file under facts/, symlinks included."""
-    stack = [root / FACTS_DIR]
+def is_fact_path(rel: str) -> bool:
+    return rel.startswith(FACTS_DIR + "/")
+
+
+def walk_notes(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(vault-relative path, lstat) of every Markdown note the watcher would care about."""
+    keep = VaultFilter()
+    stack = [root]
     prefix = len(str(root)) + 1
     while stack:
         directory = stack.pop()
@@ -52,14 +67,35 @@ def walk_facts(root: Path) -> Iterator[tuple[str, os.stat_result]]:
             continue
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                if not entry.name.startswith("."):
+                top_level_skip = directory == root and entry.name in SKIP_DIRS
+                if not top_level_skip and not entry.name.startswith("."):
                     stack.append(Path(entry.path))
-            elif is_candidate(entry.name):
-                yield entry.path[prefix:].replace(os.sep, "/"), entry.stat(follow_symlinks=False)
+                continue
+            rel = entry.path[prefix:].replace(os.sep, "/")
+            if keep(rel):
+                yield rel, entry.stat(follow_symlinks=False)
+
+
+def changes(root: Path, index: Index) -> Changes:
+    """What differs between the notes on disk and the file states the index recorded."""
+    known = index.known_files()
+    found = Changes()
+    seen: set[str] = set()
+    for rel, st in walk_notes(root):
+        seen.add(rel)
+        found.scanned += 1
+        if known.get(rel) == (st.st_size, st.st_mtime_ns):
+            found.unchanged += 1
+        elif is_fact_path(rel):
+            found.facts.append((rel, st))
+        else:
+            found.notes.append(rel)
+    found.removed = [path for path in known if path not in seen]
+    return found
 
 
 def read_record(root: Path, rel: str, st: os.stat_result, trust: TrustStore) -> FileRecord:
-    """Read, hash and verify one file into a FileRecord (never raises for bad content)."""
+    """Read, hash and verify one fact file into a FileRecord (never raises for bad content)."""
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(root / rel)
         return FileRecord(rel, st.st_size, st.st_mtime_ns, None, Verdict.MALFORMED.value,
@@ -82,32 +118,44 @@ def read_record(root: Path, rel: str, st: os.stat_result, trust: TrustStore) -> 
                       item.verdict.value, item.reason, item.fact)
 
 
-def scan(root: Path, index: Index, trust: TrustStore, progress: Progress | None = None) -> ScanReport:
-    """Index every new or changed fact file and forget removed ones."""
+def note_record(root: Path, rel: str, status: str = NOTE_STATUS, reason: str = "") -> FileRecord | None:
+    """The file state of a non-fact note, so an unchanged note is not read again."""
+    try:
+        st = os.lstat(root / rel)
+    except OSError:
+        return None
+    return FileRecord(rel, st.st_size, st.st_mtime_ns, None, status, reason)
+
+
+def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[str, os.stat_result]],
+                removed: list[str], progress: Progress | None = None) -> ScanReport:
+    """Read, verify and index the given fact files in batches; forget the removed paths."""
     report = ScanReport()
-    known = index.known_files()
-    seen: set[str] = set()
     batch: list[FileRecord] = []
-    for rel, st in walk_facts(root):
-        seen.add(rel)
-        report.scanned += 1
-        if known.get(rel) == (st.st_size, st.st_mtime_ns):
-            report.unchanged += 1
-            continue
+    for rel, st in facts:
         record = read_record(root, rel, st, trust)
         if record.status != Verdict.VALID.value:
             report.problems.append((rel, record.status, record.reason))
         batch.append(record)
         if len(batch) >= BATCH:
-            index.apply(batch, [])
+            report.dirty_keys |= index.apply(batch, [])
             report.indexed += len(batch)
             if progress:
                 progress(len(batch))
             batch = []
-    removed = [path for path in known if path not in seen]
-    index.apply(batch, removed)
+    report.dirty_keys |= index.apply(batch, removed)
     report.indexed += len(batch)
     report.removed = len(removed)
     if progress and batch:
         progress(len(batch))
+    return report
+
+
+def scan(root: Path, index: Index, trust: TrustStore, progress: Progress | None = None) -> ScanReport:
+    """Index every new or changed fact file and forget removed ones (notes are only recorded)."""
+    found = changes(root, index)
+    report = index_facts(root, index, trust, found.facts, found.removed, progress)
+    notes = [r for r in (note_record(root, rel) for rel in found.notes) if r is not None]
+    index.apply(notes, [])
+    report.scanned, report.unchanged = found.scanned, found.unchanged
     return report

@@ -1,0 +1,107 @@
+"""Conflict notes: each open or resolved contradiction, as a note a human can resolve.
+
+Path: ``conflicts/<scope>/<entity dir>/<relation slug>--<conflict id[:12]>.md``. The note is a
+view, not a fact: stigmem rewrites it when the conflict changes. A human resolves it by
+filling in ``winner`` (``a``, ``b`` or a fact id) or ``value`` and saving; that becomes a
+signed resolution fact by the vault owner, and the note is then marked resolved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from stigmem_vault.model.fact import Fact
+from stigmem_vault.vault import frontmatter
+from stigmem_vault.vault.layout import (
+    entity_note_relpath,
+    entity_segments,
+    fact_relpath,
+    relation_slug,
+    wikilink,
+)
+
+CONFLICTS_DIR = "conflicts"
+NOTE_KIND = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictView:
+    """What a conflict note shows (built by the API from the index)."""
+
+    id: str
+    entity: str
+    relation: str
+    scope: str
+    status: str
+    fact_a: Fact
+    fact_b: Fact
+    resolution: Fact | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionRequest:
+    conflict_id: str
+    winner: str | None
+    value: frontmatter.Flat
+
+
+def conflict_note_relpath(conflict_id: str, entity: str, relation: str, scope: str) -> PurePosixPath:
+    name = f"{relation_slug(relation)}--{conflict_id[:12]}.md"
+    return PurePosixPath(CONFLICTS_DIR, scope, *entity_segments(entity), name)
+
+
+def render_conflict(view: ConflictView) -> str:
+    props: dict[str, frontmatter.Flat] = {
+        "stigmem_note": NOTE_KIND,
+        "conflict": view.id,
+        "status": view.status,
+        "entity": view.entity,
+        "relation": view.relation,
+        "scope": view.scope,
+        "fact_a": view.fact_a.id,
+        "fact_b": view.fact_b.id,
+        "winner": "",
+        "value": "",
+    }
+    if view.resolution is not None:
+        props["resolution"] = view.resolution.id
+    rows = [("value", lambda f: f"`{f.value.display()}` ({f.value.type.value})"),
+            ("source", lambda f: wikilink(entity_note_relpath(f.source), f.source)),
+            ("confidence", lambda f: f"{f.confidence:g}"),
+            ("trust", lambda f: f.trust.value),
+            ("hlc", lambda f: f"`{f.hlc}`"),
+            ("asserted", lambda f: f.timestamp),
+            ("fact", lambda f: wikilink(fact_relpath(f), f.id[:12]))]
+    table = ["| | A | B |", "|---|---|---|"]
+    table += [f"| {name} | {show(view.fact_a)} | {show(view.fact_b)} |" for name, show in rows]
+    entity_link = wikilink(entity_note_relpath(view.entity), view.entity)
+    lines = [f"# Conflict: {view.relation}", "",
+             f"{entity_link} has two incompatible values for **{view.relation}** "
+             f"in scope *{view.scope}*.", "", *table, ""]
+    if view.status == "open":
+        lines += ["> [!question] Resolve this conflict",
+                  "> Set the `winner` property to `a` or `b` (or a fact id), or type a new `value`,",
+                  "> then save. Your choice becomes a signed resolution fact; both facts are kept."]
+    elif view.resolution is not None:
+        lines += ["> [!success] Resolved",
+                  f"> by {view.resolution.source} with value `{view.resolution.value.display()}`: "
+                  + wikilink(fact_relpath(view.resolution), view.resolution.id[:12])]
+    else:
+        lines += [f"> [!info] This conflict is {view.status}: one of the facts is no longer live."]
+    return "---\n" + frontmatter.dump(props) + "---\n" + "\n".join(lines) + "\n"
+
+
+def read_resolution(props: dict[str, frontmatter.Flat]) -> ResolutionRequest | None:
+    """The human's choice in a conflict note, or None if they have not chosen."""
+    if props.get("stigmem_note") != NOTE_KIND or props.get("status") != "open":
+        return None
+    conflict_id = props.get("conflict")
+    winner = props.get("winner")
+    value = props.get("value")
+    if not isinstance(conflict_id, str):
+        return None
+    chosen_winner = str(winner).strip() if winner not in (None, "") else None
+    if chosen_winner is None and value in (None, ""):
+        return None
+    return ResolutionRequest(conflict_id, chosen_winner, None if value == "" else value)

@@ -1,0 +1,142 @@
+"""The watcher: file-system events in, small coalesced batches of changed paths out.
+
+watchdog delivers events on its own thread; we reduce each to vault-relative paths (both ends
+of a move), drop what the filter ignores, and hand them to a worker thread. The worker waits
+for a short quiet period (``debounce``, milliseconds, not a second) but never longer than
+``max_delay`` after the first event, then calls ``on_batch(paths)``. Whatever ``on_batch``
+raises is reported through ``on_error`` and the watcher keeps going: a bad file never stops it.
+
+The batching logic is the pure ``Coalescer`` so it can be tested without a file system.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from stigmem_vault.watch.filters import VaultFilter
+
+# watchdog >= 7 warns when a folder created inside a watched tree gets its watch re-added (for
+# example mkdir -p of several levels); re-adding is harmless (gorakhargosh/watchdog#1278).
+warnings.filterwarnings("ignore", message="Callback with id .* already exists for watch",
+                        category=RuntimeWarning)
+
+DEBOUNCE = 0.004
+MAX_DELAY = 0.040
+
+
+class Coalescer:
+    """Collects paths; a batch is ready after ``debounce`` of quiet or ``max_delay`` in total."""
+
+    def __init__(self, debounce: float = DEBOUNCE, max_delay: float = MAX_DELAY) -> None:
+        self.debounce = debounce
+        self.max_delay = max_delay
+        self._paths: dict[str, None] = {}  # insertion-ordered set
+        self._first = 0.0
+        self._last = 0.0
+
+    def add(self, path: str, now: float) -> None:
+        if not self._paths:
+            self._first = now
+        self._paths[path] = None
+        self._last = now
+
+    def deadline(self) -> float | None:
+        """When the pending batch becomes ready, or None if nothing is pending."""
+        if not self._paths:
+            return None
+        return min(self._last + self.debounce, self._first + self.max_delay)
+
+    def take(self, now: float) -> list[str] | None:
+        deadline = self.deadline()
+        if deadline is None or now < deadline:
+            return None
+        batch = list(self._paths)
+        self._paths.clear()
+        return batch
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, root: Path, keep: VaultFilter, sink: queue.SimpleQueue[str | None]) -> None:
+        self._root = str(root)
+        self._prefix = len(self._root) + 1
+        self._keep = keep
+        self._sink = sink
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.is_directory and event.event_type not in ("moved", "deleted"):
+            return  # a new or touched folder: the files in it bring their own events
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            path = os.fsdecode(raw)
+            if not path.startswith(self._root + os.sep):
+                continue
+            rel = path[self._prefix:].replace(os.sep, "/")
+            if event.is_directory:
+                rel += "/"
+            if self._keep(rel):
+                self._sink.put(rel)
+
+
+class Watcher:
+    """Run ``on_batch`` for every coalesced batch of changed vault paths until ``stop()``."""
+
+    def __init__(self, root: Path, on_batch: Callable[[list[str]], None],
+                 on_error: Callable[[BaseException], None], *, keep: VaultFilter | None = None,
+                 debounce: float = DEBOUNCE, max_delay: float = MAX_DELAY) -> None:
+        self.root = root
+        self._on_batch = on_batch
+        self._on_error = on_error
+        self._events: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._coalescer = Coalescer(debounce, max_delay)
+        self._observer = Observer()
+        self._observer.schedule(_Handler(root, keep or VaultFilter(), self._events), str(root),
+                                recursive=True)
+        self._worker = threading.Thread(target=self._run, name="stigmem-watch", daemon=True)
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        self._observer.start()
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._events.put(None)
+        self._observer.stop()
+        self._observer.join(timeout=5)
+        self._worker.join(timeout=5)
+
+    def __enter__(self) -> Watcher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            deadline = self._coalescer.deadline()
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self._events.get(timeout=timeout)
+            except queue.Empty:
+                item = ""
+            if item is None:
+                break
+            if item:
+                self._coalescer.add(item, time.monotonic())
+            batch = self._coalescer.take(time.monotonic())
+            if batch:
+                try:
+                    self._on_batch(batch)
+                except Exception as exc:
+                    self._on_error(exc)
