@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from stigmem_vault.canonical.signing import format_timestamp, key_id, verify_key_from_id
-from stigmem_vault.errors import VaultConfigError
+from stigmem_vault.errors import InvalidFact, VaultConfigError
 from stigmem_vault.model.identifiers import normalize_source, source_kind
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault.git import GitRepo, write_allowed_signers
@@ -29,12 +29,19 @@ def create_vault(root: Path, owner: str, keys: KeyStore,
     """Create the vault; return the template files that were not imported, with the reason."""
     owner = normalize_source(owner, "owner")
     if source_kind(owner) != "user":
-        raise VaultConfigError(f"the owner must be a person (user:NAME), not {owner}")
+        raise InvalidFact("owner", f"must be a person (user:NAME), not {owner}")
     if (root / cfg.VAULT_FILE).exists():
         raise VaultConfigError("a vault already exists here; open it instead", root)
     if root.exists() and any(p.name not in (".git",) for p in root.iterdir()):
         raise VaultConfigError("directory is not empty; init a vault in a new or empty directory",
                                root)
+    if template is not None:
+        # Refuse a bad template before anything is created, so a failed init leaves no
+        # half-made vault behind. A template holding private keys is refused as opening it
+        # would be: its schema files are copied verbatim into the new vault's first commit.
+        cfg.read_vault_config(template)
+        cfg.refuse_key_material(template, [])
+        cfg.load_schemas(template)
     root.mkdir(parents=True, exist_ok=True)
     keys.check_outside(root)
 

@@ -1,0 +1,164 @@
+"""Fact commands: assert, get, list, amend, retract.
+
+Options carry raw text to the API (scope, trust, type, identifiers, dates), so the model's
+validation is the only place a rule lives and its message, naming the field, is what the user
+sees. Only ``--value`` is pre-parsed, with the model's own ``parse_cli_value``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from stigmem_vault.api.results import FactView
+from stigmem_vault.cli.common import (
+    confirm,
+    echo_json,
+    fact_dict,
+    fields,
+    json_option,
+    one_line,
+    open_vault,
+    state,
+    table,
+    view_dict,
+)
+from stigmem_vault.model.values import parse_cli_value
+
+DEFAULT_TYPE = "string"
+
+_TYPE_HELP = "Value type: string, text, number, boolean, datetime, ref or null."
+_SCOPE_HELP = "Replication scope: local, team, company or public."
+_TRUST_HELP = "Trust class: observed, inferred, reported or stale-risk."
+
+
+def _value(type_name: str, text: str | None) -> object:
+    """The Python value for ``--value TEXT`` of type ``type_name`` (JSON for number/boolean/null)."""
+    return None if text is None else parse_cli_value(type_name, text)
+
+
+def _given(**options: object) -> dict[str, object]:
+    """Only the options the user gave: defaults belong to the API."""
+    return {key: value for key, value in options.items() if value is not None}
+
+
+@click.command("assert")
+@click.option("--entity", metavar="ENTITY", required=True, help="What the fact is about, e.g. project:atlas.")
+@click.option("--relation", metavar="RELATION", required=True, help="Namespaced predicate, e.g. codex:state.")
+@click.option("--value", metavar="V",
+              help="The value; read as JSON for number, boolean and null (omit it for null).")
+@click.option("--type", "value_type", metavar="TYPE", default=DEFAULT_TYPE, show_default=True,
+              help=_TYPE_HELP)
+@click.option("--source", metavar="SOURCE",
+              help="Who asserts it (agent:NAME, user:NAME); default: the vault owner.")
+@click.option("--confidence", metavar="C", type=float, help="0.0-1.0 (default 1.0).")
+@click.option("--trust", metavar="TRUST", help=_TRUST_HELP + " (default observed)")
+@click.option("--scope", metavar="SCOPE", help=_SCOPE_HELP + " (default local)")
+@click.option("--valid-until", metavar="ISO", help="Expiry, ISO 8601 (e.g. 2026-12-31T00:00:00Z).")
+@click.option("--supersedes", metavar="ID", help="Full id of the fact this one replaces.")
+@click.option("--derived-from", metavar="ID", multiple=True,
+              help="Id of a fact this is derived from (repeatable).")
+@json_option
+def assert_cmd(entity: str, relation: str, value: str | None, value_type: str, source: str | None,
+               confidence: float | None, trust: str | None, scope: str | None,
+               valid_until: str | None, supersedes: str | None, derived_from: tuple[str, ...]) -> None:
+    """Sign and write a new fact; prints its id and file."""
+    with open_vault() as vault:  # opened first: an unusable vault is reported before bad input
+        fact = vault.assert_fact(
+            entity=entity, relation=relation, value=_value(value_type, value), value_type=value_type,
+            **_given(source=source, confidence=confidence, trust=trust, scope=scope,
+                     valid_until=valid_until, supersedes=supersedes,
+                     derived_from=list(derived_from) or None))
+        confirm("asserted", fact, vault.path_of(fact))
+
+
+@click.command("get")
+@click.argument("fact_id", metavar="ID")
+@json_option
+def get_cmd(fact_id: str) -> None:
+    """Show one fact by id or unambiguous prefix (8+ hex digits)."""
+    with open_vault() as vault:
+        view = vault.get(fact_id)
+    if state().json:
+        echo_json(view_dict(view))
+        return
+    data = fact_dict(view.fact, view.path)
+    value = view.fact.value
+    data["value"] = f"{value.display()} ({value.type.value})"
+    data["derived_from"] = ", ".join(view.fact.derived_from) or None
+    data["extra"] = ", ".join(f"{k}={v}" for k, v in view.fact.extra) or None
+    click.echo(fields(list(data.items())))
+
+
+def _list_rows(views: list[FactView]) -> list[tuple[str, ...]]:
+    return [(v.fact.id[:12], one_line(v.fact.entity, 32), v.fact.relation,
+             one_line(v.fact.value.display(), 40), v.fact.source, f"{v.fact.confidence:g}",
+             v.fact.trust.value, v.fact.scope.value) for v in views]
+
+
+@click.command("list")
+@click.option("--entity", metavar="ENTITY", help="Only facts about this entity.")
+@click.option("--relation", metavar="RELATION", help="Only this relation.")
+@click.option("--source", metavar="SOURCE", help="Only facts asserted by this source.")
+@click.option("--scope", metavar="SCOPE", help=_SCOPE_HELP)
+@click.option("--trust", metavar="TRUST", help=_TRUST_HELP)
+@click.option("--type", "value_type", metavar="TYPE", help=_TYPE_HELP)
+@click.option("--signer", metavar="KEY", help="Only facts signed by this key id (ed25519:...).")
+@click.option("--min-confidence", metavar="C", type=float, help="Only facts with at least this confidence.")
+@click.option("--supersedes", metavar="ID", help="Only facts that supersede this fact id.")
+@click.option("--live", is_flag=True, help="Exclude superseded and expired facts.")
+@json_option
+def list_cmd(entity: str | None, relation: str | None, source: str | None, scope: str | None,
+             trust: str | None, value_type: str | None, signer: str | None,
+             min_confidence: float | None, supersedes: str | None, live: bool) -> None:
+    """List facts matching every given filter, oldest first (HLC order)."""
+    with open_vault() as vault:
+        views = vault.list_facts(
+            entity=entity, relation=relation, source=source, scope=scope, trust=trust,
+            value_type=value_type, signer=signer, min_confidence=min_confidence,
+            supersedes=supersedes, include_superseded=not live, include_expired=not live)
+    if state().json:
+        echo_json([view_dict(v) for v in views])
+    elif not views:
+        click.echo("no matching facts")
+    else:
+        headers = ("ID", "ENTITY", "RELATION", "VALUE", "SOURCE", "CONF", "TRUST", "SCOPE")
+        click.echo(table(headers, _list_rows(views)))
+
+
+@click.command("amend")
+@click.argument("fact_id", metavar="ID")
+@click.option("--value", metavar="V", help="New value; JSON for number, boolean and null.")
+@click.option("--type", "value_type", metavar="TYPE", help=_TYPE_HELP + " Default: the amended fact's type.")
+@click.option("--confidence", metavar="C", type=float, help="New confidence, 0.0-1.0.")
+@click.option("--trust", metavar="TRUST", help=_TRUST_HELP)
+@click.option("--scope", metavar="SCOPE", help=_SCOPE_HELP)
+@click.option("--valid-until", metavar="ISO", help="New expiry, ISO 8601.")
+@click.option("--source", metavar="SOURCE", help="Who amends it; default: the amended fact's source.")
+@json_option
+def amend_cmd(fact_id: str, value: str | None, value_type: str | None, confidence: float | None,
+              trust: str | None, scope: str | None, valid_until: str | None,
+              source: str | None) -> None:
+    """Write a new fact that supersedes ID, with the given fields changed."""
+    with open_vault() as vault:
+        changes = _given(value_type=value_type, confidence=confidence, trust=trust, scope=scope,
+                         valid_until=valid_until, source=source)
+        if value is not None:
+            # The text is read as the type it will have: the given one, else the old fact's.
+            type_name = value_type or vault.get(fact_id).fact.value.type.value
+            changes["value"] = _value(type_name, value)
+        fact = vault.amend(fact_id, **changes)  # type: ignore[arg-type]
+        confirm("amended", fact, vault.path_of(fact))
+
+
+@click.command("retract")
+@click.argument("fact_id", metavar="ID")
+@click.option("--source", metavar="SOURCE", help="Who retracts it; default: the vault owner.")
+@json_option
+def retract_cmd(fact_id: str, source: str | None) -> None:
+    """Retract ID: a new fact at confidence 0 that supersedes it."""
+    with open_vault() as vault:
+        fact = vault.retract(fact_id, source=source)
+        confirm("retracted", fact, vault.path_of(fact))
+
+
+COMMANDS = (assert_cmd, get_cmd, list_cmd, amend_cmd, retract_cmd)

@@ -1,0 +1,40 @@
+"""Identity commands: the sources this vault trusts and the keys that speak for them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+
+from stigmem_vault.cli.common import echo_json, json_option, open_vault, state, table
+
+
+@click.group("identity")
+def identity_group() -> None:
+    """Create and list identities (a source bound to a signing key)."""
+
+
+@identity_group.command("create")
+@click.argument("source")
+@json_option
+def create_cmd(source: str) -> None:
+    """Create a key pair for SOURCE (agent:NAME, user:NAME) on this machine and trust it."""
+    with open_vault() as vault:
+        identity = vault.create_identity(source)
+    if state().json:
+        echo_json(asdict(identity))
+    else:
+        click.echo(f"created identity {identity.source} {identity.key}")
+
+
+@identity_group.command("list")
+@json_option
+def list_cmd() -> None:
+    """List the identities in the trust store and whether this machine holds their keys."""
+    with open_vault() as vault:
+        identities = vault.identities()
+    if state().json:
+        echo_json([asdict(i) for i in identities])
+        return
+    rows = [(i.source, i.role, "yes" if i.held else "no", i.key) for i in identities]
+    click.echo(table(("SOURCE", "ROLE", "KEY HELD", "KEY"), rows))

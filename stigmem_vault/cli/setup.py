@@ -1,0 +1,63 @@
+"""Vault-level commands: init and status."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+
+from stigmem_vault.api.results import Status
+from stigmem_vault.api.vault import Vault
+from stigmem_vault.cli.common import echo_json, fields, json_option, open_vault, state
+
+
+def _status_rows(status: Status) -> list[tuple[str, object]]:
+    total = sum(status.facts_by_scope.values())
+    by_scope = ", ".join(f"{scope} {count}" for scope, count in status.facts_by_scope.items())
+    node = (f"{status.node_source} ({status.node_id})" if status.node_id
+            else "none: a read-only copy (make your own with `stigmem init NEW --from`)")
+    return [
+        ("vault", status.root),
+        ("owner", status.owner),
+        ("node", node),
+        ("facts", f"{total} ({by_scope})"),
+        ("identities", status.identities),
+        ("schemas", status.schemas),
+        ("head", status.head or "no commits"),
+        ("uncommitted", status.uncommitted or None),
+    ]
+
+
+@click.command("init")
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("--owner", required=True, help="The person who owns the vault: user:NAME.")
+@click.option("--from", "template", type=click.Path(file_okay=False),
+              help="Import the verified facts, schemas and identities of this vault.")
+@json_option
+def init_cmd(path: str, owner: str, template: str | None) -> None:
+    """Create a vault at PATH: git repository, owner and node keys, first signed commit."""
+    with Vault.init(path, owner=owner, template=template, commit_delay=None) as vault:
+        status = vault.status()
+        skipped = vault.init_report
+    facts = sum(status.facts_by_scope.values())
+    if state().json:
+        echo_json({**asdict(status), "imported_facts": facts,
+                   "skipped": [{"path": p, "reason": r} for p, r in skipped]})
+        return
+    click.echo(f"created vault {status.root} for {status.owner} (node {status.node_source})")
+    if template is not None:
+        click.echo(f"imported {facts} fact(s) from {template}; skipped {len(skipped)} file(s)")
+    for skipped_path, reason in skipped:
+        click.echo(f"skipped {skipped_path}: {reason}", err=True)
+
+
+@click.command("status")
+@json_option
+def status_cmd() -> None:
+    """Show the vault: owner, node, fact counts by scope, identities, schemas, git head."""
+    with open_vault() as vault:
+        status = vault.status()
+    if state().json:
+        echo_json(asdict(status))
+    else:
+        click.echo(fields(_status_rows(status)))

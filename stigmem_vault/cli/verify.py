@@ -1,0 +1,106 @@
+"""``stigmem verify``: check fact files (exit 1 if any does not verify), or explain one."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from stigmem_vault.api.results import Explanation, VerifyReport
+from stigmem_vault.cli.common import echo_json, fields, json_option, open_vault, state
+from stigmem_vault.errors import EXIT_VERIFY_FAILED
+
+# Below this many files a bar would only flicker.
+PROGRESS_MIN_FILES = 100
+
+
+class Progress:
+    """A click progress bar on stderr, opened on the first report once the total is known."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if total < PROGRESS_MIN_FILES:
+                return
+            self._bar = self._stack.enter_context(
+                click.progressbar(length=total, label="verifying", file=sys.stderr))
+        self._bar.update(1)
+
+
+def _report_json(report: VerifyReport) -> dict[str, object]:
+    return {
+        "ok": report.ok,
+        "checked": len(report.files),
+        "counts": report.counts(),
+        "problems": [{"path": f.path, "verdict": f.verdict.value, "reason": f.reason}
+                     for f in report.problems()],
+        "trust_problems": [{"path": p, "reason": r} for p, r in report.trust_problems],
+    }
+
+
+def _print_report(report: VerifyReport) -> None:
+    for path, reason in report.trust_problems:
+        click.echo(f"{path}: trust-store: {reason}")
+    for item in report.problems():
+        click.echo(f"{item.path}: {item.verdict.value}: {item.reason}")
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in report.counts().items() if n)
+    summary = f"verified {len(report.files)} fact file(s): {counts or 'none found'}"
+    if report.trust_problems:
+        summary += f"; {len(report.trust_problems)} trust-store problem(s)"
+    click.echo(summary + ("" if report.ok else " — FAILED"))
+
+
+def _print_explanation(exp: Explanation) -> None:
+    click.echo(fields([
+        ("file", exp.path),
+        ("verdict", f"{exp.verdict.value}: {exp.reason}"),
+        ("computed id", exp.computed_id),
+        ("recorded id", exp.recorded_id),
+        ("signer", exp.signer),
+        ("public key", exp.public_key_hex and f"{exp.public_key_hex} (Ed25519, hex)"),
+        ("bound to", ", ".join(exp.bound_sources) or "no source (not in the trust store)"),
+    ]))
+    if exp.canonical is not None:
+        size = len(exp.canonical.encode("utf-8"))
+        click.echo(f"canonical bytes ({size} bytes, RFC 8785 JSON; sha256 = computed id):")
+        click.echo(exp.canonical)
+
+
+@click.command("verify")
+@click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH]...")
+@click.option("--explain", is_flag=True,
+              help="For one FILE: print its canonical bytes, ids, signer key, bound sources, verdict.")
+@json_option
+def verify_cmd(paths: tuple[str, ...], explain: bool) -> None:
+    """Verify fact files (all, or those under PATHs): id, signature, signer binding.
+
+    Exits 1 if any file does not verify or the trust store has problems.
+    """
+    ctx = click.get_current_context()
+    if explain:
+        if len(paths) != 1:
+            raise click.UsageError("--explain needs exactly one FILE")
+        with open_vault() as vault:
+            exp = vault.explain(paths[0])
+        if state().json:
+            echo_json({**asdict(exp), "ok": exp.verdict.value == "valid"})
+        else:
+            _print_explanation(exp)
+        if exp.verdict.value != "valid":
+            ctx.exit(EXIT_VERIFY_FAILED)
+        return
+    with ExitStack() as stack, open_vault() as vault:
+        progress = Progress(stack) if sys.stderr.isatty() else None
+        report = vault.verify(list(paths) or None, progress=progress)
+    if state().json:
+        echo_json(_report_json(report))
+    else:
+        _print_report(report)
+    if not report.ok:
+        ctx.exit(EXIT_VERIFY_FAILED)
