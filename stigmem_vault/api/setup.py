@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from stigmem_vault.canonical.signing import format_timestamp, key_id, verify_key_from_id
-from stigmem_vault.errors import InvalidFact, VaultConfigError
+from stigmem_vault.errors import InvalidFact
 from stigmem_vault.model.identifiers import normalize_source, source_kind
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault.git import GitRepo, write_allowed_signers
-from stigmem_vault.vault.keys import KeyStore
+from stigmem_vault.vault.keys import KeyStore, looks_like_private_key
 from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
 from stigmem_vault.vault.markdown import OBSIDIAN_TYPES
 from stigmem_vault.vault.store import write_atomic
@@ -31,10 +31,10 @@ def create_vault(root: Path, owner: str, keys: KeyStore,
     if source_kind(owner) != "user":
         raise InvalidFact("owner", f"must be a person (user:NAME), not {owner}")
     if (root / cfg.VAULT_FILE).exists():
-        raise VaultConfigError("a vault already exists here; open it instead", root)
-    if root.exists() and any(p.name not in (".git",) for p in root.iterdir()):
-        raise VaultConfigError("directory is not empty; init a vault in a new or empty directory",
-                               root)
+        raise InvalidFact("path", f"{root} already holds a vault; open it instead")
+    if root.exists() and (not root.is_dir() or any(p.name != ".git" for p in root.iterdir())):
+        raise InvalidFact("path", f"{root} is not an empty directory; init a vault in a new "
+                                  "or empty directory")
     if template is not None:
         # Refuse a bad template before anything is created, so a failed init leaves no
         # half-made vault behind. A template holding private keys is refused as opening it
@@ -111,6 +111,9 @@ def _import_template(template: Path, root: Path) -> tuple[list[Binding], list[st
         item = verify_file(template, rel, trust)
         if not item.ok or item.fact is None:
             skipped.append((f"{template.name}/{rel}", f"{item.verdict}: {item.reason}"))
+            continue
+        if looks_like_private_key(path.read_bytes()):
+            skipped.append((f"{template.name}/{rel}", "holds private key material"))
             continue
         target = str(fact_relpath(item.fact))
         write_atomic(root / target, path.read_bytes(), sync=False)

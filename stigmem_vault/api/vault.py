@@ -68,8 +68,8 @@ class Vault(MemoryMixin):
                  commit_delay: float | None = COMMIT_DELAY) -> None:
         self.root = root
         self.keys = KeyStore(home)
+        self.config = cfg.read_vault_config(root)  # first: "not a vault" beats everything
         self.keys.check_outside(root)
-        self.config = cfg.read_vault_config(root)
         # Without a node identity this copy is read-only: anyone holding the vault can still
         # list and verify every fact, offline.
         self.node: cfg.NodeConfig | None = (

@@ -216,5 +216,6 @@ def test_init_refuses_bad_owner_and_existing_vault(cli_vault: CliVault, stigmem:
     assert agent_owner.stderr.startswith("error: owner: must be a person")
     assert not (tmp_path / "v2").exists()
     again = stigmem("init", str(cli_vault.path), "--owner", "user:alice")
-    assert again.exit_code == 3
-    assert "a vault already exists here" in again.stderr
+    assert again.exit_code == 2  # bad input, not an unusable vault
+    assert again.stderr.startswith("error: path: ")
+    assert "already holds a vault" in again.stderr
