@@ -4,9 +4,10 @@
     python scripts/make_example_vault.py [--out example-vault]
 
 The vault is built with the Python API in a temporary directory, with a throwaway temporary
-STIGMEM_HOME for the private keys. Everything except ``.git/`` and ``.stigmem/local/`` is then
-copied to the output folder: the public keys travel in the trust store (``.stigmem/trust/``,
-``.stigmem/allowed_signers``); no private key ever reaches the repository.
+STIGMEM_HOME for the private keys. Everything except ``.git/``, ``.stigmem/local/`` and the
+``.stigmem/index/`` cache is then copied to the output folder: the public keys travel in the
+trust store (``.stigmem/trust/``, ``.stigmem/allowed_signers``); no private key ever reaches
+the repository.
 
 The result is re-verified from the copy alone (read-only open, an empty STIGMEM_HOME), and
 the script exits non-zero unless every fact verifies. Keys are fresh on every run, so the
@@ -111,7 +112,7 @@ def copy_out(root: Path, out: Path) -> None:
         here = Path(directory)
         skipped = {".git"} if here == root else set()
         if here == root / ".stigmem":
-            skipped.add("local")
+            skipped.update({"local", "index"})  # this clone's identity; a rebuildable cache
         return skipped & set(names)
 
     if out.exists():
@@ -129,6 +130,7 @@ def check(out: Path) -> int:
         report = vault.verify()
         facts = vault.list_facts()
         vault.close()
+    shutil.rmtree(out / ".stigmem" / "index", ignore_errors=True)  # the cache list_facts built
     counts = report.counts()
     print(f"{out}: {len(facts)} facts, verdicts {counts}")
     for problem in report.problems():
