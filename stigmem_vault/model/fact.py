@@ -136,7 +136,10 @@ class Fact:
 def parse_confidence(raw: object) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise InvalidFact("confidence", f"must be a number between 0.0 and 1.0, got {raw!r}")
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:
+        raise InvalidFact("confidence", f"{raw!r} is outside 0.0-1.0") from None
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise InvalidFact("confidence", f"{raw!r} is outside 0.0-1.0")
     return value
@@ -195,8 +198,8 @@ def make_claim(
     if is_reserved_relation(norm_relation) and not is_system_source(norm_source):
         raise InvalidFact(
             "relation",
-            f"{norm_relation!r} uses a reserved prefix (stigmem:, rel:) that only system: "
-            f"sources may write; {norm_source!r} is not a system source",
+            f"{norm_relation!r} is reserved (the stigmem: prefix and rel:subject/object/type): "
+            f"only system: sources may write it; {norm_source!r} is not a system source",
         )
     until = None
     if valid_until is not None:

@@ -18,7 +18,10 @@ import unicodedata
 from stigmem_vault.errors import InvalidFact
 
 SOURCE_KINDS = ("user", "agent", "system")
-RESERVED_RELATION_PREFIXES = ("stigmem:", "rel:")
+# The whole stigmem: namespace is the system's. Of rel:, only the reification triple is: upstream
+# uses other rel: relations (rel:owner in its own conformance vectors) as ordinary predicates.
+RESERVED_RELATION_PREFIXES = ("stigmem:",)
+RESERVED_RELATIONS = frozenset({"rel:subject", "rel:object", "rel:type"})
 MAX_IDENTIFIER_LENGTH = 512
 
 _WHITESPACE = re.compile(r"\s+")
@@ -35,6 +38,9 @@ def normalize_identifier(raw: object, field: str) -> str:
     if not isinstance(raw, str):
         raise InvalidFact(field, f"must be a string identifier, got {type(raw).__name__}")
     text = _WHITESPACE.sub("-", unicodedata.normalize("NFC", raw).strip()).lower()
+    # Lowercasing can leave a decomposed sequence (Greek with diacritics: "Ϊ́" -> "ϊ" + U+0301);
+    # NFC once more so normalizing a normalized identifier changes nothing.
+    text = unicodedata.normalize("NFC", text)
     if not text:
         raise InvalidFact(field, "must not be empty")
     if len(text) > MAX_IDENTIFIER_LENGTH:
@@ -102,4 +108,4 @@ def normalize_relation(raw: object, field: str = "relation") -> str:
 
 
 def is_reserved_relation(relation: str) -> bool:
-    return relation.startswith(RESERVED_RELATION_PREFIXES)
+    return relation.startswith(RESERVED_RELATION_PREFIXES) or relation in RESERVED_RELATIONS

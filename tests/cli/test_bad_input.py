@@ -56,12 +56,12 @@ def test_bad_assert_exits_2_with_one_line_and_writes_nothing(
     assert cli_vault.snapshot() == before
 
 
-@pytest.mark.parametrize("relation", ["stigmem:x", "rel:x"])
+@pytest.mark.parametrize("relation", ["stigmem:x", "rel:subject"])
 def test_reserved_relation_from_a_non_system_source(cli_vault: CliVault, relation: str) -> None:
     before = cli_vault.snapshot()
     result = cli_vault("assert", "--entity", "project:atlas", "--relation", relation,
                        "--value", "x", "--source", "agent:codex")
-    _assert_one_line_error(result, "relation", "reserved prefix")
+    _assert_one_line_error(result, "relation", "is reserved")
     assert cli_vault.snapshot() == before
 
 
