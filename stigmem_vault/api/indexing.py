@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stigmem_vault.index.db import INDEX_FILE
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from stigmem_vault.api.vault import Vault
 
 # Bump when the rules that derive liveness/conflicts change: old indexes then rebuild.
-RULES_VERSION = "rules/1"
+RULES_VERSION = "rules/2"
 
 
 def fingerprint(vault: Vault) -> str:
@@ -42,8 +43,17 @@ def multi_relations(vault: Vault) -> frozenset[str]:
     return frozenset(r for r, s in vault.schemas.items() if s.cardinality is Cardinality.MULTI)
 
 
+def index_path(vault: Vault) -> Path:
+    """Where the index lives: inside the vault, except for a read-only copy, whose index goes
+    to the user's cache so that reading a vault never writes into it."""
+    if vault.writable:
+        return vault.root / INDEX_FILE
+    digest = hashlib.sha256(str(vault.root).encode()).hexdigest()[:16]
+    return vault.keys.home / "cache" / digest / "index.sqlite3"
+
+
 def open_index(vault: Vault) -> Index:
-    return Index(vault.root / INDEX_FILE, owner=vault.config.owner,
+    return Index(index_path(vault), owner=vault.config.owner,
                  multi_relations=multi_relations(vault), fingerprint=fingerprint(vault))
 
 

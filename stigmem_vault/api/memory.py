@@ -23,7 +23,7 @@ from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
 from stigmem_vault.model.fact import Fact, Scope, TrustClass, make_claim, parse_enum
 from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
-from stigmem_vault.model.values import Value, make_value, parse_cli_value
+from stigmem_vault.model.values import Value, ValueType, make_value, parse_cli_value
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault import markdown
 from stigmem_vault.vault.layout import fact_relpath
@@ -109,7 +109,7 @@ class MemoryMixin:
             self._index.close()
             self._index = None
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.root / indexing.INDEX_FILE}{suffix}").unlink(missing_ok=True)
+            Path(f"{indexing.index_path(self)}{suffix}").unlink(missing_ok=True)
         self._index = indexing.open_index(self)
         return self.refresh(progress)
 
@@ -271,7 +271,7 @@ class MemoryMixin:
         if min_confidence is not None and not 0.0 <= float(min_confidence) <= 1.0:
             raise InvalidFact("min_confidence", f"{min_confidence!r} is outside 0.0-1.0")
         if value_type is not None:
-            make_value(value_type, None if value_type == "null" else _sample(value_type))
+            value_type = parse_enum(ValueType, value_type, "value_type").value  # String -> string
         if as_of is not None:
             from stigmem_vault.model.hlc import HLC
 
@@ -392,11 +392,6 @@ class MemoryMixin:
         watcher = Watcher(self.root, handle, on_error or (lambda exc: self.notify(f"watcher: {exc}")))
         watcher.start()
         return watcher
-
-
-def _sample(value_type: str) -> object:
-    return {"number": 0, "boolean": True, "string": "", "text": "", "datetime": "2000-01-01",
-            "ref": "user:x"}.get(value_type)
 
 
 def _typed_like(value: object, like: Value) -> Value:

@@ -85,7 +85,10 @@ class Vault(MemoryMixin):
         self._node_key: SigningKey | None = None
         if self.node is not None:
             self.clock = Clock(self.node.node_id, root / cfg.CLOCK_FILE)
-            self._node_key = self._require_key(self.node.key, self.node.source)
+            try:
+                self._node_key = self._require_key(self.node.key, self.node.source)
+            except IdentityError as exc:  # this clone cannot sign commits: the vault is unusable
+                raise VaultConfigError(str(exc), root) from None
         self._commit_every = commit_every
         self._commit_delay = commit_delay
         self._lock = threading.RLock()
@@ -364,7 +367,7 @@ class Vault(MemoryMixin):
             return
         _node, git, _key, _clock = self._writer()
         added, removed = git.dirty_paths()
-        ours = (FACTS_DIR + "/", ".stigmem/")
+        ours = (FACTS_DIR + "/", ".stigmem/", "conflicts/")  # what only stigmem writes
         with self._lock:
             self._pending_add = [p for p in added if p.startswith(ours)]
             self._pending_remove = [p for p in removed if p.startswith(ours)]

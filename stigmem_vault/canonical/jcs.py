@@ -60,6 +60,9 @@ def _emit(value: object, out: list[str]) -> None:
 
 
 def _utf16_key(key: str) -> bytes:
+    # Checked here: sorting runs before the loop's own check could see a non-str key.
+    if not isinstance(key, str):
+        raise TypeError(f"object keys must be strings, got {key!r}")
     return key.encode("utf-16-be")
 
 

@@ -30,9 +30,14 @@ def b64url_decode(text: str, field: str) -> bytes:
     if not isinstance(text, str) or "=" in text:
         raise InvalidFact(field, "must be unpadded base64url text")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidFact(field, f"is not valid base64url: {exc}") from None
+    # Only the canonical encoding: otherwise stray bits or '+'/'/' would give one signature
+    # many spellings, and a file could be altered without breaking anything.
+    if b64url(raw) != text:
+        raise InvalidFact(field, "is not canonical unpadded base64url")
+    return raw
 
 
 def key_id(verify_key: VerifyKey) -> str:

@@ -11,7 +11,9 @@ Rules (docs/spec.md §Liveness and conflicts):
   Expiry (``valid_until``) is applied at query time, since it depends on the clock.
 * On a single-valued relation (the default when no schema says otherwise), every pair of live
   facts with different values is an open conflict. A conflict whose pair is no longer both live
-  is ``resolved`` if the vault owner replaced one of them, else ``obsolete``.
+  is ``resolved`` if the vault owner replaced one of them, else ``obsolete``. A pair that was
+  live together at some HLC (each fact is live from its HLC to its first replacer's) is
+  recorded even when both facts arrive already replaced, so the order of arrival never matters.
 
 Everything here is derived from the facts table, so a rebuild gives identical answers.
 """
@@ -89,16 +91,41 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
             if (facts[a][4], facts[a][5]) != (facts[b][4], facts[b][5]):
                 open_pairs.add((a, b))
     contradicted = {fid for pair in open_pairs for fid in pair}
+    past_pairs = set() if multi else _past_pairs(facts, candidates, replaced)
 
     conn.executemany(
         "UPDATE facts SET superseded_by = ?, live = ?, contradicted = ? WHERE id = ?",
         [(superseded_by.get(fid), int(fid in live), int(fid in contradicted), fid)
          for fid in facts])
-    _store_conflicts(conn, key, facts, open_pairs, replaced, owner)
+    _store_conflicts(conn, key, facts, open_pairs, past_pairs, replaced, owner)
+
+
+def _past_pairs(facts: dict[str, tuple[object, ...]], candidates: dict[str, tuple[object, ...]],
+                replaced: dict[str, list[tuple[str, str, str]]]) -> set[tuple[str, str]]:
+    """Pairs with unequal values that were both live at some HLC, derived from the facts alone.
+
+    A fact is live from its own HLC until the HLC of its first replacer. Recording exactly these
+    pairs (rather than whatever pairs happened to be live together when a batch arrived) makes
+    the conflicts table the same whether the facts came one by one or all in one rebuild.
+    """
+    ends = {fid: min(options)[0] for fid, options in replaced.items()}
+    spans = sorted((str(row[2]), fid) for fid, row in candidates.items() if float(row[3]) > 0)
+    pairs: set[tuple[str, str]] = set()
+    active: list[tuple[str | None, str]] = []  # (end, id) of facts still live at the sweep point
+    for start, fid in spans:
+        active = [(end, other) for end, other in active if end is None or end > start]
+        end = ends.get(fid)
+        if end is not None and end <= start:
+            continue  # replaced before (or as) it began: never live
+        for _, other in active:
+            if (facts[fid][4], facts[fid][5]) != (facts[other][4], facts[other][5]):
+                pairs.add((min(fid, other), max(fid, other)))
+        active.append((end, fid))
+    return pairs
 
 
 def _store_conflicts(conn: sqlite3.Connection, key: Key, facts: dict[str, tuple[object, ...]],
-                     open_pairs: set[tuple[str, str]],
+                     open_pairs: set[tuple[str, str]], past_pairs: set[tuple[str, str]],
                      replaced: dict[str, list[tuple[str, str, str]]], owner: str) -> None:
     existing = {row[0]: row for row in conn.execute(
         "SELECT id, fact_a, fact_b, status, resolution FROM conflicts"
@@ -110,6 +137,13 @@ def _store_conflicts(conn: sqlite3.Connection, key: Key, facts: dict[str, tuple[
             "INSERT INTO conflicts VALUES (?,?,?,?,?,?,?,'open',NULL)"
             " ON CONFLICT (id) DO UPDATE SET status = 'open', resolution = NULL",
             (cid, *key, a, b, opened))
+    for a, b in sorted(past_pairs - open_pairs):  # live together once, not any more
+        cid = conflict_id(a, b)
+        if cid not in existing:
+            opened = max(str(facts[a][2]), str(facts[b][2]))
+            conn.execute("INSERT INTO conflicts VALUES (?,?,?,?,?,?,?,'obsolete',NULL)",
+                         (cid, *key, a, b, opened))
+            existing[cid] = (cid, a, b, "obsolete", None)
     open_ids = {conflict_id(a, b) for a, b in open_pairs}
     for cid, a, b, status, resolution in existing.values():
         if cid in open_ids:

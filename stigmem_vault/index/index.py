@@ -77,6 +77,10 @@ class Index:
                                        (path,)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def ids_with_cid(self, cid: str) -> list[str]:
+        with self.db.lock:
+            return query.find_by_cid(self.db.conn, cid)
+
     def ids_with_prefix(self, prefix: str, limit: int = 5) -> list[str]:
         with self.db.lock:
             return query.find_by_prefix(self.db.conn, prefix, limit)
@@ -113,9 +117,10 @@ class Index:
         return rows[0] if len(rows) == 1 else None
 
     def file_statuses(self, problems_only: bool = True) -> list[tuple[str, str, str]]:
+        """(path, status, reason) of fact files that are not valid (or of every file)."""
         sql = "SELECT path, status, reason FROM files"
-        if problems_only:
-            sql += " WHERE status != 'valid'"
+        if problems_only:  # notes (drafts, conflict notes) are not facts: not problems
+            sql += " WHERE status NOT IN ('valid', 'note')"
         with self.db.lock:
             return [tuple(r) for r in self.db.conn.execute(sql + " ORDER BY path")]
 

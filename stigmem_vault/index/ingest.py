@@ -12,8 +12,9 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from stigmem_vault.canonical.cid import upstream_cid
 from stigmem_vault.model.fact import Fact
-from stigmem_vault.model.values import ValueType, parse_iso_datetime
+from stigmem_vault.model.values import ValueType, expiry_instant
 
 Key = tuple[str, str, str]
 
@@ -33,21 +34,22 @@ def fact_row(fact: Fact, status: str, path: str) -> tuple[object, ...]:
     value = fact.value
     until_ms = None
     if fact.valid_until is not None:
-        until_ms = int(parse_iso_datetime(fact.valid_until, "valid_until").timestamp() * 1000)
+        until_ms = int(expiry_instant(fact.valid_until).timestamp() * 1000)
     return (
         fact.id, fact.entity, fact.relation, value.type.value, json.dumps(value.v),
         value.display(), float(value.v) if value.type is ValueType.NUMBER else None,  # type: ignore[arg-type]
         fact.source, fact.hlc, fact.timestamp, fact.confidence, fact.trust.value,
         fact.scope.value, fact.valid_until, until_ms, fact.supersedes,
-        json.dumps(list(fact.derived_from)), fact.signer, fact.signature, status, path,
+        json.dumps(list(fact.derived_from)), fact.signer, fact.signature,
+        upstream_cid(fact.claim), status, path,
     )
 
 
 _INSERT_FACT = """
 INSERT INTO facts (id, entity, relation, value_type, value_json, value_text, value_num, source,
                    hlc, timestamp, confidence, trust, scope, valid_until, valid_until_ms,
-                   supersedes, derived_from, signer, signature, status, path, present)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
+                   supersedes, derived_from, signer, signature, cid, status, path, present)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
 RETURNING rowid
 """
 

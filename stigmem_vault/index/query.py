@@ -15,7 +15,7 @@ from stigmem_vault.model.values import Value, ValueType
 
 FACT_COLUMNS = ("id, entity, relation, value_type, value_json, source, hlc, timestamp, confidence,"
                 " trust, scope, valid_until, valid_until_ms, supersedes, derived_from, signer,"
-                " signature, status, path, present, superseded_by, live, contradicted")
+                " signature, status, path, present, superseded_by, live, contradicted, cid")
 _PREFIXED_COLUMNS = ", ".join("f." + name.strip() for name in FACT_COLUMNS.split(","))
 
 # How much each trust class counts in recall (observed is first-hand).
@@ -37,6 +37,7 @@ class IndexedFact:
     superseded_by: str | None
     contradicted: bool
     expired: bool
+    cid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,9 @@ class Filters:
     include_unverified: bool = False  # facts whose file is not valid (unattested, forged...)
     include_absent: bool = False  # facts whose file was deleted
     as_of: str | None = None  # an HLC: the vault as it stood then
+    after_timestamp: str | None = None  # only facts asserted after this ISO time
+    newest_first: bool = False
+    before: tuple[str, str] | None = None  # keyset cursor (hlc, id): rows after it in the order
     limit: int | None = None
     offset: int = 0
 
@@ -85,14 +89,14 @@ class Filters:
 def row_to_item(row: sqlite3.Row | tuple[object, ...], now_ms: int) -> IndexedFact:
     (fid, entity, relation, vtype, vjson, source, hlc, timestamp, confidence, trust, scope,
      valid_until, until_ms, supersedes, derived, signer, signature, status, path, present,
-     superseded_by, live, contradicted) = tuple(row)
+     superseded_by, live, contradicted, cid) = tuple(row)
     claim = Claim(entity, relation, Value(ValueType(vtype), json.loads(vjson)), source,
                   confidence, TrustClass(trust), Scope(scope), valid_until, supersedes,
                   tuple(json.loads(derived)))
     fact = Fact(fid, claim, hlc, timestamp, signer, signature)
     expired = until_ms is not None and until_ms <= now_ms
     return IndexedFact(fact, status, path, bool(present), bool(live) and not expired,
-                       superseded_by, bool(contradicted), expired)
+                       superseded_by, bool(contradicted), expired, cid)
 
 
 def now_ms() -> int:
@@ -101,7 +105,11 @@ def now_ms() -> int:
 
 def select_facts(conn: sqlite3.Connection, filters: Filters) -> list[IndexedFact]:
     where, params = _where(filters)
-    sql = f"SELECT {_PREFIXED_COLUMNS} FROM facts f WHERE {' AND '.join(where) or '1'} ORDER BY hlc, id"
+    if filters.before is not None:
+        where.append("(f.hlc, f.id) < (?, ?)" if filters.newest_first else "(f.hlc, f.id) > (?, ?)")
+        params += list(filters.before)
+    order = "f.hlc DESC, f.id DESC" if filters.newest_first else "f.hlc, f.id"
+    sql = f"SELECT {_PREFIXED_COLUMNS} FROM facts f WHERE {' AND '.join(where) or '1'} ORDER BY {order}"
     if filters.limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params += [filters.limit, filters.offset]
@@ -131,6 +139,9 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
     if filters.min_confidence is not None:
         where.append("f.confidence >= ?")
         params.append(filters.min_confidence)
+    if filters.after_timestamp is not None:
+        where.append("f.timestamp > ?")
+        params.append(filters.after_timestamp)
     if not filters.include_unverified:
         where.append("f.status = 'valid'")
     if filters.as_of is not None:
@@ -161,6 +172,11 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
 def get_fact(conn: sqlite3.Connection, fact_id: str) -> IndexedFact | None:
     rows = conn.execute(f"SELECT {FACT_COLUMNS} FROM facts WHERE id = ?", (fact_id,)).fetchall()
     return row_to_item(rows[0], now_ms()) if rows else None
+
+
+def find_by_cid(conn: sqlite3.Connection, cid: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT id FROM facts WHERE cid = ? ORDER BY live DESC, hlc DESC", (cid,))]
 
 
 def find_by_prefix(conn: sqlite3.Connection, prefix: str, limit: int = 5) -> list[str]:

@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an inde
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DDL = """
 CREATE TABLE files (
@@ -41,6 +41,7 @@ CREATE TABLE facts (
     derived_from  TEXT NOT NULL,     -- JSON list
     signer        TEXT NOT NULL,
     signature     TEXT NOT NULL,
+    cid           TEXT NOT NULL,     -- the upstream content id (canonical/cid.py)
     status        TEXT NOT NULL,     -- verdict of the file it came from
     path          TEXT,
     present       INTEGER NOT NULL,  -- 1 while a file holds it
@@ -54,6 +55,7 @@ CREATE INDEX facts_source ON facts (source);
 CREATE INDEX facts_hlc ON facts (hlc);
 CREATE INDEX facts_supersedes ON facts (supersedes) WHERE supersedes IS NOT NULL;
 CREATE INDEX facts_live ON facts (live, hlc);
+CREATE INDEX facts_cid ON facts (cid);
 
 CREATE TABLE derivations (
     fact_id TEXT NOT NULL,

@@ -28,7 +28,7 @@ from stigmem_vault.model.identifiers import (
     normalize_relation,
     normalize_source,
 )
-from stigmem_vault.model.values import Value, is_fact_id, parse_iso_datetime
+from stigmem_vault.model.values import Value, expiry_instant, is_fact_id, parse_iso_datetime
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -130,7 +130,7 @@ class Fact:
     def expired(self, now: datetime) -> bool:
         if self.valid_until is None:
             return False
-        return parse_iso_datetime(self.valid_until, "valid_until") <= now
+        return expiry_instant(self.valid_until) <= now
 
 
 def parse_confidence(raw: object) -> float:

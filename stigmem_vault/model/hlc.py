@@ -30,7 +30,7 @@ LEASE_MS = 1_000
 MAX_FUTURE_SKEW_MS = 300_000
 MAX_PAST_SKEW_MS = 30 * 24 * 3600 * 1000
 
-_HLC = re.compile(r"^(\d{13})\.(\d{6})\.([a-z0-9][a-z0-9-]{0,63})$")
+_HLC = re.compile(r"^([0-9]{13})\.([0-9]{6})\.([a-z0-9][a-z0-9-]{0,63})$")  # ASCII digits only
 _NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
@@ -47,7 +47,7 @@ class HLC:
     def parse(cls, text: object, field: str = "hlc") -> HLC:
         if not isinstance(text, str):
             raise InvalidFact(field, f"must be a string, got {type(text).__name__}")
-        match = _HLC.match(text)
+        match = _HLC.fullmatch(text)  # not match(): '$' would accept a trailing newline
         if not match:
             raise InvalidFact(
                 field,
@@ -57,7 +57,7 @@ class HLC:
 
 
 def validate_node_id(node: str) -> str:
-    if not _NODE_ID.match(node):
+    if not _NODE_ID.fullmatch(node):
         raise InvalidFact("node_id", f"{node!r} must be 1-64 of [a-z0-9-], not starting with '-'")
     return node
 

@@ -18,7 +18,8 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from stigmem_vault.errors import InvalidFact
@@ -94,10 +95,16 @@ def _check_string(v: object, field: str, limit: int) -> str:
 def _check_number(v: object, field: str) -> int | float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise InvalidFact(field, f"must be a number, got {_json_type(v)} {v!r}")
-    number = float(v)
+    try:
+        number = float(v)
+    except OverflowError:
+        raise InvalidFact(field, f"{v} is too large for a 64-bit float") from None
     if not math.isfinite(number):
         raise InvalidFact(field, f"must be a finite number, got {v!r}")
-    if isinstance(v, int) and float(v) != v:
+    # An integer the double does not hold exactly is refused (2**53 + 1 would lose a digit),
+    # unless it is the double's own shortest rendering: RFC 8785 and fact files write the
+    # double 5.237244185839319e16 as 52372441858393190, and that must read back as itself.
+    if isinstance(v, int) and float(v) != v and int(Decimal(repr(number))) != v:
         raise InvalidFact(field, f"{v} cannot be represented exactly as a 64-bit float")
     if number.is_integer() and abs(number) < _MAX_EXACT_INT:
         return int(number)
@@ -128,6 +135,18 @@ def parse_iso_datetime(text: str, field: str) -> datetime:
     except ValueError as exc:
         raise InvalidFact(field, f"{text!r} is not a valid date-time: {exc}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def expiry_instant(valid_until: str) -> datetime:
+    """When a fact with this ``valid_until`` stops being live.
+
+    A date-time is the instant itself; a bare date means "valid through that day", so it
+    expires at the start of the next day (UTC).
+    """
+    instant = parse_iso_datetime(valid_until, "valid_until")
+    if _ISO_DATE.match(valid_until.strip()):
+        instant += timedelta(days=1)
+    return instant
 
 
 def _check_datetime(v: object, field: str) -> str:

@@ -7,10 +7,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
-
 from stigmem_vault.errors import InvalidFact, KeyMaterialInVault, VaultConfigError
 from stigmem_vault.model.relations import RelationSchema, parse_schema
+from stigmem_vault.vault import frontmatter
 from stigmem_vault.vault.keys import looks_like_private_key
 from stigmem_vault.vault.store import write_atomic
 
@@ -105,8 +104,8 @@ def load_schemas(root: Path) -> dict[str, RelationSchema]:
     for path in sorted([*schema_dir.rglob("*.yaml"), *schema_dir.rglob("*.yml")]):
         rel = path.relative_to(root)
         try:
-            data = yaml.safe_load(path.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            data = frontmatter.load(path.read_text("utf-8"))  # YAML 1.2, as in notes
+        except (OSError, UnicodeDecodeError, frontmatter.FrontmatterError) as exc:
             raise VaultConfigError(f"unreadable relation schema: {exc}", rel) from None
         if not isinstance(data, dict):
             raise VaultConfigError("a relation schema must be a mapping", rel)

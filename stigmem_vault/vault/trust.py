@@ -21,9 +21,15 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from stigmem_vault.canonical.jcs import canonicalize
-from stigmem_vault.canonical.signing import bytes_signature_valid, key_id, sign_bytes
+from stigmem_vault.canonical.signing import (
+    bytes_signature_valid,
+    key_id,
+    sign_bytes,
+    verify_key_from_id,
+)
 from stigmem_vault.errors import InvalidFact, VaultConfigError
 from stigmem_vault.model.identifiers import normalize_source
+from stigmem_vault.model.values import parse_iso_datetime
 from stigmem_vault.vault.layout import entity_segments
 
 BINDING_FORMAT = "stigmem.binding/1"
@@ -68,6 +74,9 @@ def parse_binding(text: str, path: str) -> Binding:
             raise ValueError("every field must be a string")
         if normalize_source(fields["source"]) != fields["source"]:
             raise ValueError("source is not in normal form")
+        verify_key_from_id(fields["key"], "key")
+        verify_key_from_id(fields["issuer"], "issuer")
+        parse_iso_datetime(fields["issued_at"], "issued_at")
     except KeyError as exc:
         raise VaultConfigError(f"trust binding is missing {exc.args[0]!r}", path) from None
     except (ValueError, InvalidFact) as exc:
