@@ -7,6 +7,7 @@
     ├── VerificationError        a fact's id, signature or attestation does not hold
     │   ├── BadSignature
     │   └── UnknownSigner
+    ├── AccessDenied             the caller may not do this (permission, scope, source)
     ├── NotFound                 no fact/identity/conflict with that id
     ├── IdentityError            no usable identity (no key held for a source, duplicate identity)
     ├── VaultConfigError         .stigmem/ is missing, unreadable or inconsistent
@@ -79,6 +80,15 @@ class BadSignature(VerificationError):
 
 class UnknownSigner(VerificationError):
     """The signing key is not in the vault's trust store."""
+
+
+class AccessDenied(StigmemError):
+    """The caller's token does not allow this: a missing permission, scope or source."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(reason)
 
 
 class NotFound(StigmemError):

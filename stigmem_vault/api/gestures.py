@@ -20,7 +20,7 @@ from stigmem_vault.vault.notes import CONFLICTS_DIR, read_resolution
 from stigmem_vault.vault.verify import Verdict, decode, read_bytes
 from stigmem_vault.watch import gestures
 from stigmem_vault.watch.filters import VaultFilter
-from stigmem_vault.watch.scan import read_record
+from stigmem_vault.watch.scan import note_record, read_record
 
 if TYPE_CHECKING:
     from stigmem_vault.api.vault import Vault
@@ -46,7 +46,10 @@ def apply_changes(vault: Vault, paths: list[str]) -> list[Change]:
         report = vault.refresh()  # a folder moved or vanished: the stat scan finds out what
         changes.append(Change("indexed", "/", f"rescanned: {report.indexed} changed, "
                                                f"{report.removed} removed"))
-    for rel in dict.fromkeys(p for p in paths if not p.endswith("/")):
+    batch = dict.fromkeys(p for p in paths if not p.endswith("/"))
+    # Existing files first: a fact file moved within the vault is indexed at its new path
+    # before the deletion of its old path is judged (moving a note is not retracting it).
+    for rel in sorted(batch, key=lambda p: not os.path.lexists(vault.root / p)):
         if rel.startswith(VaultFilter.config_prefixes):
             continue
         try:
@@ -69,7 +72,11 @@ def _apply_one(vault: Vault, rel: str) -> list[Change]:
         return _conflict_note(vault, rel)
     principal_slug = gestures.inbox_principal(rel)
     if principal_slug is not None:
-        return _draft(vault, rel, _principal(vault, principal_slug, rel))
+        try:
+            source = _principal(vault, principal_slug, rel)
+        except InvalidFact as exc:  # nobody to sign it as: say so in the note itself
+            return _draft(vault, rel, vault.config.owner, problem=exc)
+        return _draft(vault, rel, source)
     if gestures.is_loose_note(rel):
         return _draft(vault, rel, vault.config.owner, only_if_draft=True)
     return []
@@ -140,6 +147,9 @@ def _fact_deleted(vault: Vault, rel: str) -> list[Change]:
         vault.ingest([], [rel])
         return [Change("removed", rel)]
     original = previous.fact
+    if previous.present and previous.path not in (None, rel):
+        vault.ingest([], [rel])  # the fact moved: another file holds it now
+        return [Change("removed", rel, f"moved to {previous.path}", original.id)]
     if is_system_source(original.source) or not previous.live:
         vault.restore_fact_file(rel, original)
         why = ("system facts cannot be retracted by deleting them" if previous.live
@@ -165,10 +175,19 @@ def _conflict_note(vault: Vault, rel: str) -> list[Change]:
     return [Change("resolved", rel, f"conflict {request.conflict_id[:12]}", fact.id)]
 
 
-def _draft(vault: Vault, rel: str, source: str, only_if_draft: bool = False) -> list[Change]:
-    text = _read_text_or_none(vault, rel)
-    if text is None:
-        return []
+def _draft(vault: Vault, rel: str, source: str, only_if_draft: bool = False,
+           problem: InvalidFact | None = None) -> list[Change]:
+    try:
+        text = decode(read_bytes(vault.root / rel, rel), rel)
+    except FormatError as exc:
+        if only_if_draft or not os.path.lexists(vault.root / rel):
+            return []
+        # Binary, not UTF-8, oversized or a symlink: nothing to annotate, so the reason goes
+        # into the file's status instead (never a silent skip).
+        record = note_record(vault.root, rel, "rejected", exc.reason)
+        if record is not None:
+            vault.index.apply([record], [])
+        return [Change("rejected", rel, exc.reason)]
     try:
         note = gestures.parse_note(text, rel)
     except FormatError as exc:
@@ -179,6 +198,8 @@ def _draft(vault: Vault, rel: str, source: str, only_if_draft: bool = False) -> 
     if only_if_draft and not gestures.is_draft(note):
         return []
     try:
+        if problem is not None:
+            raise problem
         claim = gestures.claim_from_draft(dict(note.props), source)
         if claim.source != source:
             raise InvalidFact("source", f"a draft in this folder is signed as {source}, "

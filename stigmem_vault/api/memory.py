@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from stigmem_vault.api import indexing
 from stigmem_vault.api.gestures import Change, apply_changes
-from stigmem_vault.errors import InvalidFact, NotFound
+from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
 from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
@@ -28,6 +28,7 @@ from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault import markdown
 from stigmem_vault.vault.layout import fact_relpath
 from stigmem_vault.vault.store import write_atomic
+from stigmem_vault.vault.verify import attestation
 from stigmem_vault.watch import gestures
 from stigmem_vault.watch.scan import Progress, ScanReport, changes, index_facts, is_fact_path, note_record
 from stigmem_vault.watch.watcher import Watcher
@@ -49,6 +50,15 @@ class Provenance:
     derived_from: list[tuple[str, IndexedFact | None]]
     derived_by: list[str]
     commits: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbor:
+    entity: str
+    relation: str
+    hops: int
+    confidence: float
+    path: list[str]
 
 
 class MemoryMixin:
@@ -92,6 +102,9 @@ class MemoryMixin:
             for change in apply_changes(self, gesture_paths + found.notes):
                 if change.kind == "rejected":
                     report.problems.append((change.path, "rejected", change.detail))
+            # Record every note as seen (a draft that was filed is gone), so the next scan of an
+            # unchanged vault does not read and parse each conflict or loose note again.
+            index.apply([r for r in (note_record(self.root, n) for n in found.notes) if r], [])
             indexing.sync_conflict_notes(self, index, report.dirty_keys)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         return report
@@ -148,8 +161,9 @@ class MemoryMixin:
         if self._index is None:
             return
         st = os.stat(self.root / rel)
+        verdict, reason = attestation(fact, self.trust)  # we signed it: only the binding is open
         record = FileRecord(rel, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest(),
-                            "valid", "written by this node", fact)
+                            verdict.value, reason, fact)
         dirty = self._index.apply([record], [])
         indexing.sync_conflict_notes(self, self._index, dirty)
 
@@ -287,12 +301,14 @@ class MemoryMixin:
 
     def recall(self: Vault, text: str, *, limit: int = 10, scope: str | list[str] | None = None,  # type: ignore[misc]
                min_confidence: float | None = None, trust: str | list[str] | None = None,
-               include_contradicted: bool = True) -> list[Recalled]:
+               include_contradicted: bool = True,
+               include_unattested: bool = False) -> list[Recalled]:
         """Ranked recall over live facts: BM25 blended with recency and trust, times confidence."""
         if not text.strip():
             raise InvalidFact("query", "must not be empty")
         filters = self.filters(scope=scope, min_confidence=min_confidence, trust=trust,
-                               include_contradicted=include_contradicted)
+                               include_contradicted=include_contradicted,
+                               include_unattested=include_unattested)
         return self.index.recall(text, filters, limit)
 
     def provenance(self: Vault, fact_id: str) -> Provenance:  # type: ignore[misc]
@@ -336,6 +352,34 @@ class MemoryMixin:
                                     + ", ".join(i.fact.id[:16] for i in items))
         return items[0]
 
+    def neighbors(self: Vault, entity: str, *, depth: int = 1,  # type: ignore[misc]
+                  scopes: list[str] | None = None, relation_prefix: str | None = None,
+                  min_confidence: float = 0.0) -> list[Neighbor]:
+        """Entities reachable through live ``ref`` facts (either direction), breadth first."""
+        if not 1 <= depth <= 3:
+            raise InvalidFact("depth", f"{depth} is outside 1-3")
+        start = normalize_identifier(entity, "entity")
+        allowed = tuple(self.filters(scope=scopes).scopes or tuple(s.value for s in Scope))
+        seen = {start}
+        frontier = [(start, [start])]
+        found: list[Neighbor] = []
+        for hops in range(1, depth + 1):
+            paths = dict(frontier)
+            edges = self.index.ref_edges(list(paths), allowed, min_confidence)
+            frontier = []
+            for source_entity, relation, target, confidence in edges:
+                if relation_prefix and not relation.startswith(relation_prefix):
+                    continue
+                here, there = ((source_entity, target) if source_entity in paths
+                               else (target, source_entity))
+                if there in seen or here not in paths:
+                    continue
+                seen.add(there)
+                path = [*paths[here], there]
+                found.append(Neighbor(there, relation, hops, confidence, path))
+                frontier.append((there, path))
+        return found
+
     # ------------------------------------------------------------- conflicts
 
     def conflicts(self: Vault, status: str | None = None) -> list[ConflictRecord]:  # type: ignore[misc]
@@ -354,6 +398,11 @@ class MemoryMixin:
         if record.fact_a is None or record.fact_b is None:
             raise InvalidFact("conflict", f"{record.id} refers to facts the index no longer has")
         a, b = record.fact_a.fact, record.fact_b.fact
+        author = source or self.config.owner
+        if author != self.config.owner and not author.startswith("system:"):
+            raise AccessDenied("resolution_requires_owner",
+                               f"only the vault owner ({self.config.owner}) can resolve a conflict "
+                               f"between other authors; {author} cannot")
         if (winner is None) == (value is None):
             raise InvalidFact("winner", "give exactly one of a winner (a, b or a fact id) or a value")
         if winner is not None:

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from nacl.signing import SigningKey
 
+from stigmem_vault.api.access import AccessMixin, BatchMixin
 from stigmem_vault.api.memory import MemoryMixin
 from stigmem_vault.api.results import Explanation, FactView, Identity, Status, VerifyReport
 from stigmem_vault.canonical.signing import format_timestamp, key_id, sign_claim, verify_key_from_id
@@ -61,7 +62,7 @@ def infer_type(v: object) -> str:
     return "string"
 
 
-class Vault(MemoryMixin):
+class Vault(MemoryMixin, AccessMixin, BatchMixin):
     """An open vault: its files, keys, trust store, schemas, clock, git history and index."""
 
     def __init__(self, root: Path, home: Path, *, commit_every: int = COMMIT_EVERY,
@@ -101,6 +102,9 @@ class Vault(MemoryMixin):
         self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
         self._own_lock = threading.Lock()
         self.init_report: list[tuple[str, str]] = []  # files `init --from` did not import
+        # This writer's own "uncommitted" marker: with one shared marker, any writer's flush
+        # deleted it, and another writer's crash before its own commit went unrecovered.
+        self._marker = self.root / f"{cfg.DIRTY_MARKER}.{os.getpid()}.{id(self):x}"
         if self.node is not None:
             self._recover()
 
@@ -245,10 +249,11 @@ class Vault(MemoryMixin):
                            supersedes=supersedes, derived_from=derived_from)
         return self.write_claim(claim)
 
-    def write_claim(self, claim: Claim) -> Fact:
+    def write_claim(self, claim: Claim, *, key: SigningKey | None = None) -> Fact:
+        """Sign ``claim`` (with ``key``, else the key of its source) and write it durably."""
         _node, _git, _node_key, clock = self._writer()
         self._check_claim(claim)
-        key = self.signing_key_for(claim.source)
+        key = key or self.signing_key_for(claim.source)
         with self._lock:
             fact = sign_claim(claim, clock.now(), _now_timestamp(), key)
             rel = str(fact_relpath(fact))
@@ -316,7 +321,7 @@ class Vault(MemoryMixin):
 
     def _queue(self, rel: str, note: str) -> None:
         if not self._pending_add and not self._pending_remove:
-            write_atomic(self.root / cfg.DIRTY_MARKER, b"", sync=True)
+            write_atomic(self._marker, b"", sync=True)
         self._pending_add.append(rel)
         self._pending_notes.append(note)
         if len(self._pending_add) >= self._commit_every:
@@ -328,7 +333,7 @@ class Vault(MemoryMixin):
 
     def _queue_removal(self, rel: str, note: str) -> None:
         if not self._pending_add and not self._pending_remove:
-            write_atomic(self.root / cfg.DIRTY_MARKER, b"", sync=True)
+            write_atomic(self._marker, b"", sync=True)
         self._pending_remove.append(rel)
         self._pending_notes.append(note)
         if self._commit_delay is not None and self._timer is None:
@@ -358,12 +363,13 @@ class Vault(MemoryMixin):
                 oid = git.commit(self._pending_add, self._pending_remove, message,
                                  node_key, node.source, f"{node.node_id}@stigmem.invalid")
             self._pending_add, self._pending_remove, self._pending_notes = [], [], []
-            (self.root / cfg.DIRTY_MARKER).unlink(missing_ok=True)
+            self._marker.unlink(missing_ok=True)
             return oid
 
     def _recover(self) -> None:
         """Commit fact and config files a crashed writer left uncommitted."""
-        if not (self.root / cfg.DIRTY_MARKER).exists():
+        markers = list((self.root / cfg.DIRTY_MARKER).parent.glob("uncommitted*"))
+        if not markers:
             return
         _node, git, _key, _clock = self._writer()
         added, removed = git.dirty_paths()
@@ -373,7 +379,11 @@ class Vault(MemoryMixin):
             self._pending_remove = [p for p in removed if p.startswith(ours)]
             self._pending_notes = [f"recover {len(self._pending_add)} uncommitted file(s)"]
             self.flush()
-            (self.root / cfg.DIRTY_MARKER).unlink(missing_ok=True)
+        # A live writer keeps its marker (it may write more before it commits); a dead one's
+        # files are committed now.
+        for marker in markers:
+            if not _writer_alive(marker.name):
+                marker.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- reading
 
@@ -490,6 +500,20 @@ def make_claim_field(name: str, raw: str) -> str:
     if name == "source":
         return normalize_source(raw)
     return normalize_identifier(raw, name)
+
+
+def _writer_alive(marker_name: str) -> bool:
+    """Whether the process that left the marker ``uncommitted.<pid>.<object>`` still runs."""
+    parts = marker_name.split(".")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return False  # the old shared marker, or not ours
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _now_timestamp() -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ import click
 
 from stigmem_vault.api.results import FactView
 from stigmem_vault.api.vault import Vault
+from stigmem_vault.index.query import IndexedFact
 from stigmem_vault.model.fact import Fact
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,12 +47,47 @@ def json_option(func: F) -> F:
 
 
 @contextmanager
-def open_vault() -> Iterator[Vault]:
-    """The vault named by --vault, $STIGMEM_VAULT or the current directory; committed on exit."""
+def open_vault(**options: Any) -> Iterator[Vault]:
+    """The vault named by --vault, $STIGMEM_VAULT or the current directory; committed on exit.
+
+    ``options`` go to ``Vault.open`` (a long-running command passes its own ``commit_delay``).
+    """
     path = state().vault or os.getcwd()
     # One process, one batch: no commit timer; close() commits what the command wrote.
-    with Vault.open(path, commit_delay=None) as vault:
+    options.setdefault("commit_delay", None)
+    with Vault.open(path, **options) as vault:
         yield vault
+
+
+# Below this many files a progress bar would only flicker.
+PROGRESS_MIN_FILES = 100
+
+
+class Progress:
+    """A click progress bar on stderr, opened on the first report once the total is known.
+
+    Called as ``progress(done, total)``; the API's long operations take it as a callback.
+    """
+
+    def __init__(self, stack: ExitStack, label: str) -> None:
+        self._stack = stack
+        self._label = label
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if total < PROGRESS_MIN_FILES:
+                return
+            self._bar = self._stack.enter_context(
+                click.progressbar(length=total, label=self._label, file=sys.stderr))
+        self._bar.update(done - self._done)
+        self._done = done
+
+
+def progress_bar(stack: ExitStack, label: str) -> Progress | None:
+    """A progress bar only when a person watches stderr (never in pipes, logs or tests)."""
+    return Progress(stack, label) if sys.stderr.isatty() else None
 
 
 # ----------------------------------------------------------------- output
@@ -84,6 +121,37 @@ def fact_dict(fact: Fact, path: str) -> dict[str, object]:
 
 def view_dict(view: FactView) -> dict[str, object]:
     return fact_dict(view.fact, view.path)
+
+
+def item_dict(item: IndexedFact) -> dict[str, object]:
+    """An indexed fact: the fact, where it lives, and what the index derived about it."""
+    return {
+        **fact_dict(item.fact, item.path or ""),
+        "status": item.status,
+        "present": item.present,
+        "live": item.live,
+        "superseded_by": item.superseded_by,
+        "contradicted": item.contradicted,
+        "expired": item.expired,
+    }
+
+
+def item_flags(item: IndexedFact) -> str:
+    """Why an indexed fact is not simply live, as short words for a table cell."""
+    flags = []
+    if item.status != "valid":
+        flags.append(item.status)
+    if not item.present:
+        flags.append("deleted")
+    if item.contradicted:
+        flags.append("contradicted")
+    if item.superseded_by:
+        flags.append("superseded")
+    if item.fact.confidence == 0:
+        flags.append("retraction")
+    if item.expired:
+        flags.append("expired")
+    return ",".join(flags)
 
 
 def one_line(text: str, width: int | None = None) -> str:

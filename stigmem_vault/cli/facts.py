@@ -1,4 +1,4 @@
-"""Fact commands: assert, get, list, amend, retract.
+"""Fact commands: assert, get, amend, retract (listing is in query.py).
 
 Options carry raw text to the API (scope, trust, type, identifiers, dates), so the model's
 validation is the only place a rule lives and its message, naming the field, is what the user
@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import click
 
-from stigmem_vault.api.results import FactView
 from stigmem_vault.cli.common import (
     confirm,
     echo_json,
     fact_dict,
     fields,
     json_option,
-    one_line,
     open_vault,
     state,
-    table,
     view_dict,
 )
 from stigmem_vault.model.values import parse_cli_value
@@ -89,42 +86,6 @@ def get_cmd(fact_id: str) -> None:
     click.echo(fields(list(data.items())))
 
 
-def _list_rows(views: list[FactView]) -> list[tuple[str, ...]]:
-    return [(v.fact.id[:12], one_line(v.fact.entity, 32), v.fact.relation,
-             one_line(v.fact.value.display(), 40), v.fact.source, f"{v.fact.confidence:g}",
-             v.fact.trust.value, v.fact.scope.value) for v in views]
-
-
-@click.command("list")
-@click.option("--entity", metavar="ENTITY", help="Only facts about this entity.")
-@click.option("--relation", metavar="RELATION", help="Only this relation.")
-@click.option("--source", metavar="SOURCE", help="Only facts asserted by this source.")
-@click.option("--scope", metavar="SCOPE", help=_SCOPE_HELP)
-@click.option("--trust", metavar="TRUST", help=_TRUST_HELP)
-@click.option("--type", "value_type", metavar="TYPE", help=_TYPE_HELP)
-@click.option("--signer", metavar="KEY", help="Only facts signed by this key id (ed25519:...).")
-@click.option("--min-confidence", metavar="C", type=float, help="Only facts with at least this confidence.")
-@click.option("--supersedes", metavar="ID", help="Only facts that supersede this fact id.")
-@click.option("--live", is_flag=True, help="Exclude superseded and expired facts.")
-@json_option
-def list_cmd(entity: str | None, relation: str | None, source: str | None, scope: str | None,
-             trust: str | None, value_type: str | None, signer: str | None,
-             min_confidence: float | None, supersedes: str | None, live: bool) -> None:
-    """List facts matching every given filter, oldest first (HLC order)."""
-    with open_vault() as vault:
-        views = vault.list_facts(
-            entity=entity, relation=relation, source=source, scope=scope, trust=trust,
-            value_type=value_type, signer=signer, min_confidence=min_confidence,
-            supersedes=supersedes, include_superseded=not live, include_expired=not live)
-    if state().json:
-        echo_json([view_dict(v) for v in views])
-    elif not views:
-        click.echo("no matching facts")
-    else:
-        headers = ("ID", "ENTITY", "RELATION", "VALUE", "SOURCE", "CONF", "TRUST", "SCOPE")
-        click.echo(table(headers, _list_rows(views)))
-
-
 @click.command("amend")
 @click.argument("fact_id", metavar="ID")
 @click.option("--value", metavar="V", help="New value; JSON for number, boolean and null.")
@@ -161,4 +122,4 @@ def retract_cmd(fact_id: str, source: str | None) -> None:
         confirm("retracted", fact, vault.path_of(fact))
 
 
-COMMANDS = (assert_cmd, get_cmd, list_cmd, amend_cmd, retract_cmd)
+COMMANDS = (assert_cmd, get_cmd, amend_cmd, retract_cmd)

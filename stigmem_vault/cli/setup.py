@@ -54,10 +54,26 @@ def init_cmd(path: str, owner: str, template: str | None) -> None:
 @click.command("status")
 @json_option
 def status_cmd() -> None:
-    """Show the vault: owner, node, fact counts by scope, identities, schemas, git head."""
+    """Show the vault: owner, node, facts by scope, identities, git head, the index (facts,
+    live facts, open conflicts), every fact file with a problem and its reason, recent notices."""
     with open_vault() as vault:
         status = vault.status()
+        counts = vault.index.counts()  # opening the index brings it up to date first
+        problems = vault.index.file_statuses()
+        notices = vault.notices()
     if state().json:
-        echo_json(asdict(status))
-    else:
-        click.echo(fields(_status_rows(status)))
+        echo_json({**asdict(status), "index": counts,
+                   "problems": [{"path": p, "status": s, "reason": r} for p, s, r in problems],
+                   "notices": notices})
+        return
+    click.echo(fields([*_status_rows(status), (
+        "index", f"{counts['files']} file(s), {counts['facts']} fact(s), {counts['live']} live, "
+                 f"{counts['open_conflicts']} open conflict(s)")]))
+    if problems:
+        click.echo(f"\n{len(problems)} file(s) with problems:")
+        for path, file_status, reason in problems:
+            click.echo(f"  {path}: {file_status}: {reason}")
+    if notices:
+        click.echo("\nrecent notices:")
+        for notice in notices:
+            click.echo(f"  {notice}")

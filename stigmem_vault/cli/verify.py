@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import ExitStack
 from dataclasses import asdict
-from typing import Any
 
 import click
 
 from stigmem_vault.api.results import Explanation, VerifyReport
-from stigmem_vault.cli.common import echo_json, fields, json_option, open_vault, state
+from stigmem_vault.cli.common import echo_json, fields, json_option, open_vault, progress_bar, state
 from stigmem_vault.errors import EXIT_VERIFY_FAILED
-
-# Below this many files a bar would only flicker.
-PROGRESS_MIN_FILES = 100
-
-
-class Progress:
-    """A click progress bar on stderr, opened on the first report once the total is known."""
-
-    def __init__(self, stack: ExitStack) -> None:
-        self._stack = stack
-        self._bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            if total < PROGRESS_MIN_FILES:
-                return
-            self._bar = self._stack.enter_context(
-                click.progressbar(length=total, label="verifying", file=sys.stderr))
-        self._bar.update(1)
 
 
 def _report_json(report: VerifyReport) -> dict[str, object]:
@@ -96,8 +75,7 @@ def verify_cmd(paths: tuple[str, ...], explain: bool) -> None:
             ctx.exit(EXIT_VERIFY_FAILED)
         return
     with ExitStack() as stack, open_vault() as vault:
-        progress = Progress(stack) if sys.stderr.isatty() else None
-        report = vault.verify(list(paths) or None, progress=progress)
+        report = vault.verify(list(paths) or None, progress=progress_bar(stack, "verifying"))
     if state().json:
         echo_json(_report_json(report))
     else:

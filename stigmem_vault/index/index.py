@@ -93,6 +93,11 @@ class Index:
         with self.db.lock:
             return query.superseders(self.db.conn, fact_id)
 
+    def ref_edges(self, entities: list[str], scopes: tuple[str, ...],
+                  min_confidence: float) -> list[tuple[str, str, str, float]]:
+        with self.db.lock:
+            return query.ref_edges(self.db.conn, entities, scopes, min_confidence)
+
     def recall(self, text: str, filters: Filters, limit: int = 10) -> list[Recalled]:
         with self.db.lock:
             return query.recall(self.db.conn, text, filters, limit)

@@ -76,6 +76,8 @@ class Filters:
     include_superseded: bool = False
     include_expired: bool = False
     include_contradicted: bool = True
+    winners_only: bool = False  # of contradicted facts, keep each key's current winner only
+    include_unattested: bool = False  # facts whose signer is not bound to their source
     include_unverified: bool = False  # facts whose file is not valid (unattested, forged...)
     include_absent: bool = False  # facts whose file was deleted
     as_of: str | None = None  # an HLC: the vault as it stood then
@@ -142,7 +144,9 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
     if filters.after_timestamp is not None:
         where.append("f.timestamp > ?")
         params.append(filters.after_timestamp)
-    if not filters.include_unverified:
+    if filters.include_unattested and not filters.include_unverified:
+        where.append("f.status IN ('valid', 'unattested')")
+    elif not filters.include_unverified:
         where.append("f.status = 'valid'")
     if filters.as_of is not None:
         cutoff = HLC.parse(filters.as_of, "as_of")
@@ -166,7 +170,32 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
         params.append(now_ms())
     if not filters.include_contradicted:
         where.append("f.contradicted = 0")
+    if filters.winners_only:
+        # The winner of a contradiction: highest confidence, then latest HLC, then id.
+        where.append("(f.contradicted = 0 OR NOT EXISTS (SELECT 1 FROM facts g WHERE"
+                     " g.entity = f.entity AND g.relation = f.relation AND g.scope = f.scope"
+                     " AND g.contradicted = 1 AND g.live = 1 AND g.id != f.id AND"
+                     " (g.confidence, g.hlc, g.id) > (f.confidence, f.hlc, f.id)))")
     return where, params
+
+
+def ref_edges(conn: sqlite3.Connection, entities: list[str], scopes: tuple[str, ...],
+              min_confidence: float) -> list[tuple[str, str, str, float]]:
+    """Live ``ref`` facts touching ``entities``, both ways: (from, relation, to, confidence)."""
+    if not entities:
+        return []
+    marks = ",".join("?" * len(entities))
+    scope_marks = ",".join("?" * len(scopes))
+    now = now_ms()
+    common = (f" AND value_type = 'ref' AND live = 1 AND scope IN ({scope_marks})"
+              " AND confidence >= ? AND (valid_until_ms IS NULL OR valid_until_ms > ?)")
+    params = [*scopes, min_confidence, now]
+    rows = conn.execute(
+        f"SELECT entity, relation, value_text, confidence FROM facts WHERE entity IN ({marks})"
+        + common + f" UNION SELECT entity, relation, value_text, confidence FROM facts"
+        f" WHERE value_text IN ({marks})" + common + " ORDER BY 1, 2, 3",
+        [*entities, *params, *entities, *params]).fetchall()
+    return [(a, r, b, c) for a, r, b, c in rows]
 
 
 def get_fact(conn: sqlite3.Connection, fact_id: str) -> IndexedFact | None:
@@ -215,10 +244,11 @@ def recall(conn: sqlite3.Connection, text: str, filters: Filters, limit: int = 1
         [match, *params, max(limit * 5, 50)]).fetchall()
     current = now_ms()
     scored = []
+    # BM25 magnitudes depend on corpus size; scale by the best match so lexical is 0..1.
+    best = max((-float(row[-1]) for row in rows), default=0.0) or 1.0
     for row in rows:
         item = row_to_item(row[:-1], current)
-        lexical_raw = -float(row[-1])
-        lexical = lexical_raw / (1.0 + lexical_raw)
+        lexical = max(0.0, -float(row[-1])) / best
         wall = HLC.parse(item.fact.hlc).wall_ms
         age_days = max(0.0, (current - wall) / 86_400_000)
         recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)

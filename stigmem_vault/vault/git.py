@@ -114,10 +114,12 @@ class GitRepo:
         try:
             index = self.repo.index
             index.read()
-            for path in added:
-                index.add(path)
-            for path in removed:
-                if path in index:
+            # Stage each path as the work tree has it now: within one batch a note can be
+            # written and then removed (a draft rejected, fixed, then filed) or the reverse.
+            for path in dict.fromkeys([*added, *removed]):
+                if os.path.lexists(os.path.join(self.root, path)):
+                    index.add(path)
+                elif path in index:
                     index.remove(path)
             tree = index.write_tree()
             parents = [] if self.repo.head_is_unborn else [self.repo.head.target]

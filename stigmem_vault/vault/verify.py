@@ -55,6 +55,11 @@ def judge(parsed: markdown.ParsedFact, trust: TrustStore) -> tuple[Verdict, str]
                 "a signed field was changed after signing")
     if not signature_valid(fact, parsed.canonical):
         return Verdict.INVALID_SIGNATURE, f"signature does not verify for signer {fact.signer}"
+    return attestation(fact, trust)
+
+
+def attestation(fact: Fact, trust: TrustStore) -> tuple[Verdict, str]:
+    """The verdict for a fact whose id and signature hold: is its signer bound to its source?"""
     if not trust.knows_key(fact.signer):
         return Verdict.UNKNOWN_SIGNER, f"signer {fact.signer} is not in the vault's trust store"
     if not trust.is_bound(fact.source, fact.signer):

@@ -26,7 +26,7 @@ from stigmem_vault.watch.filters import VaultFilter
 
 BATCH = 1000
 NOTE_STATUS = "note"
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]  # (files indexed so far, files to index)
 # Folders whose notes stigmem generates itself, or that hold templates: never drafts.
 SKIP_DIRS = frozenset({".git", ".obsidian", ".trash", ".stigmem", "templates", "entities"})
 
@@ -141,13 +141,13 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
             report.dirty_keys |= index.apply(batch, [])
             report.indexed += len(batch)
             if progress:
-                progress(len(batch))
+                progress(report.indexed, len(facts))
             batch = []
     report.dirty_keys |= index.apply(batch, removed)
     report.indexed += len(batch)
     report.removed = len(removed)
     if progress and batch:
-        progress(len(batch))
+        progress(report.indexed, len(facts))
     return report
 
 

@@ -1,0 +1,196 @@
+"""Who may do what through the node: tokens, principals, and writes on a principal's behalf.
+
+The rules live here, not in the HTTP layer: a token is bound to a principal, its scopes and
+its permissions; a write is signed with the principal's key; its source must be the principal
+unless source attestation is relaxed (``warn`` or ``off``) — and then the fact is still signed
+by the principal, so it verifies as *unattested*, never as someone else's word.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stigmem_vault.canonical.signing import format_timestamp
+from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
+from stigmem_vault.model.fact import Claim, Fact, Scope
+from stigmem_vault.model.identifiers import normalize_source
+from stigmem_vault.vault import tokens as token_store
+
+if TYPE_CHECKING:
+    from stigmem_vault.api.vault import Vault
+
+ATTESTATION_MODES = ("enforce", "warn", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    source: str
+    scopes: frozenset[str]
+    perms: frozenset[str]
+    token_id: str | None = None  # None: the node's own operator (auth disabled)
+
+    def require(self, perm: str) -> None:
+        if perm not in self.perms:
+            raise AccessDenied("permission_denied", f"this token lacks the {perm!r} permission")
+
+    def require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise AccessDenied("scope_not_permitted",
+                               f"scope {scope!r} is outside this token's scopes "
+                               f"({', '.join(sorted(self.scopes))})")
+
+
+class AccessMixin:
+    """Token management and principal-bound writes (part of ``Vault``)."""
+
+    def operator(self: Vault) -> Principal:  # type: ignore[misc]
+        """The principal of an unauthenticated local node: the vault owner, every scope."""
+        return Principal(self.config.owner, frozenset(s.value for s in Scope),
+                         frozenset(token_store.PERMISSIONS))
+
+    def create_token(self: Vault, principal: str, *, scopes: list[str] | tuple[str, ...],  # type: ignore[misc]
+                     perms: list[str] | tuple[str, ...] = ("read",)) -> tuple[str, token_store.Token]:
+        """A new bearer token for ``principal``; returns (raw token, record). Shown once."""
+        source = normalize_source(principal, "principal")
+        parsed_perms = token_store.parse_perms(perms)
+        if not self.trust.keys_for(source):
+            raise InvalidFact("principal", f"no identity {source} in this vault; create it with "
+                                           f"`stigmem identity create {source}`")
+        if "write" in parsed_perms:
+            self.signing_key_for(source)  # the node must hold its key to sign its writes
+        raw, record = token_store.new_token(source, token_store.parse_scopes(scopes), parsed_perms,
+                                            format_timestamp(datetime.now(UTC)))
+        self._writer()
+        token_store.save_tokens(self.root, [*token_store.load_tokens(self.root), record])
+        return raw, record
+
+    def tokens(self: Vault) -> list[token_store.Token]:  # type: ignore[misc]
+        return token_store.load_tokens(self.root)
+
+    def revoke_token(self: Vault, token_id: str) -> None:  # type: ignore[misc]
+        current = token_store.load_tokens(self.root)
+        kept = [t for t in current if t.id != token_id]
+        if len(kept) == len(current):
+            raise NotFound("token", token_id, "list them with `stigmem token list`")
+        token_store.save_tokens(self.root, kept)
+
+    def authenticate(self: Vault, raw: str) -> Principal | None:  # type: ignore[misc]
+        token = token_store.find_token(token_store.load_tokens(self.root), raw)
+        if token is None:
+            return None
+        return Principal(token.principal, frozenset(token.scopes), frozenset(token.perms), token.id)
+
+    def write_as(self: Vault, principal: Principal, claim: Claim,  # type: ignore[misc]
+                 attestation: str = "enforce") -> tuple[Fact, list[str]]:
+        """Write ``claim`` on behalf of ``principal``; returns the fact and any warnings."""
+        if attestation not in ATTESTATION_MODES:
+            raise InvalidFact("attestation", f"{attestation!r} is not one of {ATTESTATION_MODES}")
+        principal.require("write")
+        principal.require_scope(claim.scope.value)
+        warnings: list[str] = []
+        if claim.source != principal.source:
+            if attestation == "enforce":
+                raise AccessDenied("source_not_owned",
+                                   f"source {claim.source} is not this token's principal "
+                                   f"({principal.source}); source attestation is enforced")
+            if attestation == "warn":
+                warnings.append(f"source_unattested: {claim.source} is not the writer "
+                                f"{principal.source}; the fact is signed by the writer's key")
+        return self.write_claim(claim, key=self.signing_key_for(principal.source)), warnings
+
+
+class BatchMixin:
+    """Batch assert with spec-14 semantics (part of ``Vault``)."""
+
+    def write_batch(self: Vault, principal: Principal, claims: list[Claim | Exception],  # type: ignore[misc]
+                    *, atomic: bool, key: str | None, request_hash: str,
+                    attestation: str = "enforce") -> dict[str, object]:
+        """Write each valid claim; with ``atomic`` write none unless all are valid.
+
+        ``claims`` holds either a Claim or the error that parsing its request raised. An
+        idempotency ``key`` replays the first response; reusing it for a different request
+        (another ``request_hash``) is refused.
+        """
+        store = IdempotencyStore(self.root / IDEMPOTENCY_FILE)
+        if key is not None:
+            previous = store.get(principal.source, key)
+            if previous is not None:
+                stored_hash, response = previous
+                if stored_hash != request_hash:
+                    raise AccessDenied("idempotency_key_reused",
+                                       f"idempotency key {key!r} was used for a different request")
+                return response
+        errors: dict[int, str] = {}
+        for index, claim in enumerate(claims):
+            try:
+                if isinstance(claim, Exception):
+                    raise claim
+                principal.require("write")
+                principal.require_scope(claim.scope.value)
+                if attestation == "enforce" and claim.source != principal.source:
+                    raise AccessDenied("source_not_owned", f"source {claim.source} is not "
+                                                           f"{principal.source}")
+                self._check_claim(claim)
+            except (InvalidFact, NotFound, AccessDenied) as exc:
+                errors[index] = _describe(exc)
+        results: list[dict[str, object]] = []
+        if atomic and errors:
+            for index in range(len(claims)):
+                results.append({"index": index, "status": "rejected",
+                                "error": errors.get(index, "not written: the batch is atomic "
+                                                           "and another item was rejected")})
+        else:
+            for index, claim in enumerate(claims):
+                if index in errors or isinstance(claim, Exception):
+                    results.append({"index": index, "status": "rejected", "error": errors[index]})
+                    continue
+                fact, _warnings = self.write_as(principal, claim, attestation)
+                results.append({"index": index, "status": "accepted", "fact_id": fact.id})
+        accepted = sum(1 for r in results if r["status"] == "accepted")
+        response = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+        if key is not None:
+            store.put(principal.source, key, request_hash, response)
+        return response
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, InvalidFact):
+        return f"{exc.field}: {exc.reason}"
+    if isinstance(exc, AccessDenied):
+        return f"{exc.code}: {exc.reason}"
+    return str(exc)
+
+
+IDEMPOTENCY_FILE = ".stigmem/local/idempotency.sqlite3"
+
+
+class IdempotencyStore:
+    """Batch responses by (principal, key), kept on this node (not a cache: never rebuilt)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, timeout=10.0)
+        conn.execute("CREATE TABLE IF NOT EXISTS batches (principal TEXT, key TEXT,"
+                      " request_hash TEXT NOT NULL, response TEXT NOT NULL,"
+                      " PRIMARY KEY (principal, key))")
+        return conn
+
+    def get(self, principal: str, key: str) -> tuple[str, dict[str, object]] | None:
+        with closing(self._connect()) as conn:
+            row = conn.execute("SELECT request_hash, response FROM batches WHERE principal = ?"
+                               " AND key = ?", (principal, key)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def put(self, principal: str, key: str, request_hash: str, response: dict[str, object]) -> None:
+        with closing(self._connect()) as conn, conn:
+            conn.execute("INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?)",
+                         (principal, key, request_hash, json.dumps(response)))

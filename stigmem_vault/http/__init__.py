@@ -1,0 +1,1 @@
+"""The HTTP node: the upstream Stigmem v1 wire format over a Vault (FastAPI)."""

@@ -1,0 +1,150 @@
+"""The HTTP node: a FastAPI app over one open ``Vault``.
+
+Handlers are plain ``def`` functions, so FastAPI runs them in its worker threads and the
+synchronous core (SQLite, git, PyNaCl) never blocks the event loop. Errors are translated in
+one place (``_install_error_handlers``) into the upstream error bodies.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from stigmem_vault import __version__
+from stigmem_vault.api.access import Principal
+from stigmem_vault.api.vault import Vault
+from stigmem_vault.errors import (
+    AccessDenied,
+    FormatError,
+    InvalidFact,
+    MisuseError,
+    NotFound,
+    StigmemError,
+)
+from stigmem_vault.http.settings import NodeSettings, RateLimit
+
+
+class RateLimiter:
+    """Per-principal token buckets for reads and writes."""
+
+    def __init__(self, reads: RateLimit, writes: RateLimit) -> None:
+        self._limits = {"read": reads, "write": writes}
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, who: str, kind: str) -> float:
+        """0 if the request may proceed (and is counted), else seconds until it may."""
+        limit = self._limits[kind]
+        if limit.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get((who, kind), (float(limit.burst), now))
+            tokens = min(float(limit.burst), tokens + (now - last) * limit.rate)
+            if tokens < 1.0:
+                self._buckets[(who, kind)] = (tokens, now)
+                return (1.0 - tokens) / limit.rate
+            self._buckets[(who, kind)] = (tokens - 1.0, now)
+            return 0.0
+
+
+def create_app(vault: Vault, settings: NodeSettings) -> FastAPI:
+    from stigmem_vault.http import routes  # routes import this module's dependencies
+
+    app = FastAPI(
+        title="stigmem-vault node",
+        version=__version__,
+        description="A Stigmem v1 node over a signed, git-backed Markdown vault.",
+    )
+    app.state.vault = vault
+    app.state.settings = settings
+    app.state.limiter = RateLimiter(settings.reads, settings.writes)
+    _install_body_limit(app, settings.max_body_bytes)
+    _install_error_handlers(app)
+    app.include_router(routes.router)
+    return app
+
+
+def _install_body_limit(app: FastAPI, limit: int) -> None:
+    @app.middleware("http")
+    async def body_limit(request: Request,
+                         call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return JSONResponse({"detail": f"request body exceeds {limit} bytes"}, status_code=413)
+        if request.method in ("POST", "PUT", "PATCH") and length is None:
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    return JSONResponse({"detail": f"request body exceeds {limit} bytes"},
+                                        status_code=413)
+            request._body = body  # starlette reuses it for the handler
+        return await call_next(request)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StigmemError)
+    async def stigmem_error(_request: Request, exc: StigmemError) -> JSONResponse:
+        return error_response(exc)
+
+
+def error_response(exc: StigmemError) -> JSONResponse:
+    if isinstance(exc, InvalidFact):
+        detail = [{"type": "value_error", "loc": ["body", *exc.field.split(".")],
+                   "msg": exc.reason, "input": None}]
+        return JSONResponse({"detail": detail}, status_code=422)
+    if isinstance(exc, AccessDenied):
+        return JSONResponse({"detail": {"code": exc.code, "message": exc.reason}}, status_code=403)
+    if isinstance(exc, NotFound):
+        return JSONResponse({"detail": f"{exc.what} not found"}, status_code=404)
+    if isinstance(exc, FormatError | MisuseError):
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+    # Vault configuration or storage trouble: the node cannot serve this now.
+    return JSONResponse({"detail": {"code": "node_unavailable", "message": str(exc)}},
+                        status_code=503)
+
+
+def bad_parameter(exc: InvalidFact) -> HTTPException:
+    """Query-string problems are 400 upstream (assert bodies are 422)."""
+    return HTTPException(400, detail={"code": "invalid_parameter", "field": exc.field,
+                                      "message": exc.reason})
+
+
+def _principal(request: Request) -> Principal:
+    vault: Vault = request.app.state.vault
+    settings: NodeSettings = request.app.state.settings
+    if settings.auth == "none":
+        return vault.operator()
+    header = request.headers.get("authorization", "")
+    if not header:
+        raise HTTPException(401, detail="Authorization header required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    scheme, _, raw = header.partition(" ")
+    principal = vault.authenticate(raw.strip()) if scheme.lower() == "bearer" else None
+    if principal is None:
+        raise HTTPException(401, detail="Invalid or expired API key",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def _limited(kind: str) -> Callable[[Request], Principal]:
+    def dependency(request: Request) -> Principal:
+        principal = _principal(request)
+        principal.require(kind)
+        wait = request.app.state.limiter.retry_after(principal.token_id or "operator", kind)
+        if wait > 0:
+            raise HTTPException(429, detail="rate limit exceeded",
+                                headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+        return principal
+
+    return dependency
+
+
+reader = Depends(_limited("read"))
+writer = Depends(_limited("write"))

@@ -1,0 +1,375 @@
+"""The node's endpoints (upstream Stigmem v1 paths). Each parses, calls the Vault once, formats."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
+
+from stigmem_vault.api.access import Principal
+from stigmem_vault.api.vault import Vault
+from stigmem_vault.canonical.cid import CID_PATTERN, upstream_cid
+from stigmem_vault.errors import InvalidFact, NotFound
+from stigmem_vault.http import wire
+from stigmem_vault.http.app import bad_parameter, reader, writer
+from stigmem_vault.http.settings import NodeSettings
+from stigmem_vault.model.fact import Scope, make_claim
+from stigmem_vault.model.hlc import HLC
+from stigmem_vault.model.values import make_value, parse_iso_datetime
+
+router = APIRouter()
+NAMESPACES = ["stigmem:", "rel:", "memory:", "intent:", "roadmap:", "preference:", "garden:"]
+
+
+def _vault(request: Request) -> Vault:
+    return request.app.state.vault
+
+
+def _settings(request: Request) -> NodeSettings:
+    return request.app.state.settings
+
+
+def _auth_on(request: Request) -> bool:
+    return _settings(request).auth == "token"
+
+
+# ---------------------------------------------------------------- discovery
+
+
+@router.get("/healthz", tags=["ops"])
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/.well-known/stigmem", tags=["ops"])
+def well_known(request: Request) -> dict[str, Any]:
+    vault, settings = _vault(request), _settings(request)
+    return {
+        "version": "1.0",
+        "node_id": f"stigmem:node:{vault.node.node_id}" if vault.node else None,
+        "node_url": settings.url,
+        "auth": "required" if settings.auth == "token" else "none",
+        "federation": "disabled",
+        "source_attestation": settings.attestation_mode,
+        "namespaces": NAMESPACES,
+        "spec": "docs/spec.md",
+        "cors": {"dev_localhost": False, "configured": []},
+        "implementation": {"name": "stigmem-vault", "fact_format": "stigmem.fact/1"},
+    }
+
+
+# ---------------------------------------------------------------- writing facts
+
+
+def _claim(body: wire.AssertRequest):
+    if body.value.interpret_as == "instruction":
+        raise InvalidFact("value.interpret_as", "this node stores facts as data only; "
+                                                "'instruction' is not accepted")
+    if body.garden_id is not None:
+        raise NotFound("garden", body.garden_id)
+    return make_claim(
+        entity=body.entity, relation=body.relation, value=make_value(body.value.type, body.value.v),
+        source=body.source, confidence=body.confidence, trust=body.trust, scope=body.scope,
+        valid_until=body.valid_until, supersedes=body.supersedes,
+        derived_from=wire.derived_links(body.derived_from))
+
+
+@router.post("/v1/facts", status_code=201, tags=["facts"])
+def assert_fact(request: Request, body: wire.AssertRequest,
+                principal: Principal = writer) -> dict[str, Any]:
+    """Sign and store one fact; 201 once the file is durable and the fact is queryable."""
+    vault = _vault(request)
+    fact, warnings = vault.write_as(principal, _claim(body), _settings(request).attestation_mode)
+    item = vault.index.get(fact.id)
+    assert item is not None
+    return wire.fact_record(item, auth_enabled=_auth_on(request), on_read=False, warnings=warnings)
+
+
+@router.post("/v1/facts/batch", tags=["facts"])
+def assert_batch(request: Request, body: wire.BatchRequest,
+                 principal: Principal = writer) -> dict[str, Any]:
+    """Several facts at once (spec-14): ``atomic`` writes all or none; an idempotency key
+    replays the first answer, and refuses the same key with a different body."""
+    vault = _vault(request)
+    claims: list[Any] = []
+    for item in body.facts:
+        try:
+            claims.append(_claim(item))
+        except (InvalidFact, NotFound) as exc:
+            claims.append(exc)
+    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    return vault.write_batch(principal, claims, atomic=body.atomic, key=body.idempotency_key,
+                             request_hash=digest, attestation=_settings(request).attestation_mode)
+
+
+# ---------------------------------------------------------------- reading facts
+
+
+def _cursor(raw: str | None) -> tuple[str, str] | None:
+    if not raw:
+        return None
+    try:
+        hlc, fact_id = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        HLC.parse(hlc)
+        return str(hlc), str(fact_id)
+    except (ValueError, TypeError, InvalidFact):
+        raise HTTPException(400, detail={"code": "invalid_cursor",
+                                         "message": "cursor is not one this node issued"}) from None
+
+
+def _encode_cursor(hlc: str, fact_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([hlc, fact_id]).encode()).decode().rstrip("=")
+
+
+def _as_of(raw: str | None) -> str | None:
+    """An HLC, or an ISO time turned into the highest HLC of that millisecond."""
+    if raw is None:
+        return None
+    try:
+        return str(HLC.parse(raw, "as_of"))
+    except InvalidFact:
+        moment = parse_iso_datetime(raw, "as_of")
+        return str(HLC(int(moment.timestamp() * 1000), 999_999, "zzzzzzzzzzzzzzzz"))
+
+
+def _scopes(principal: Principal, scope: str | None) -> list[str]:
+    if scope is None:
+        return sorted(principal.scopes)
+    wanted = scope.strip().lower()
+    if wanted not in {s.value for s in Scope}:
+        raise InvalidFact("scope", f"{scope!r} is not one of: local, team, company, public")
+    principal.require_scope(wanted)
+    return [wanted]
+
+
+@router.get("/v1/facts", tags=["facts"])
+def list_facts(
+    request: Request, response: Response, principal: Principal = reader,
+    entity: str | None = None, relation: str | None = None, source: str | None = None,
+    scope: str | None = None, trust: str | None = None,
+    min_confidence: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
+    include_contradicted: bool = False, include_expired: bool = False,
+    include_superseded: bool = False, after: str | None = None, cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, as_of: str | None = None,
+) -> dict[str, Any]:
+    """Facts, newest first. Contradicted facts: by default only each conflict's current
+    winner (higher confidence, then later HLC) is listed, flagged ``contradicted``."""
+    vault = _vault(request)
+    try:
+        filters = vault.filters(
+            entity=entity, relation=relation, source=source, scope=_scopes(principal, scope),
+            trust=trust, min_confidence=min_confidence or None, as_of=_as_of(as_of),
+            include_expired=include_expired, include_superseded=include_superseded,
+            winners_only=not include_contradicted, after_timestamp=after, newest_first=True,
+            # A node that accepts unattested writes shows them (flagged by `verification`).
+            include_unattested=_settings(request).attestation_mode != "enforce",
+            before=_cursor(cursor), limit=limit)
+    except InvalidFact as exc:
+        raise bad_parameter(exc) from None
+    items = vault.index.query(filters)
+    total = vault.index.count(filters)
+    response.headers["X-Total-Count"] = str(total)
+    next_cursor = (_encode_cursor(items[-1].fact.hlc, items[-1].fact.id)
+                   if len(items) == limit else None)
+    return {"facts": [wire.fact_record(i, auth_enabled=_auth_on(request)) for i in items],
+            "total": total, "cursor": next_cursor, "tombstone_notices": []}
+
+
+def _visible(vault: Vault, principal: Principal, ref: str):
+    if ref.startswith("sha256:"):
+        if not CID_PATTERN.match(ref):
+            raise HTTPException(400, detail={"code": "cid_malformed",
+                                             "message": "a cid is sha256: and 64 lowercase hex"})
+        ids = vault.index.ids_with_cid(ref)
+        item = vault.index.get(ids[0]) if ids else None
+    else:
+        try:
+            item = vault.lookup(ref)
+        except InvalidFact:
+            raise HTTPException(400, detail={"code": "id_malformed",
+                                             "message": "a fact id is 64 hex digits"}) from None
+        except NotFound:
+            item = None
+    if item is None or item.fact.scope.value not in principal.scopes:
+        raise NotFound("fact", ref)
+    return item
+
+
+@router.get("/v1/facts/{fact_ref}", tags=["facts"])
+def get_fact(request: Request, fact_ref: str, principal: Principal = reader) -> dict[str, Any]:
+    """One fact by id (64 hex, or a unique prefix of 8+) or by upstream cid (``sha256:…``)."""
+    item = _visible(_vault(request), principal, fact_ref)
+    return wire.fact_record(item, auth_enabled=_auth_on(request))
+
+
+@router.get("/v1/facts/{fact_id}/provenance", tags=["facts"])
+def provenance(request: Request, fact_id: str, principal: Principal = reader) -> dict[str, Any]:
+    vault = _vault(request)
+    item = _visible(vault, principal, fact_id)
+    prov = vault.provenance(item.fact.id)
+    derived = []
+    for parent, found in prov.derived_from:
+        entry: dict[str, Any] = {"hash": parent if parent.startswith("sha256:") else
+                                 (found.cid if found else None), "exists": found is not None}
+        if found is not None and found.fact.scope.value in principal.scopes:
+            entry.update(fact_id=found.fact.id, entity=found.fact.entity)
+        elif not parent.startswith("sha256:"):
+            entry = {"hash": None, "exists": False}
+        derived.append(entry)
+    return {
+        "fact_id": item.fact.id, "cid": item.cid, "derived_from": derived,
+        "signer": item.fact.signer, "signer_sources": prov.signer_sources,
+        "verification": prov.file_status, "verification_reason": prov.file_reason,
+        "supersedes_chain": [older.fact.id for older in prov.replaced],
+        "superseded_by_chain": [newer.fact.id for newer in prov.replaced_by],
+        "derived_by": prov.derived_by,
+        "commits": [{"commit": sha, "message": message} for sha, message in prov.commits],
+    }
+
+
+@router.post("/v1/facts/{fact_id}/verify-cid", tags=["facts"])
+def verify_cid(request: Request, fact_id: str, principal: Principal = reader) -> dict[str, Any]:
+    """Recompute the cid from the fact, and re-verify the signed file on disk."""
+    vault = _vault(request)
+    item = _visible(vault, principal, fact_id)
+    computed = upstream_cid(item.fact.claim)
+    report = vault.verify([str(vault.root / item.path)]) if item.path else None
+    verdict = report.files[0] if report and report.files else None
+    return {
+        "cid_valid": computed == item.cid, "computed_cid": computed, "stored_cid": item.cid,
+        "mismatch_reason": None if computed == item.cid else "the index holds a different cid",
+        "signature_valid": bool(verdict and verdict.ok),
+        "verification": verdict.verdict.value if verdict else "absent",
+        "verification_reason": verdict.reason if verdict else "the fact's file is gone",
+    }
+
+
+# ---------------------------------------------------------------- recall and graph
+
+
+@router.post("/v1/recall", tags=["recall"])
+def recall(request: Request, body: wire.RecallRequest,
+           principal: Principal = reader) -> dict[str, Any]:
+    """Ranked recall over live facts. Results are data; this node never returns instructions."""
+    vault = _vault(request)
+    try:
+        hits = vault.recall(body.query, limit=body.limit, scope=_scopes(principal, body.scope),
+                            min_confidence=body.min_confidence,
+                            include_unattested=_settings(request).attestation_mode != "enforce")
+    except InvalidFact as exc:
+        raise bad_parameter(exc) from None
+    packed, used, truncated = [], 0, False
+    for hit in hits:
+        scored = wire.scored_fact(hit, auth_enabled=_auth_on(request))
+        if used + scored["token_estimate"] > body.token_budget:
+            truncated = True
+            continue
+        used += scored["token_estimate"]
+        packed.append(scored)
+    return {
+        "recall_id": str(uuid.uuid4()),
+        "query_hash": hashlib.sha256(body.query.encode("utf-8")).hexdigest(),
+        "facts": packed, "content": packed, "instructions": [],
+        "total_scored": len(hits), "token_budget": body.token_budget, "tokens_used": used,
+        "truncated": truncated, "tombstone_notices": [], "chain_proof": None,
+    }
+
+
+@router.get("/v1/graph/neighbors", tags=["recall"])
+def neighbors(request: Request, entity: str, scope: str, principal: Principal = reader,
+              depth: int = 1, relation_filter: str | None = None,
+              min_confidence: Annotated[float, Query(ge=0.0, le=1.0)] = 0.1,
+              page_size: Annotated[int, Query(ge=1, le=200)] = 20,
+              cursor: str | None = None) -> dict[str, Any]:
+    """The entity graph that ``ref`` values form, breadth first up to ``depth`` (1-3)."""
+    if not 1 <= depth <= 3:
+        raise HTTPException(400, detail={"code": "graph_depth_exceeded",
+                                         "message": "depth must be between 1 and 3"})
+    vault = _vault(request)
+    try:
+        offset = int(json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+                     ) if cursor else 0
+    except (ValueError, TypeError):
+        raise HTTPException(400, detail={"code": "invalid_cursor", "message": "bad cursor"}) from None
+    prefix = relation_filter.rstrip("*") if relation_filter else None
+    try:
+        found = vault.neighbors(entity, depth=depth, scopes=_scopes(principal, scope),
+                                relation_prefix=prefix, min_confidence=min_confidence)
+        normalized = vault.filters(entity=entity).entity
+    except InvalidFact as exc:
+        raise bad_parameter(exc) from None
+    page = found[offset:offset + page_size]
+    next_offset = offset + page_size
+    return {
+        "entity": normalized, "depth": depth,
+        "neighbors": [{"entity": n.entity, "relation": n.relation, "hops": n.hops,
+                       "confidence": n.confidence, "source_trust": None, "path": n.path}
+                      for n in page],
+        "next_cursor": (base64.urlsafe_b64encode(str(next_offset).encode()).decode().rstrip("=")
+                        if next_offset < len(found) else None),
+        "total_hint": len(found),
+    }
+
+
+# ---------------------------------------------------------------- conflicts
+
+_STATUS_OUT = {"open": "unresolved", "resolved": "resolved", "obsolete": "obsolete"}
+_STATUS_IN = {"unresolved": "open", "open": "open", "resolved": "resolved", "obsolete": "obsolete"}
+
+
+@router.get("/v1/conflicts", tags=["conflicts"])
+def conflicts(request: Request, principal: Principal = reader, status: str | None = None,
+              cursor: str | None = None,
+              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    if status is not None and status not in _STATUS_IN:
+        raise HTTPException(400, detail={"code": "invalid_parameter", "field": "status",
+                                         "message": "status is unresolved, resolved or obsolete"})
+    vault = _vault(request)
+    records = [c for c in vault.conflicts(_STATUS_IN[status] if status else None)
+               if c.scope in principal.scopes]
+    after = _cursor(cursor)
+    if after is not None:
+        records = [c for c in records if (c.opened_hlc, c.id) < after]
+    page = records[:limit]
+    auth = _auth_on(request)
+    return {
+        "conflicts": [{
+            "conflict_id": c.id,
+            "fact_a": wire.fact_record(c.fact_a, auth_enabled=auth) if c.fact_a else None,
+            "fact_b": wire.fact_record(c.fact_b, auth_enabled=auth) if c.fact_b else None,
+            "status": _STATUS_OUT[c.status], "resolved_by": c.resolution,
+            "detected_at": _iso_from_hlc(c.opened_hlc),
+            "entity": c.entity, "relation": c.relation, "scope": c.scope,
+        } for c in page],
+        "cursor": _encode_cursor(page[-1].opened_hlc, page[-1].id) if len(records) > limit else None,
+        "has_more": len(records) > limit,
+    }
+
+
+@router.post("/v1/conflicts/{conflict_id}/resolve", tags=["conflicts"])
+def resolve(request: Request, conflict_id: str,
+            body: Annotated[wire.ResolveRequest, Body()],
+            principal: Principal = writer) -> dict[str, Any]:
+    vault = _vault(request)
+    record = vault.index.conflict(conflict_id.strip().lower())
+    if record is None or record.scope not in principal.scopes:
+        raise NotFound("conflict", conflict_id)
+    if record.status != "open":
+        raise HTTPException(409, detail=f"conflict already {record.status}")
+    value = None
+    if body.new_value is not None:
+        value = make_value(body.new_value.type, body.new_value.v, "new_value")
+    fact = vault.resolve(record.id, winner=body.winning_fact_id, value=value,
+                         source=principal.source)
+    return {"resolution_fact_id": fact.id, "conflict_status": "resolved"}
+
+
+def _iso_from_hlc(hlc: str) -> str:
+    from datetime import UTC, datetime
+
+    wall = HLC.parse(hlc).wall_ms
+    return datetime.fromtimestamp(wall / 1000, UTC).isoformat()
