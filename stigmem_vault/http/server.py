@@ -1,0 +1,77 @@
+"""Running the node: one Vault (one index writer), its watcher, and uvicorn on top."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+
+from stigmem_vault.api.vault import Vault
+from stigmem_vault.http.app import create_app
+from stigmem_vault.http.settings import NodeSettings
+from stigmem_vault.watch.watcher import Watcher
+
+
+@dataclass
+class RunningNode:
+    """A node serving in a background thread (tests, benchmarks, the conformance runner)."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    settings: NodeSettings
+
+    @property
+    def url(self) -> str:
+        sockets = self.server.servers[0].sockets if self.server.servers else []
+        port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        host = f"[{self.settings.host}]" if ":" in self.settings.host else self.settings.host
+        return f"http://{host}:{port}"
+
+
+def _server(vault: Vault, settings: NodeSettings) -> uvicorn.Server:
+    config = uvicorn.Config(create_app(vault, settings), host=settings.host, port=settings.port,
+                            log_level="warning", access_log=False, lifespan="off")
+    return uvicorn.Server(config)
+
+
+def serve(vault: Vault, settings: NodeSettings) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM), with the watcher running inside the node."""
+    settings.check()
+    watcher: Watcher | None = vault.watch() if settings.watch and vault.writable else None
+    try:
+        _server(vault, settings).run()
+    finally:
+        if watcher is not None:
+            watcher.stop()
+
+
+@contextmanager
+def running(vault: Vault, settings: NodeSettings, timeout: float = 10.0) -> Iterator[RunningNode]:
+    """Serve in a thread for the duration of the block (port 0 picks a free port)."""
+    settings.check()
+    server = _server(vault, settings)  # off the main thread, uvicorn leaves signals alone
+    thread = threading.Thread(target=server.run, name="stigmem-node", daemon=True)
+    watcher = vault.watch() if settings.watch and vault.writable else None
+    thread.start()
+    started = threading.Event()
+
+    def wait_started() -> None:
+        while not server.started and thread.is_alive():
+            started.wait(0.01)
+
+    waiter = threading.Thread(target=wait_started, daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    if not server.started:
+        server.should_exit = True
+        raise RuntimeError("the node did not start within the timeout")
+    try:
+        yield RunningNode(server, thread, settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        if watcher is not None:
+            watcher.stop()
