@@ -49,7 +49,7 @@ def _print_conflict(record: ConflictRecord) -> None:
         click.echo(f"  resolved by {record.resolution}")
 
 
-@click.command("conflicts")
+@click.command("conflicts", short_help="List open, resolved and obsolete conflicts.")
 @click.option("--status", type=click.Choice(["open", "resolved", "obsolete"]),
               help="Only conflicts with this status (default: all, newest first).")
 @json_option
@@ -76,7 +76,7 @@ def conflicts_cmd(status: str | None) -> None:
                    "or `--value V`")
 
 
-@click.command("resolve")
+@click.command("resolve", short_help="Resolve a conflict with a signed fact.")
 @click.argument("conflict_id", metavar="CONFLICT")
 @click.option("--winner", metavar="a|b|ID", help="The side that wins: a, b or one side's fact id.")
 @click.option("--value", metavar="V",

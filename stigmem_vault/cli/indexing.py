@@ -35,7 +35,7 @@ def _print_report(verb: str, report: ScanReport) -> None:
         click.echo(f"{len(report.problems)} file(s) with problems (every one: `stigmem status`)")
 
 
-@click.command("index")
+@click.command("index", short_help="Bring the index up to date (changed files only).")
 @json_option
 def index_cmd() -> None:
     """Bring the index up to date with the files (only changed files are read).
@@ -48,7 +48,7 @@ def index_cmd() -> None:
     _print_report("index", report)
 
 
-@click.command("reindex")
+@click.command("reindex", short_help="Rebuild the index from every file.")
 @json_option
 def reindex_cmd() -> None:
     """Throw the index away and build it again from every file (the same answers as `index`)."""
@@ -67,7 +67,7 @@ def _change_line(change: Change, as_json: bool) -> str:
     return line + (f" ({change.detail})" if change.detail else "")
 
 
-@click.command("watch")
+@click.command("watch", short_help="Watch the vault: index and sign changes until Ctrl-C.")
 @json_option
 def watch_cmd() -> None:
     """Watch the vault until Ctrl-C (SIGINT) or SIGTERM: index every change as it happens.

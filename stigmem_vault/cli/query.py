@@ -83,7 +83,7 @@ def _row(item: IndexedFact) -> tuple[str, ...]:
             fact.trust.value, fact.scope.value, item_flags(item))
 
 
-@click.command("query")
+@click.command("query", short_help="List live facts matching filters (from the index).")
 @_filter_options
 @json_option
 def query_cmd(**options: Any) -> None:
@@ -95,7 +95,7 @@ def query_cmd(**options: Any) -> None:
     _query(**options)
 
 
-@click.command("list")
+@click.command("list", short_help="List facts, superseded and expired too unless --live.")
 @_filter_options
 @click.option("--live", is_flag=True, help="Only live facts (leave out superseded and expired ones).")
 @json_option
@@ -125,7 +125,7 @@ def _recall_row(rank: int, found: Recalled) -> tuple[str, ...]:
             fact.relation, one_line(fact.value.display(), 40))
 
 
-@click.command("recall")
+@click.command("recall", short_help="Ranked recall of facts matching TEXT, with scores.")
 @click.argument("text")
 @click.option("--limit", metavar="N", type=click.IntRange(min=1), default=10, show_default=True,
               help="At most N results.")
@@ -173,7 +173,7 @@ def _section(title: str, lines: list[str]) -> None:
         click.echo(f"  {line}")
 
 
-@click.command("provenance")
+@click.command("provenance", short_help="Signer, verdict, supersedes chain, derivations, commits.")
 @click.argument("fact_id", metavar="ID")
 @json_option
 def provenance_cmd(fact_id: str) -> None:

@@ -28,7 +28,9 @@ COMMAND_PATHS = _command_paths(cli)
 def test_the_documented_commands_exist() -> None:
     assert set(COMMAND_PATHS) == {
         ("init",), ("identity",), ("identity", "create"), ("identity", "list"), ("assert",),
-        ("get",), ("list",), ("amend",), ("retract",), ("verify",), ("status",)}
+        ("get",), ("list",), ("amend",), ("retract",), ("verify",), ("status",), ("query",),
+        ("recall",), ("provenance",), ("conflicts",), ("resolve",), ("index",), ("reindex",),
+        ("watch",)}
 
 
 @pytest.mark.parametrize("path", [(), *COMMAND_PATHS], ids=lambda p: " ".join(p) or "stigmem")
@@ -61,6 +63,14 @@ def _data_commands(fact_id: str, fact_path: str) -> list[tuple[str, ...]]:
         ("get", fact_id[:10]),
         ("list",),
         ("list", "--entity", "project:atlas", "--live"),
+        ("query",),
+        ("query", "--scope", "team", "--scope", "local", "--include-superseded"),
+        ("recall", "draft"),
+        ("provenance", fact_id),
+        ("conflicts",),
+        ("conflicts", "--status", "open"),
+        ("index",),
+        ("reindex",),
         ("amend", fact_id, "--value", "done"),
         ("retract", fact_id),
         ("verify",),
@@ -151,7 +161,7 @@ def test_list_filters_and_table(cli_vault: CliVault, fact: dict[str, object]) ->
                         "--value", "engineer", "--confidence", "0.4")
     table = cli_vault("list").stdout.splitlines()
     assert table[0].split() == ["ID", "ENTITY", "RELATION", "VALUE", "SOURCE", "CONF", "TRUST",
-                                "SCOPE"]
+                                "SCOPE", "FLAGS"]
     assert len(table) == 3
     assert table[1].index("project:atlas") == table[0].index("ENTITY")  # aligned columns
 

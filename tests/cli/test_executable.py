@@ -76,13 +76,19 @@ def test_git_verify_commit_accepts_cli_commits(home: Path, tmp_path: Path) -> No
         assert 'Good "git" signature' in checked.stderr
 
 
-def test_progress_bar_on_a_terminal(home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("command", "label", "summary"), [
+    ("verify", b"verifying", "verified 120 fact file(s): 120 valid\n"),
+    ("reindex", b"reindexing", "reindex: scanned 120 note(s): 0 unchanged, 120 fact file(s) indexed, "
+                               "0 removed\n"),
+])
+def test_progress_bar_on_a_terminal(home: Path, tmp_path: Path, command: str, label: bytes,
+                                    summary: str) -> None:
     with Vault.init(tmp_path / "vault", owner="user:alice", commit_delay=None) as vault:
         for i in range(120):
             vault.assert_fact(entity=f"project:p{i}", relation="codex:state", value="draft")
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen([str(STIGMEM), "--vault", str(tmp_path / "vault"), "verify"],
+        proc = subprocess.Popen([str(STIGMEM), "--vault", str(tmp_path / "vault"), command],
                                 stdout=subprocess.PIPE, stderr=slave, text=True)
         os.close(slave)
         drawn = b""
@@ -98,6 +104,6 @@ def test_progress_bar_on_a_terminal(home: Path, tmp_path: Path) -> None:
     finally:
         os.close(master)
     assert proc.returncode == 0
-    assert stdout == "verified 120 fact file(s): 120 valid\n"
-    assert b"verifying" in drawn
+    assert stdout == summary
+    assert label in drawn
     assert b"100%" in drawn

@@ -27,6 +27,14 @@ def _every_command(fact: dict[str, object], vault: Path, tmp: Path) -> list[tupl
         ("verify", str(vault / str(fact["path"])), "--explain"),
         ("identity", "list"),
         ("identity", "create", "agent:scribe"),
+        ("query",),
+        ("recall", "draft"),
+        ("provenance", fact_id),
+        ("conflicts",),
+        ("resolve", "0123456789abcdef", "--winner", "a"),
+        ("index",),
+        ("reindex",),
+        ("watch",),  # refused before it starts watching
         ("init", str(tmp / "copy"), "--owner", "user:bob", "--from", str(vault)),
     ]
 
