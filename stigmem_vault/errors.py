@@ -12,6 +12,7 @@
     ├── IdentityError            no usable identity (no key held for a source, duplicate identity)
     ├── VaultConfigError         .stigmem/ is missing, unreadable or inconsistent
     │   └── KeyMaterialInVault   private key material found inside the vault: refuse to run
+    ├── RemoteError              a git remote could not be reached or refused us: .remote
     └── StorageError             the file system or git failed underneath us
 
 Each class carries ``exit_code``: the CLI maps an exception to its process exit status from
@@ -117,6 +118,17 @@ class VaultConfigError(StigmemError):
 
 class KeyMaterialInVault(VaultConfigError):
     """Private key material sits inside the vault, where git would share it."""
+
+
+class RemoteError(StigmemError):
+    """Talking to a git remote failed (unreachable, refused, not fast-forward)."""
+
+    exit_code = EXIT_STORAGE
+
+    def __init__(self, remote: str, reason: str) -> None:
+        self.remote = remote
+        self.reason = reason
+        super().__init__(f"remote {remote}: {reason}")
 
 
 class StorageError(StigmemError):

@@ -99,7 +99,9 @@ class MemoryMixin:
                 (gesture_paths.append(rel) if previous and previous.status == "valid"
                  else removed.append(rel))
             report = index_facts(self.root, index, self.trust, plain, removed, progress)
-            for change in apply_changes(self, gesture_paths + found.notes):
+            done = apply_changes(self, gesture_paths + found.notes)
+            report.changes.extend(done)
+            for change in done:
                 if change.kind == "rejected":
                     report.problems.append((change.path, "rejected", change.detail))
             # Record every note as seen (a draft that was filed is gone), so the next scan of an
@@ -126,16 +128,20 @@ class MemoryMixin:
         self._index = indexing.open_index(self)
         return self.refresh(progress)
 
-    def reload_config(self: Vault) -> None:  # type: ignore[misc]
-        """Re-read the trust store and schemas (changed on disk); re-index if they matter."""
+    def reload_config(self: Vault) -> ScanReport | None:  # type: ignore[misc]
+        """Re-read the trust store and schemas (changed on disk); re-index if they matter.
+
+        Returns the report of the re-index (with the gestures its scan carried out), if any."""
         from stigmem_vault.vault.trust import TrustStore
 
-        self.trust = TrustStore.load(self.root, self.config.owner_key)
+        self.trust = TrustStore.load(self.root, self.config.owner_keys())
         self.schemas = cfg.load_schemas(self.root)
         if self._index is not None and self._index.db.fingerprint != indexing.fingerprint(self):
             self._index.close()
             self._index = None
-            _ = self.index
+            self._index = indexing.open_index(self)
+            return self.refresh()
+        return None
 
     def index_paths(self: Vault, rels: list[str]) -> list[Change]:  # type: ignore[misc]
         """(Re)index fact files as they are now, without any gesture."""

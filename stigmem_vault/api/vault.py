@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -23,7 +24,15 @@ from nacl.signing import SigningKey
 from stigmem_vault.api.access import AccessMixin, BatchMixin
 from stigmem_vault.api.memory import MemoryMixin
 from stigmem_vault.api.results import Explanation, FactView, Identity, Status, VerifyReport
-from stigmem_vault.canonical.signing import format_timestamp, key_id, sign_claim, verify_key_from_id
+from stigmem_vault.api.sync import SyncMixin
+from stigmem_vault.canonical.jcs import canonicalize
+from stigmem_vault.canonical.signing import (
+    format_timestamp,
+    key_id,
+    sign_bytes,
+    sign_claim,
+    verify_key_from_id,
+)
 from stigmem_vault.errors import (
     IdentityError,
     InvalidFact,
@@ -62,7 +71,35 @@ def infer_type(v: object) -> str:
     return "string"
 
 
-class Vault(MemoryMixin, AccessMixin, BatchMixin):
+class _WriteLock:
+    """The vault's in-process write lock, always taken after git's (cross-process) lock.
+
+    refresh() and the watcher hold git's lock and then write notes (which take this lock);
+    taking them the other way round (a timed flush, the 256th write) deadlocked.
+    Re-entrant, like the RLock it wraps.
+    """
+
+    def __init__(self, git: GitRepo | None) -> None:
+        self._git = git
+        self._rlock = threading.RLock()
+        self._held = threading.local()
+
+    def __enter__(self) -> _WriteLock:
+        outer = self._git.locked() if self._git is not None else None
+        if outer is not None:
+            outer.__enter__()
+        self._rlock.acquire()
+        self._held.__dict__.setdefault("stack", []).append(outer)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        outer = self._held.stack.pop()
+        self._rlock.release()
+        if outer is not None:
+            outer.__exit__(None, None, None)
+
+
+class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
     """An open vault: its files, keys, trust store, schemas, clock, git history and index."""
 
     def __init__(self, root: Path, home: Path, *, commit_every: int = COMMIT_EVERY,
@@ -80,7 +117,7 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin):
         if self.node is not None and self.git is None:
             raise VaultConfigError("the vault has a node identity but no git repository", root)
         cfg.refuse_key_material(root, self._all_paths())
-        self.trust = TrustStore.load(root, self.config.owner_key)
+        self.trust = TrustStore.load(root, self.config.owner_keys())
         self.schemas: dict[str, RelationSchema] = cfg.load_schemas(root)
         self.clock: Clock | None = None
         self._node_key: SigningKey | None = None
@@ -92,7 +129,7 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin):
                 raise VaultConfigError(str(exc), root) from None
         self._commit_every = commit_every
         self._commit_delay = commit_delay
-        self._lock = threading.RLock()
+        self._lock = _WriteLock(self.git if self.node is not None else None)
         self._pending_add: list[str] = []
         self._pending_remove: list[str] = []
         self._pending_notes: list[str] = []
@@ -199,6 +236,36 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin):
             self.flush()
         return Identity(normal, binding.key, True, "identity")
 
+    def rotate_identity(self, source: str) -> Identity:
+        """Give ``source`` a new key. Its old binding stays, so facts signed before still verify.
+
+        Rotating the owner key also records the hand-over in vault.json, signed by the old key,
+        so every binding the old owner key issued keeps counting.
+        """
+        self._writer()
+        normal = normalize_source(source)
+        old_key = self.signing_key_for(normal)
+        old_id = key_id(old_key.verify_key)
+        new_key = self.keys.generate()
+        new_id = key_id(new_key.verify_key)
+        with self._lock:
+            if normal == self.config.owner:
+                handover = sign_bytes(old_key, canonicalize(cfg.rotation_object(old_id, new_id)))
+                self.config = replace(self.config, owner_key=new_id, previous_owner_keys=(
+                    *self.config.previous_owner_keys, {"key": old_id, "signature": handover}))
+                cfg.write_vault_config(self.root, self.config)
+                self._pending_add.append(cfg.VAULT_FILE)
+                self.trust = TrustStore.load(self.root, self.config.owner_keys())
+                issuer = new_key
+            else:
+                issuer = self._require_key(self.config.owner_key, self.config.owner)
+            self._add_binding(make_binding(normal, new_id, _now_timestamp(), issuer))
+            self._pending_notes.append(f"rotate {normal} {old_id} -> {new_id}")
+            self.flush()
+        if self._index is not None:
+            self.reload_config()
+        return Identity(normal, new_id, True, "owner" if normal == self.config.owner else "identity")
+
     def _add_binding(self, binding: Binding) -> None:
         reason = self.trust.add(binding)
         if reason:
@@ -225,7 +292,7 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin):
             raise InvalidFact(
                 "source", f"no identity {source} in this vault; create it with "
                 f"`stigmem identity create {source}`")
-        for kid in reversed(keys):  # the newest binding first
+        for kid in keys:  # the newest binding first
             key = self.keys.load(kid)
             if key is not None:
                 return key

@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from stigmem_vault.canonical.jcs import canonicalize
+from stigmem_vault.canonical.signing import bytes_signature_valid
 from stigmem_vault.errors import InvalidFact, KeyMaterialInVault, VaultConfigError
 from stigmem_vault.model.relations import RelationSchema, parse_schema
 from stigmem_vault.vault import frontmatter
@@ -43,6 +45,25 @@ class VaultConfig:
     owner_key: str
     created: str
     format: str = VAULT_FORMAT
+    # Earlier owner keys, oldest first: {"key": old, "signature": old key's signature of the
+    # rotation to the next key (see rotation_object)}.
+    previous_owner_keys: tuple[dict[str, str], ...] = ()
+
+    def owner_keys(self) -> frozenset[str]:
+        """The current owner key and every earlier one whose rotation chain verifies."""
+        keys = [entry["key"] for entry in self.previous_owner_keys] + [self.owner_key]
+        valid = {self.owner_key}
+        for index, entry in enumerate(self.previous_owner_keys):
+            body = canonicalize(rotation_object(entry["key"], keys[index + 1]))
+            if not bytes_signature_valid(entry["key"], body, entry.get("signature", "")):
+                break  # a broken link: nothing before it counts
+            valid.add(entry["key"])
+        return frozenset(valid)
+
+
+def rotation_object(old_key: str, new_key: str) -> dict[str, str]:
+    """What the old key signs when it hands over to the new one."""
+    return {"format": "stigmem.rotate/1", "old_key": old_key, "new_key": new_key}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +94,12 @@ def read_vault_config(root: Path) -> VaultConfig:
     if data.get("format") != VAULT_FORMAT:
         raise VaultConfigError(f"format must be {VAULT_FORMAT!r}, got {data.get('format')!r}", path)
     try:
-        return VaultConfig(**{k: data[k] for k in ("owner", "owner_key", "created")})  # type: ignore[arg-type]
-    except KeyError as exc:
-        raise VaultConfigError(f"missing {exc.args[0]!r}", path) from None
+        previous = tuple({"key": str(e["key"]), "signature": str(e["signature"])}
+                         for e in data.get("previous_owner_keys", []))  # type: ignore[union-attr]
+        return VaultConfig(**{k: data[k] for k in ("owner", "owner_key", "created")},  # type: ignore[arg-type]
+                           previous_owner_keys=previous)
+    except (KeyError, TypeError) as exc:
+        raise VaultConfigError(f"missing or malformed {exc.args[0]!r}", path) from None
 
 
 def write_vault_config(root: Path, config: VaultConfig) -> None:

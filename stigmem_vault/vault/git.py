@@ -205,3 +205,51 @@ def write_allowed_signers(path: Path, entries: Iterable[tuple[str, VerifyKey]]) 
     tmp.write_text(text)
     os.replace(tmp, path)
     return True
+
+
+def sshsig_signer(armored: str, message: bytes, namespace: str = "git") -> str | None:
+    """The ``ed25519:`` key id that made this SSH signature of ``message``, or None if invalid."""
+    import nacl.exceptions
+
+    try:
+        body = "".join(line for line in armored.strip().splitlines() if not line.startswith("-----"))
+        blob = base64.b64decode(body, validate=True)
+        if not blob.startswith(_SSHSIG_MAGIC):
+            return None
+        reader = _Reader(blob[len(_SSHSIG_MAGIC):])
+        if struct.unpack(">I", reader.take(4))[0] != 1:
+            return None
+        public = _Reader(reader.string())
+        sig_namespace, reserved, hash_alg = reader.string(), reader.string(), reader.string()
+        signature = _Reader(reader.string())
+        if public.string() != b"ssh-ed25519" or signature.string() != b"ssh-ed25519":
+            return None
+        raw_key, raw_sig = public.string(), signature.string()
+        if sig_namespace != namespace.encode() or hash_alg not in (b"sha512", b"sha256"):
+            return None
+        digest = (hashlib.sha512 if hash_alg == b"sha512" else hashlib.sha256)(message).digest()
+        signed = (_SSHSIG_MAGIC + _ssh_string(sig_namespace) + _ssh_string(reserved)
+                  + _ssh_string(hash_alg) + _ssh_string(digest))
+        key = VerifyKey(raw_key)
+        key.verify(signed, raw_sig)
+    except (ValueError, struct.error, nacl.exceptions.CryptoError, nacl.exceptions.TypeError):
+        return None
+    from stigmem_vault.canonical.signing import key_id
+
+    return key_id(key)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._at = 0
+
+    def take(self, size: int) -> bytes:
+        if self._at + size > len(self._data):
+            raise ValueError("truncated SSH signature")
+        chunk = self._data[self._at:self._at + size]
+        self._at += size
+        return chunk
+
+    def string(self) -> bytes:
+        return self.take(struct.unpack(">I", self.take(4))[0])

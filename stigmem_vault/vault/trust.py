@@ -87,14 +87,15 @@ def parse_binding(text: str, path: str) -> Binding:
 class TrustStore:
     """Valid bindings of a vault, indexed both ways."""
 
-    def __init__(self, owner_key: str) -> None:
-        self.owner_key = owner_key
+    def __init__(self, owner_key: str | frozenset[str]) -> None:
+        # Every key in the owner's rotation chain still vouches for what it signed.
+        self.owner_keys = frozenset([owner_key]) if isinstance(owner_key, str) else owner_key
         self._by_key: dict[str, set[str]] = {}
         self._by_source: dict[str, list[Binding]] = {}
         self.rejected: list[tuple[str, str]] = []  # (path, reason) of bindings that do not count
 
     @classmethod
-    def load(cls, root: Path, owner_key: str) -> TrustStore:
+    def load(cls, root: Path, owner_key: str | frozenset[str]) -> TrustStore:
         store = cls(owner_key)
         trust_dir = root / TRUST_DIR
         if not trust_dir.is_dir():
@@ -116,7 +117,7 @@ class TrustStore:
 
     def add(self, binding: Binding) -> str | None:
         """Admit a binding; return why it does not count, or None."""
-        if binding.issuer != self.owner_key:
+        if binding.issuer not in self.owner_keys:
             return f"issued by {binding.issuer}, not by the vault owner's key"
         if not bytes_signature_valid(binding.issuer, canonicalize(binding.signed_object()),
                                      binding.signature):
@@ -132,7 +133,9 @@ class TrustStore:
         return source in self._by_key.get(key, ())
 
     def keys_for(self, source: str) -> list[str]:
-        return [b.key for b in self._by_source.get(source, [])]
+        """Keys bound to ``source``, newest binding (by issued_at) first."""
+        bindings = sorted(self._by_source.get(source, []), key=lambda b: b.issued_at, reverse=True)
+        return [b.key for b in bindings]
 
     def sources_for(self, key: str) -> set[str]:
         return set(self._by_key.get(key, ()))

@@ -1,0 +1,392 @@
+"""Federation, wired: remotes, sync (pull → verify → import, then push), peers, audit.
+
+Part of ``Vault``. The rules are in federation/ (what may be accepted, what is pushed);
+this module carries them out against the vault: files, commits, index, trust store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stigmem_vault.canonical.signing import format_timestamp
+from stigmem_vault.errors import InvalidFact, NotFound, StigmemError
+from stigmem_vault.federation import state as fed
+from stigmem_vault.federation.declaration import Declaration, make_declaration, parse_declaration
+from stigmem_vault.federation.projection import PROJECTION_REF, REMOTE_BRANCH, update_projection
+from stigmem_vault.federation.pull import Incoming, Rejected, examine, recheck, tracking_branches
+from stigmem_vault.federation.transport import fetch, push
+from stigmem_vault.index.ingest import FileRecord
+from stigmem_vault.model.hlc import HLC
+from stigmem_vault.vault.layout import inside
+from stigmem_vault.vault.store import write_atomic
+from stigmem_vault.vault.trust import TrustStore, make_binding
+
+if TYPE_CHECKING:
+    from stigmem_vault.api.vault import Vault
+
+PEERS_FILE = ".stigmem/local/peers.json"
+
+
+@dataclass
+class SyncReport:
+    remote: str
+    imported: int = 0
+    quarantined: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    forged_commits: int = 0
+    new_peers: list[str] = field(default_factory=list)
+    pushed: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    node_id: str
+    owner: str
+    fingerprint: str
+    status: str  # pending | trusted | revoked
+    scopes: tuple[str, ...]
+    identities: tuple[tuple[str, str], ...]
+
+
+class SyncMixin:
+    # ------------------------------------------------------------- remotes
+
+    def remotes(self: Vault) -> list[fed.Remote]:  # type: ignore[misc]
+        return sorted(fed.load_remotes(self.root).values(), key=lambda r: r.name)
+
+    def add_remote(self: Vault, name: str, url: str, scopes: list[str]) -> fed.Remote:  # type: ignore[misc]
+        self._writer()
+        remote = fed.parse_remote(name, url, scopes)
+        remotes = fed.load_remotes(self.root)
+        if remote.name in remotes:
+            raise InvalidFact("name", f"remote {remote.name!r} exists; remove it first")
+        remotes[remote.name] = remote
+        fed.save_remotes(self.root, remotes)
+        return remote
+
+    def remove_remote(self: Vault, name: str) -> None:  # type: ignore[misc]
+        remotes = fed.load_remotes(self.root)
+        if name not in remotes:
+            raise NotFound("remote", name, "list them with `stigmem remote list`")
+        del remotes[name]
+        fed.save_remotes(self.root, remotes)
+
+    def _remote(self: Vault, name: str) -> fed.Remote:  # type: ignore[misc]
+        remotes = fed.load_remotes(self.root)
+        if name not in remotes:
+            raise NotFound("remote", name, "add it with `stigmem remote add NAME URL --scopes ...`")
+        return remotes[name]
+
+    # ------------------------------------------------------------- sync
+
+    def sync(self: Vault, name: str | None = None) -> list[SyncReport]:  # type: ignore[misc]
+        """Pull, verify and import from each remote (or ``name``), then push our projections."""
+        _node, git, _key, _clock = self._writer()
+        targets = [self._remote(name)] if name else self.remotes()
+        reports = []
+        for remote in targets:
+            report = SyncReport(remote.name)
+            sync_state = fed.load_state(self.root, remote.name)
+            try:
+                with git.locked():
+                    self._pull(remote, sync_state, report)
+                    self._push(remote, sync_state, report)
+                sync_state.failures, sync_state.last_error = 0, None
+            except StigmemError as exc:
+                sync_state.failures += 1
+                sync_state.last_error = report.error = str(exc)
+            sync_state.last_sync = fed.now_iso()
+            fed.save_state(self.root, remote.name, sync_state)
+            reports.append(report)
+        return reports
+
+    def _pull(self: Vault, remote: fed.Remote, sync_state: fed.SyncState,  # type: ignore[misc]
+              report: SyncReport) -> None:
+        node, git, _key, clock = self._writer()
+        fetch(git.repo, remote)
+        peers = self._peers_state()
+        node_keys = {nid: p["node_key"] for nid, p in peers.items() if p["status"] == "trusted"}
+        result = examine(git.repo, remote, sync_state.accepted, self.trust,
+                         lambda fid: self.index.get(fid) is not None, node_keys, node.node_id)
+        for declaration in result.declarations:
+            if self._note_declaration(declaration, remote.name):
+                report.new_peers.append(declaration.node_id)
+        for rejected in result.rejected:
+            self._reject(remote.name, rejected)
+        for branch, commit, why in result.forged_commits:
+            fed.audit(self.root, fed.AuditEntry(fed.now_iso(), remote.name, "forged-commit", why,
+                                                branch, commit))
+        for branch, why in result.refused:
+            fed.audit(self.root, fed.AuditEntry(fed.now_iso(), remote.name, "refused-update", why,
+                                                branch))
+        report.imported = self._import(result.accepted, f"sync: from {remote.name}")
+        report.quarantined = sum(1 for r in result.rejected if r.data is not None)
+        report.refused = result.refused
+        report.forged_commits = len(result.forged_commits)
+        sync_state.accepted.update(result.tips)
+        sync_state.quarantined += report.quarantined
+        sync_state.imported += report.imported
+        if result.accepted:
+            clock.receive(max(HLC.parse(i.fact.hlc) for i in result.accepted))
+
+    def _push(self: Vault, remote: fed.Remote, sync_state: fed.SyncState,  # type: ignore[misc]
+              report: SyncReport) -> None:
+        node, git, node_key, _clock = self._writer()
+        self._publish_declaration()
+        specs = []
+        for scope in remote.scopes:
+            tip = update_projection(git, scope, node_key, node.source,
+                                    f"{node.node_id}@stigmem.invalid")
+            if tip is not None and sync_state.pushed.get(scope) != str(tip):
+                specs.append((scope, str(tip), f"{PROJECTION_REF.format(scope=scope)}:"
+                                               f"{REMOTE_BRANCH.format(scope=scope, node=node.node_id)}"))
+        push(git.repo, remote, [spec for _, _, spec in specs])
+        for scope, tip, _spec in specs:
+            sync_state.pushed[scope] = tip
+            report.pushed.append(scope)
+
+    def _import(self: Vault, incoming: list[Incoming], note: str) -> int:  # type: ignore[misc]
+        """Write verified facts at their paths, commit them together and index them."""
+        records: list[FileRecord] = []
+        for item in incoming:
+            target = inside(self.root, item.path)
+            try:
+                write_atomic(target, item.data, exclusive=True)
+            except FileExistsError:
+                continue  # already here (same path means same id prefix; verified on index)
+            self._remember_write(item.path, item.data)
+            with self._lock:
+                self._queue(item.path, f"import {item.fact.id[:12]} {item.fact.source}")
+            st = target.stat()
+            records.append(FileRecord(item.path, st.st_size, st.st_mtime_ns, None, "valid",
+                                      "verified on import", item.fact))
+        if records:
+            self.ingest(records, [])
+            with self._lock:
+                self._pending_notes.insert(0, note)
+                self.flush()
+        return len(records)
+
+    def _reject(self: Vault, remote: str, rejected: Rejected) -> None:  # type: ignore[misc]
+        kept = None
+        if rejected.data is not None and rejected.blob is not None:
+            kept = fed.quarantine(self.root, remote, rejected.blob, rejected.data)
+        fed.audit(self.root, fed.AuditEntry(fed.now_iso(), remote, rejected.kind, rejected.reason,
+                                            rejected.branch, rejected.commit, rejected.path, kept))
+
+    # ------------------------------------------------------------- peers
+
+    def _peers_state(self: Vault) -> dict[str, dict[str, object]]:  # type: ignore[misc]
+        try:
+            return json.loads((self.root / PEERS_FILE).read_text("utf-8"))
+        except FileNotFoundError:
+            return {}
+
+    def _save_peers(self: Vault, peers: dict[str, dict[str, object]]) -> None:  # type: ignore[misc]
+        write_atomic(self.root / PEERS_FILE, (json.dumps(peers, indent=2, sort_keys=True) + "\n").encode())
+
+    def _note_declaration(self: Vault, declaration: Declaration, remote: str) -> bool:  # type: ignore[misc]
+        """Remember a peer's declaration; True if it is new (pending the operator's decision)."""
+        if self.node is not None and declaration.node_id == self.node.node_id:
+            return False
+        peers = self._peers_state()
+        known = peers.get(declaration.node_id)
+        if known is not None and known["declaration"] == declaration.to_json():
+            return False
+        if known is not None and known["status"] == "trusted":
+            # A trusted peer changed its declaration: follow it only along its own key chain.
+            if declaration.owner_key != known["owner_key"] and (
+                    declaration.previous is None
+                    or declaration.previous.old_key != known["owner_key"]):
+                fed.audit(self.root, fed.AuditEntry(
+                    fed.now_iso(), remote, "peer-declaration",
+                    f"{declaration.node_id} presents a new owner key without a rotation signed "
+                    "by the pinned key; ignored"))
+                return False
+            known.update(declaration=declaration.to_json(), owner_key=declaration.owner_key,
+                         node_key=declaration.node_key)
+            self._save_peers(peers)
+            self._endorse(declaration)
+            return False
+        peers[declaration.node_id] = {
+            "status": "pending", "owner": declaration.owner, "owner_key": declaration.owner_key,
+            "node_key": declaration.node_key, "fingerprint": declaration.fingerprint,
+            "declaration": declaration.to_json(), "seen_via": remote, "endorsed": [],
+        }
+        self._save_peers(peers)
+        return True
+
+    def peers(self: Vault) -> list[PeerInfo]:  # type: ignore[misc]
+        result = []
+        for node_id, info in sorted(self._peers_state().items()):
+            declaration = parse_declaration(str(info["declaration"]), node_id)
+            result.append(PeerInfo(node_id, declaration.owner, declaration.fingerprint,
+                                   str(info["status"]), declaration.scopes, declaration.identities))
+        return result
+
+    def trust_peer(self: Vault, node_id: str, fingerprint: str | None = None) -> PeerInfo:  # type: ignore[misc]
+        """Admit a peer: pin its owner key and endorse its identities; re-check quarantine."""
+        self._writer()
+        peers = self._peers_state()
+        info = peers.get(node_id)
+        if info is None:
+            raise NotFound("peer", node_id, "sync with a remote that carries its projection first")
+        declaration = parse_declaration(str(info["declaration"]), node_id)
+        if fingerprint is not None and fingerprint != declaration.fingerprint:
+            raise InvalidFact("fingerprint", f"{fingerprint} does not match the declared owner key "
+                                             f"({declaration.fingerprint}); do not trust this peer")
+        info["status"] = "trusted"
+        self._save_peers(peers)
+        self._endorse(declaration)
+        self._recheck_quarantine()
+        return next(p for p in self.peers() if p.node_id == node_id)
+
+    def _endorse(self: Vault, declaration: Declaration) -> None:  # type: ignore[misc]
+        """Our owner vouches for the peer's identities, except sources already bound here."""
+        owner_key = self._require_key(self.config.owner_key, self.config.owner)
+        peers = self._peers_state()
+        info = peers[declaration.node_id]
+        endorsed = {tuple(pair) for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
+        now = format_timestamp(datetime.now(UTC))
+        with self._lock:
+            for source, key in declaration.identities:
+                if (source, key) in endorsed or self.trust.is_bound(source, key):
+                    continue
+                if self.trust.keys_for(source) and not _from_peer(peers, source):
+                    fed.audit(self.root, fed.AuditEntry(
+                        fed.now_iso(), str(info.get("seen_via", "")), "peer-identity",
+                        f"{declaration.node_id} claims {source}, which is bound here to another key; "
+                        "not endorsed"))
+                    continue
+                self._add_binding(make_binding(source, key, now, owner_key))
+                endorsed.add((source, key))
+            # The declaration itself travels on in our projections, so others can admit the peer.
+            write_atomic(self.root / declaration.relpath, declaration.to_json().encode())
+            self._queue(declaration.relpath, f"peer {declaration.node_id} trusted")
+            self.flush()
+        info["endorsed"] = sorted(endorsed)
+        self._save_peers(peers)
+        self.reload_config()
+
+    def revoke_peer(self: Vault, node_id: str) -> None:  # type: ignore[misc]
+        """Withdraw trust: remove the bindings endorsed for the peer; its facts stop verifying."""
+        peers = self._peers_state()
+        info = peers.get(node_id)
+        if info is None:
+            raise NotFound("peer", node_id)
+        endorsed = {tuple(pair) for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
+        with self._lock:
+            for binding in self.trust.bindings():
+                if (binding.source, binding.key) in endorsed:
+                    (self.root / binding.relpath()).unlink(missing_ok=True)
+                    self._queue_removal(binding.relpath(), f"revoke {binding.source} via {node_id}")
+            self.flush()
+        info["status"], info["endorsed"] = "revoked", []
+        self._save_peers(peers)
+        self.trust = TrustStore.load(self.root, self.config.owner_keys())
+        self.reload_config()
+
+    def _recheck_quarantine(self: Vault) -> int:  # type: ignore[misc]
+        """Import quarantined facts that verify now (their signer was admitted since)."""
+        incoming: list[Incoming] = []
+        for entry in fed.read_audit(self.root):
+            if entry.kind != "untrusted-signer" or not entry.quarantined or not entry.path:
+                continue
+            path = self.root / entry.quarantined
+            if not path.exists():
+                continue
+            fact, _reason = recheck(path.read_bytes(), entry.path, self.trust)
+            if fact is not None and self.index.get(fact.id) is None:
+                incoming.append(Incoming(entry.path, path.read_bytes(), fact))
+                path.unlink()
+        return self._import(incoming, "sync: quarantined facts now verify")
+
+    def _publish_declaration(self: Vault) -> None:  # type: ignore[misc]
+        node, _git, _key, _clock = self._writer()
+        owner_key = self._require_key(self.config.owner_key, self.config.owner)
+        endorsed = {tuple(pair) for info in self._peers_state().values()
+                    for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
+        identities = sorted({(b.source, b.key) for b in self.trust.bindings()} - endorsed)
+        scopes = sorted({s for r in self.remotes() for s in r.scopes})
+        rel = f".stigmem/peers/{node.node_id}.json"
+        current = None
+        with contextlib.suppress(OSError, InvalidFact):
+            current = parse_declaration((self.root / rel).read_text("utf-8"), rel)
+        if current is not None and (current.identities, current.scopes, current.owner_key) == (
+                tuple(identities), tuple(scopes), self.config.owner_key):
+            return
+        declaration = make_declaration(owner=self.config.owner, owner_key=owner_key,
+                                       node_key=node.key, scopes=scopes, identities=identities,
+                                       signed_at=fed.now_iso())
+        with self._lock:
+            write_atomic(self.root / rel, declaration.to_json().encode())
+            self._queue(rel, "publish peer declaration")
+            self.flush()
+
+    # ------------------------------------------------------------- status
+
+    def audit_log(self: Vault, limit: int | None = None) -> list[fed.AuditEntry]:  # type: ignore[misc]
+        return fed.read_audit(self.root, limit)
+
+    def sync_status(self: Vault) -> list[dict[str, object]]:  # type: ignore[misc]
+        rows = []
+        git = self.git
+        for remote in self.remotes():
+            st = fed.load_state(self.root, remote.name)
+            behind = 0
+            if git is not None:
+                for ref, scope, node_id in tracking_branches(git.repo, remote):
+                    if self.node is not None and node_id == self.node.node_id:
+                        continue  # our own projection, echoed back by the fetch
+                    if st.accepted.get(f"stigmem/{scope}/{node_id}") != str(git.repo.references[ref].target):
+                        behind += 1
+            ahead = 0
+            if git is not None:
+                for scope in remote.scopes:
+                    try:
+                        tip = str(git.repo.references[PROJECTION_REF.format(scope=scope)].target)
+                    except KeyError:
+                        continue
+                    ahead += int(st.pushed.get(scope) != tip)
+            rows.append({"remote": remote.name, "url": remote.url, "scopes": list(remote.scopes),
+                         "last_sync": st.last_sync, "last_error": st.last_error,
+                         "ahead": ahead, "behind": behind, "imported": st.imported,
+                         "quarantined": _count_files(self.root / fed.QUARANTINE_DIR / remote.name),
+                         "failures": st.failures})
+        return rows
+
+    def background_sync(self: Vault, interval: float = 30.0,  # type: ignore[misc]
+                        max_backoff: float = 300.0) -> threading.Event:
+        """Sync every ``interval`` seconds in a thread; a failing remote backs off
+        exponentially (with ±20% jitter) up to ``max_backoff``. Set the event to stop."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            delay = interval
+            while not stop.wait(delay):
+                reports = self.sync()
+                failures = max((fed.load_state(self.root, r.remote).failures for r in reports),
+                               default=0)
+                base = min(max_backoff, interval * (2 ** failures)) if failures else interval
+                delay = base * random.uniform(0.8, 1.2)
+
+        threading.Thread(target=loop, name="stigmem-sync", daemon=True).start()
+        return stop
+
+
+def _count_files(directory: Path) -> int:
+    return sum(1 for p in directory.iterdir() if p.is_file()) if directory.is_dir() else 0
+
+
+def _from_peer(peers: dict[str, dict[str, object]], source: str) -> bool:
+    return any(pair[0] == source for info in peers.values()
+               for pair in info.get("endorsed", []))  # type: ignore[union-attr]
+

@@ -1,0 +1,1 @@
+"""Federation over git: scoped projections, signed peer declarations, verified pulls."""

@@ -1,0 +1,270 @@
+"""Verifying what a remote sent, file by file, before anything touches the working tree.
+
+For every fetched branch ``stigmem/<scope>/<node>`` the new commits must extend what we
+accepted before (a branch rewound or rewritten into the past is refused). The tree diff from
+the accepted tip to the new tip is then judged entry by entry:
+
+* ``facts/<scope>/…`` added: a regular file (no symlink), at most MAX_FACT_FILE_BYTES, that
+  parses, whose id and signature check, whose signer is bound to its source in *our* trust
+  store, whose scope is the branch's scope (and one the remote may carry), which sits at its
+  canonical path, and whose HLC is not too far in the future → accepted;
+* an existing fact modified into a different fact, or deleted → refused (facts are immutable);
+* ``.stigmem/peers/<node>.json`` → a peer declaration, checked and handed to the caller;
+* anything else → refused.
+
+Each refusal is data (``Rejected``): the caller quarantines and audits it, and the honest rest
+of the same push is accepted. Commit signatures are checked too; a commit not signed by the
+branch node's declared key is reported, but cannot make a forged fact pass or an honest one
+fail, because every fact carries its own signature.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pygit2
+
+from stigmem_vault.errors import FormatError, InvalidFact
+from stigmem_vault.federation.declaration import PEERS_DIR, Declaration, parse_declaration
+from stigmem_vault.federation.projection import TRACKING_REF
+from stigmem_vault.federation.state import Remote
+from stigmem_vault.model.fact import Fact
+from stigmem_vault.model.hlc import HLC, MAX_FUTURE_SKEW_MS, skew_violation
+from stigmem_vault.vault import markdown
+from stigmem_vault.vault.git import sshsig_signer
+from stigmem_vault.vault.layout import fact_relpath
+from stigmem_vault.vault.trust import TrustStore
+from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, decode, judge
+
+_LINK = pygit2.enums.FileMode.LINK
+_BLOB_MODES = (pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    path: str
+    data: bytes
+    fact: Fact
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    branch: str
+    path: str
+    kind: str  # untrusted-signer, invalid, out-of-scope, misplaced, skew, rewrite, deletion, ...
+    reason: str
+    blob: str | None = None
+    data: bytes | None = None
+    commit: str | None = None
+
+
+@dataclass
+class PullResult:
+    accepted: list[Incoming] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (branch, reason): not advanced
+    forged_commits: list[tuple[str, str, str]] = field(default_factory=list)  # branch, commit, why
+    declarations: list[Declaration] = field(default_factory=list)
+    tips: dict[str, str] = field(default_factory=dict)  # branch -> new accepted tip
+
+
+def tracking_branches(repo: pygit2.Repository, remote: Remote) -> list[tuple[str, str, str]]:
+    """(ref name, scope, node) of every fetched projection branch of ``remote``."""
+    prefix = TRACKING_REF.format(remote=remote.name, scope="", node="").rstrip("/")
+    found = []
+    for name in repo.references:
+        if name.startswith(prefix + "/"):
+            scope, _, node = name[len(prefix) + 1:].partition("/")
+            if node and "/" not in node:
+                found.append((name, scope, node))
+    return sorted(found)
+
+
+def examine(repo: pygit2.Repository, remote: Remote, accepted: dict[str, str],
+            trust: TrustStore, known_fact: Callable[[str], bool], node_keys: dict[str, str],
+            own_node: str, max_future_ms: int = MAX_FUTURE_SKEW_MS) -> PullResult:
+    """Judge everything new on the remote's branches. Reads git objects only."""
+    result = PullResult()
+    now_ms = time.time_ns() // 1_000_000
+    for ref, scope, node in tracking_branches(repo, remote):
+        branch = f"stigmem/{scope}/{node}"
+        if node == own_node or scope not in remote.scopes:
+            continue
+        tip = repo.references[ref].target
+        old = accepted.get(branch)
+        if old == str(tip):
+            continue
+        if old is not None and not _extends(repo, tip, old):
+            result.refused.append((branch, f"the branch was rewound or rewritten: {tip} does not "
+                                           f"descend from the accepted {old}"))
+            continue
+        declared = _branch_declarations(repo, tip, branch, result)
+        node_key = node_keys.get(node) or declared.get(node)
+        _check_commits(repo, tip, old, branch, node_key, result)
+        old_tree = repo[old].tree if old else None
+        for delta in repo.diff(old_tree, repo[tip].tree) if old_tree else _all_added(repo[tip].tree):
+            _judge_delta(repo, delta, scope, branch, str(tip), trust, known_fact, now_ms,
+                         max_future_ms, result)
+        result.tips[branch] = str(tip)
+    return result
+
+
+def _extends(repo: pygit2.Repository, tip: pygit2.Oid, old: str) -> bool:
+    try:
+        old_oid = pygit2.Oid(hex=old)
+        return tip == old_oid or repo.descendant_of(tip, old_oid)
+    except (ValueError, pygit2.GitError, KeyError):
+        return False
+
+
+def _branch_declarations(repo: pygit2.Repository, tip: pygit2.Oid, branch: str,
+                         result: PullResult) -> dict[str, str]:
+    """Declarations in the branch's tree (checked); node id -> node key."""
+    keys: dict[str, str] = {}
+    try:
+        peers = repo[tip].tree[PEERS_DIR]
+    except KeyError:
+        return keys
+    for entry in repo[peers.id]:
+        path = f"{PEERS_DIR}/{entry.name}"
+        if entry.filemode not in _BLOB_MODES or repo[entry.id].size > 64 * 1024:
+            result.rejected.append(Rejected(branch, path, "invalid", "not a small regular file"))
+            continue
+        try:
+            declaration = parse_declaration(repo[entry.id].data.decode("utf-8"), path)
+        except (InvalidFact, UnicodeDecodeError) as exc:
+            result.rejected.append(Rejected(branch, path, "invalid-declaration", str(exc),
+                                            str(entry.id), repo[entry.id].data))
+            continue
+        if entry.name != f"{declaration.node_id}.json":
+            result.rejected.append(Rejected(branch, path, "invalid-declaration",
+                                            "file name does not match its node id"))
+            continue
+        keys[declaration.node_id] = declaration.node_key
+        result.declarations.append(declaration)
+    return keys
+
+
+def _check_commits(repo: pygit2.Repository, tip: pygit2.Oid, old: str | None, branch: str,
+                   node_key: str | None, result: PullResult) -> None:
+    walker = repo.walk(tip, pygit2.enums.SortMode.TOPOLOGICAL)
+    if old:
+        walker.hide(pygit2.Oid(hex=old))
+    for commit in walker:
+        signature, payload = commit.gpg_signature  # (armored signature, signed payload)
+        signer = sshsig_signer(signature.decode("ascii", "replace"), payload) if signature else None
+        if signer is None:
+            result.forged_commits.append((branch, str(commit.id), "commit is unsigned or its "
+                                                                  "signature does not verify"))
+        elif node_key is not None and signer != node_key:
+            result.forged_commits.append((branch, str(commit.id), f"signed by {signer}, not the "
+                                                                  f"node's key {node_key}"))
+
+
+class _Added:
+    """A diff delta for a tree seen for the first time: every blob is an addition."""
+
+    def __init__(self, path: str, entry: pygit2.Object) -> None:
+        self.status = pygit2.enums.DeltaStatus.ADDED
+        self.new_file = _File(path, entry.id, entry.filemode)
+        self.old_file = _File(path, None, 0)
+
+
+class _File:
+    def __init__(self, path: str, oid: pygit2.Oid | None, mode: int) -> None:
+        self.path = path
+        self.id = oid
+        self.mode = mode
+
+
+def _all_added(tree: pygit2.Tree, prefix: str = "") -> list[_Added]:
+    added: list[_Added] = []
+    for entry in tree:
+        path = f"{prefix}{entry.name}"
+        if entry.type_str == "tree":
+            added.extend(_all_added(entry, path + "/"))  # type: ignore[arg-type]
+        else:
+            added.append(_Added(path, entry))
+    return added
+
+
+def _judge_delta(repo: pygit2.Repository, delta: object, scope: str, branch: str, tip: str,
+                 trust: TrustStore, known_fact: Callable[[str], bool], now_ms: int,
+                 max_future_ms: int, result: PullResult) -> None:
+    status = delta.status  # type: ignore[attr-defined]
+    new, old = delta.new_file, delta.old_file  # type: ignore[attr-defined]
+    path = new.path if status != pygit2.enums.DeltaStatus.DELETED else old.path
+    if path.startswith(PEERS_DIR + "/"):
+        return  # handled by _branch_declarations
+    reject = _rejecter(result, branch, path, tip)
+    if not path.startswith(f"facts/{scope}/"):
+        reject("out-of-scope", f"{path} is outside facts/{scope}/, the only folder this branch "
+                               "may carry", new.id)
+        return
+    if status == pygit2.enums.DeltaStatus.DELETED:
+        reject("deletion", "a fact file was deleted; facts are immutable (retract with a new fact)")
+        return
+    if new.mode == _LINK:
+        reject("symlink", "a symlink where a fact file belongs", new.id)
+        return
+    if new.mode not in _BLOB_MODES:
+        reject("invalid", f"not a regular file (mode {new.mode:o})", new.id)
+        return
+    blob = repo[new.id]
+    if blob.size > MAX_FACT_FILE_BYTES:
+        reject("too-large", f"{blob.size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit", new.id)
+        return
+    data = blob.data
+    try:
+        parsed = markdown.parse(decode(data, path), path)
+    except FormatError as exc:
+        reject("invalid", exc.reason, new.id, data)
+        return
+    fact = parsed.fact
+    if status == pygit2.enums.DeltaStatus.MODIFIED:
+        try:
+            before = markdown.parse(decode(repo[old.id].data, path), path).fact.id
+        except FormatError:
+            before = None
+        if before != fact.id:
+            reject("rewrite", "an existing fact was rewritten into a different one", new.id, data)
+        return  # the same fact re-formatted: nothing new
+    verdict, reason = judge(parsed, trust)
+    if verdict is not Verdict.VALID:
+        kind = "untrusted-signer" if verdict in (Verdict.UNKNOWN_SIGNER, Verdict.UNATTESTED) \
+            else "invalid"
+        reject(kind, f"{verdict.value}: {reason}", new.id, data)
+        return
+    if fact.scope.value != scope:
+        reject("out-of-scope", f"a {fact.scope.value} fact on the {scope} branch", new.id, data)
+        return
+    if str(fact_relpath(fact)) != path:
+        reject("misplaced", f"belongs at {fact_relpath(fact)}", new.id, data)
+        return
+    violation = skew_violation(HLC.parse(fact.hlc), now_ms, max_future_ms, 0)
+    if violation:
+        reject("skew", violation, new.id, data)
+        return
+    if known_fact(fact.id):
+        return  # a replay: we have it already
+    result.accepted.append(Incoming(path, data, fact))
+
+
+def _rejecter(result: PullResult, branch: str, path: str, tip: str):
+    def reject(kind: str, reason: str, blob: object = None, data: bytes | None = None) -> None:
+        result.rejected.append(Rejected(branch, path, kind, reason,
+                                        str(blob) if blob else None, data, tip))
+    return reject
+
+
+def recheck(data: bytes, path: str, trust: TrustStore) -> tuple[Fact | None, str]:
+    """Re-judge quarantined bytes (after a peer was admitted): the fact if now valid."""
+    try:
+        parsed = markdown.parse(decode(data, path), path)
+    except FormatError as exc:
+        return None, exc.reason
+    verdict, reason = judge(parsed, trust)
+    return (parsed.fact, reason) if verdict is Verdict.VALID else (None, reason)
+
