@@ -141,7 +141,9 @@ class Clock:
         if self._state_path is None or wall < self._leased_until:
             return
         lease = wall + LEASE_MS
-        tmp = self._state_path.with_suffix(".tmp")
+        # One temp file per clock: writers in two processes share the state file, and with a
+        # shared temp name one's rename stole the other's file (FileNotFoundError mid-write).
+        tmp = self._state_path.with_name(f".{self._state_path.name}.{os.getpid()}.{id(self):x}.tmp")
         try:
             self._state_path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "w") as handle:

@@ -54,7 +54,7 @@ def test_missing_scheme_error_says_what_to_do() -> None:
         normalize_identifier("alice", "entity")
 
 
-@pytest.mark.parametrize("char", list('"<>\\|`[]{}#^') + ["\x00", "\x1b", "\x7f", "\x9f"])
+@pytest.mark.parametrize("char", [*'"<>\\|`[]{}#^', "\x00", "\x1b", "\x7f", "\x9f"])
 def test_forbidden_characters_are_refused(char: str) -> None:
     with pytest.raises(InvalidFact, match="forbidden character"):
         normalize_identifier(f"user:al{char}ice", "entity")
