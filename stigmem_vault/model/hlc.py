@@ -12,6 +12,7 @@ file and, after a restart, never issues a stamp below the leased value.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import threading
@@ -146,11 +147,22 @@ class Clock:
         tmp = self._state_path.with_name(f".{self._state_path.name}.{os.getpid()}.{id(self):x}.tmp")
         try:
             self._state_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "w") as handle:
-                handle.write(f"{lease}\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self._state_path)
+            # Several processes of one node share the lease: under a lock, never lower it.
+            with open(self._state_path.with_name(self._state_path.name + ".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                lease = max(lease, _read_lease(self._state_path))
+                with open(tmp, "w") as handle:
+                    handle.write(f"{lease}\n")
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self._state_path)
         except OSError as exc:
             raise StorageError(f"{self._state_path}: cannot persist clock lease: {exc}") from exc
         self._leased_until = lease
+
+
+def _read_lease(path: Path) -> int:
+    try:
+        return int(path.read_text().strip() or "0")
+    except (OSError, ValueError):
+        return 0

@@ -181,7 +181,7 @@ def test_clock_is_monotonic_across_a_restart_with_the_wall_going_back(tmp_path: 
     first = Clock(NODE, state, wall=walls([5_000_000 + i for i in range(0, 5000, 7)]))
     issued = [first.now() for _ in range(700)]  # crosses several leases
     assert int(state.read_text()) >= issued[-1].wall_ms
-    assert [p.name for p in state.parent.iterdir()] == ["clock"]  # no temp files left
+    assert sorted(p.name for p in state.parent.iterdir()) == ["clock", "clock.lock"]  # no temp files
 
     # "Restart" with a wall clock that jumped back an hour.
     second = Clock(NODE, state, wall=lambda: 5_000_000 - 3_600_000)
@@ -219,7 +219,7 @@ def test_two_clocks_leasing_one_state_file_at_once(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert [p.name for p in tmp_path.iterdir()] == ["clock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clock", "clock.lock"]
 
 
 def test_lease_is_written_ahead_and_rarely(tmp_path: Path) -> None:
@@ -269,3 +269,15 @@ def test_skew_custom_and_disabled_bounds() -> None:
     assert skew_violation(HLC(now + 10**9, 0, "a"), now, max_future_ms=0) is None
     assert skew_violation(HLC(0, 0, "a"), now, max_past_ms=0) is None
     assert skew_violation(HLC(now - 11, 0, "a"), now, max_past_ms=10) is not None
+
+
+def test_a_lagging_clock_never_lowers_the_shared_lease(tmp_path: Path) -> None:
+    # Two processes of one node share the lease file; the one whose wall is behind must not
+    # write a lower lease, or a restart could reissue stamps the other already used.
+    state = tmp_path / "clock"
+    behind = Clock(NODE, state, wall=lambda: 1_000_000)  # opened before the other wrote
+    ahead = Clock(NODE, state, wall=lambda: 5_000_000)
+    ahead.now()
+    behind.now()
+    assert int(state.read_text()) >= 5_000_000 + LEASE_MS
+    assert Clock(NODE, state, wall=lambda: 0).now().wall_ms > 5_000_000
