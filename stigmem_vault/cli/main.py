@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from stigmem_vault.cli import conflicts, facts, identity, indexing, query, setup, verify
+from stigmem_vault.cli import conflicts, conformance, facts, identity, indexing, node, query, setup, verify
 from stigmem_vault.cli.common import State, json_option
 from stigmem_vault.errors import EXIT_BAD_INPUT, StigmemError
 
@@ -123,7 +123,8 @@ def cli(ctx: click.Context, vault_path: str | None) -> None:
 
 
 for command in (setup.init_cmd, identity.identity_group, *facts.COMMANDS, *query.COMMANDS,
-                *conflicts.COMMANDS, *indexing.COMMANDS, verify.verify_cmd, setup.status_cmd):
+                *conflicts.COMMANDS, *indexing.COMMANDS, verify.verify_cmd, setup.status_cmd,
+                *node.COMMANDS, conformance.conformance_cmd):
     cli.add_command(command)
 
 

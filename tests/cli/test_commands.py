@@ -30,7 +30,8 @@ def test_the_documented_commands_exist() -> None:
         ("init",), ("identity",), ("identity", "create"), ("identity", "list"), ("assert",),
         ("get",), ("list",), ("amend",), ("retract",), ("verify",), ("status",), ("query",),
         ("recall",), ("provenance",), ("conflicts",), ("resolve",), ("index",), ("reindex",),
-        ("watch",)}
+        ("watch",), ("serve",), ("token",), ("token", "create"), ("token", "list"),
+        ("token", "revoke"), ("conformance",)}
 
 
 @pytest.mark.parametrize("path", [(), *COMMAND_PATHS], ids=lambda p: " ".join(p) or "stigmem")

@@ -17,7 +17,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert exported == sorted(exported, key=rank)
     public = {name for name in vars(stigmem_vault) if not name.startswith("_")}
     modules = {"api", "canonical", "errors", "index", "model", "vault", "watch", "cli", "http",
-               "mcp", "client", "federation"}
+               "mcp", "client", "federation", "conformance"}
     assert public - modules <= set(exported), "public names missing from __all__"
     for name in exported:
         assert hasattr(stigmem_vault, name)
