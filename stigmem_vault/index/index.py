@@ -117,6 +117,8 @@ class Index:
             return [c for key in sorted(keys) for c in query.list_conflicts(self.db.conn, key=key)]
 
     def conflict(self, conflict_id: str) -> ConflictRecord | None:
+        if not conflict_id:
+            return None  # "" prefixes every id: it must not pick out "the only conflict"
         with self.db.lock:
             rows = [c for c in query.list_conflicts(self.db.conn) if c.id.startswith(conflict_id)]
         return rows[0] if len(rows) == 1 else None
