@@ -31,7 +31,7 @@ def test_the_documented_commands_exist() -> None:
         ("get",), ("list",), ("amend",), ("retract",), ("verify",), ("status",), ("query",),
         ("recall",), ("provenance",), ("conflicts",), ("resolve",), ("index",), ("reindex",),
         ("watch",), ("serve",), ("token",), ("token", "create"), ("token", "list"),
-        ("token", "revoke"), ("conformance",)}
+        ("token", "revoke"), ("conformance",), ("mcp",)}
 
 
 @pytest.mark.parametrize("path", [(), *COMMAND_PATHS], ids=lambda p: " ".join(p) or "stigmem")
