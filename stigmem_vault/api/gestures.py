@@ -40,12 +40,14 @@ class Change:
 def apply_changes(vault: Vault, paths: list[str]) -> list[Change]:
     changes: list[Change] = []
     if any(p.startswith(VaultFilter.config_prefixes) for p in paths):
-        vault.reload_config()
+        rebuilt = vault.reload_config()
         changes.append(Change("config", ".stigmem/", "trust store or schemas changed; re-indexed"))
+        changes.extend(rebuilt.changes if rebuilt is not None else [])  # type: ignore[arg-type]
     if any(p.endswith("/") for p in paths):
         report = vault.refresh()  # a folder moved or vanished: the stat scan finds out what
         changes.append(Change("indexed", "/", f"rescanned: {report.indexed} changed, "
                                                f"{report.removed} removed"))
+        changes.extend(report.changes)  # type: ignore[arg-type]  # what the rescan carried out
     batch = dict.fromkeys(p for p in paths if not p.endswith("/"))
     # Existing files first: a fact file moved within the vault is indexed at its new path
     # before the deletion of its old path is judged (moving a note is not retracting it).
@@ -96,8 +98,17 @@ def _fact_file(vault: Vault, rel: str) -> list[Change]:
         if record.status != Verdict.VALID.value and previous is None and _looks_like_draft(vault, rel):
             return _draft(vault, rel, vault.config.owner)
         vault.ingest([record], [])
+        if record.status == Verdict.VALID.value and record.fact is not None:
+            # A signed fact another process put here (an agent, a CLI run): every change is
+            # committed, and one that is already committed makes an empty commit, i.e. none.
+            with vault._lock:
+                vault._queue(rel, f"add {record.fact.id[:12]} {record.fact.source}")
         return [Change("indexed", rel, record.status if record.status != "valid" else "",
                        record.fact.id if record.fact else None)]
+    if record.size == 0:
+        # An editor saving in place truncates, then writes: restoring now would clobber that
+        # write (it lands on the replaced file). The write brings its own event.
+        return []
     # A signed fact was edited in place: keep the original, sign the edit as a new fact.
     return _amend_in_place(vault, rel, previous)
 
@@ -188,6 +199,8 @@ def _draft(vault: Vault, rel: str, source: str, only_if_draft: bool = False,
         if record is not None:
             vault.index.apply([record], [])
         return [Change("rejected", rel, exc.reason)]
+    if not text:
+        return []  # truncated by an editor saving in place (or not written yet): wait for it
     try:
         note = gestures.parse_note(text, rel)
     except FormatError as exc:

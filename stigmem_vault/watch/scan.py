@@ -39,6 +39,7 @@ class ScanReport:
     removed: int = 0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (path, status, reason)
     dirty_keys: set[Key] = field(default_factory=set)  # keys whose facts changed
+    changes: list[object] = field(default_factory=list)  # gestures carried out (api Change values)
 
 
 @dataclass

@@ -1,0 +1,120 @@
+"""A two-author contradiction, end to end: agents write, the running watcher opens a conflict
+and writes its note within a second, a human resolves it by editing the note in Obsidian."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from watch.support import (
+    draft_text,
+    set_property,
+    signed_elsewhere,
+    wait_for,
+    wait_quiet,
+    watching,
+    write_in_place,
+    write_via_rename,
+)
+
+from stigmem_vault.api.vault import Vault
+from stigmem_vault.vault import frontmatter
+from stigmem_vault.vault.notes import conflict_note_relpath
+from stigmem_vault.vault.verify import verify_file
+
+
+def _props(text: str) -> dict[str, object]:
+    return frontmatter.load(frontmatter.split(text)[0])
+
+
+def _open_conflict(vault: Vault, seen) -> tuple[object, str, float]:
+    """agent:codex drops an inbox draft, agent:claude writes a signed file: they disagree."""
+    vault.create_identity("agent:claude")
+    write_via_rename(vault.root / "inbox/agent-codex/state.md",
+                     draft_text("review", entity="stigmem://acme/project/atlas",
+                                relation="codex:current_state", source=None))
+    wait_for(lambda: seen.kinds("signed"))
+    _fact, rel, text = signed_elsewhere(vault, "agent:claude", "done",
+                                        entity="stigmem://acme/project/atlas",
+                                        relation="codex:current_state")
+    started = time.monotonic()
+    write_via_rename(vault.root / rel, text)
+    [record] = wait_for(lambda: vault.conflicts("open"), timeout=1.0, what="the open conflict")
+    note = conflict_note_relpath(record.id, record.entity, record.relation, record.scope)
+    wait_for(lambda: (vault.root / note).exists(), timeout=1.0, what="the conflict note")
+    return record, str(note), time.monotonic() - started
+
+
+@pytest.mark.parametrize("choice", ["winner", "value"])
+def test_a_conflict_is_noted_within_a_second_and_resolved_by_editing_the_note(
+        vault: Vault, choice: str) -> None:
+    with watching(vault) as seen:
+        record, note_rel, took = _open_conflict(vault, seen)
+        assert took < 1.0
+        note = vault.root / note_rel
+        props = _props(note.read_text("utf-8"))
+        assert (props["status"], props["conflict"]) == ("open", record.id)
+        assert {props["fact_a"], props["fact_b"]} == {record.fact_a.fact.id, record.fact_b.fact.id}
+        assert {record.fact_a.fact.source, record.fact_b.fact.source} == {"agent:codex", "agent:claude"}
+        # Both stay queryable while the conflict is open.
+        assert {i.fact.value.v for i in vault.query(relation="codex:current_state")} == {"review", "done"}
+        wait_quiet(vault, seen, quiet=0.2)
+
+        # The human fills in a property and Obsidian saves the note in place.
+        text = note.read_text("utf-8")
+        edited = (set_property(text, "winner", '"b"') if choice == "winner"
+                  else set_property(text, "value", '"shipped"'))
+        write_in_place(note, edited)
+        [resolved] = wait_for(lambda: seen.kinds("resolved"), what="the resolution")
+        wait_for(lambda: _props(note.read_text("utf-8"))["status"] == "resolved",
+                 what="the note to show the resolution")
+        wait_quiet(vault, seen)
+
+    expected = record.fact_b.fact.value.v if choice == "winner" else "shipped"
+    resolution = vault.lookup(resolved.fact_id)
+    fact = resolution.fact
+    assert (fact.source, fact.value.v, fact.entity, fact.relation, fact.scope.value) == (
+        "user:alice", expected, record.entity, record.relation, record.scope)
+    assert set(fact.derived_from) == {record.fact_a.fact.id, record.fact_b.fact.id}
+    assert resolution.status == "valid" and resolution.live
+    assert verify_file(vault.root, resolution.path, vault.trust).ok  # a valid signed fact
+    assert vault.trust.is_bound("user:alice", fact.signer)
+    [after] = vault.conflicts()
+    assert (after.id, after.status, after.resolution) == (record.id, "resolved", fact.id)
+    assert [i.fact.value.v for i in vault.query(relation="codex:current_state")] == [expected]
+    # The agents' facts are kept, intact and verifiable.
+    for side in (record.fact_a, record.fact_b):
+        assert verify_file(vault.root, side.path, vault.trust).ok
+        assert vault.lookup(side.fact.id).superseded_by == fact.id
+    final = _props(note.read_text("utf-8"))
+    assert (final["status"], final["resolution"]) == ("resolved", fact.id)
+
+
+def test_a_bad_choice_in_the_note_does_not_resolve_and_nothing_crashes(vault: Vault) -> None:
+    with watching(vault) as seen:
+        _record, note_rel, _ = _open_conflict(vault, seen)
+        wait_quiet(vault, seen, quiet=0.2)
+        note = vault.root / note_rel
+        write_in_place(note, set_property(note.read_text("utf-8"), "winner", '"c"'))
+        [rejected] = wait_for(lambda: [c for c in seen.kinds("rejected") if c.path == note_rel])
+        wait_quiet(vault, seen)
+        assert "winner" in rejected.detail
+        assert [c.status for c in vault.conflicts()] == ["open"]
+        # A correct choice afterwards still resolves it.
+        write_in_place(note, set_property(note.read_text("utf-8"), "winner", '"a"'))
+        wait_for(lambda: seen.kinds("resolved"))
+        wait_quiet(vault, seen)
+    assert [c.status for c in vault.conflicts()] == ["resolved"]
+
+
+def test_a_later_update_by_one_author_makes_the_conflict_obsolete_in_its_note(vault: Vault) -> None:
+    with watching(vault) as seen:
+        record, note_rel, _ = _open_conflict(vault, seen)
+        wait_quiet(vault, seen, quiet=0.2)
+        _, rel, text = signed_elsewhere(vault, "agent:claude", "review",
+                                        entity=record.entity, relation=record.relation)
+        write_via_rename(vault.root / rel, text)  # claude now agrees with codex
+        wait_for(lambda: [c.status for c in vault.conflicts()] == ["obsolete"])
+        wait_for(lambda: _props((vault.root / note_rel).read_text("utf-8"))["status"] == "obsolete")
+        wait_quiet(vault, seen)
+    assert {i.fact.source for i in vault.query(relation=record.relation)} == {"agent:codex", "agent:claude"}

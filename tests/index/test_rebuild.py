@@ -1,0 +1,114 @@
+"""The index is a cache: a schema version, fingerprint or file it cannot read means a rebuild."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from stigmem_vault.api.vault import Vault
+from stigmem_vault.index.db import INDEX_FILE
+from stigmem_vault.index.query import Filters
+from stigmem_vault.index.schema import SCHEMA_VERSION
+
+from .support import add, fact, new_index
+
+
+def _count(path: Path, **kw: object) -> tuple[bool, int]:
+    index = new_index(path, **kw)
+    try:
+        return index.rebuilt, len(index.query(Filters(include_superseded=True)))
+    finally:
+        index.close()
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    path = tmp_path / "index.sqlite3"
+    index = new_index(path)
+    assert index.rebuilt  # created from nothing
+    add(index, fact("agent:codex", "review", 1), fact("agent:claude", "done", 2))
+    index.close()
+    return path
+
+
+def test_a_matching_index_is_reused(built: Path) -> None:
+    assert _count(built) == (False, 2)
+
+
+def test_another_fingerprint_rebuilds(built: Path) -> None:
+    assert _count(built, fingerprint="fp-2") == (True, 0)
+    assert _count(built, fingerprint="fp-2") == (False, 0)
+
+
+def test_another_schema_version_rebuilds(built: Path) -> None:
+    conn = sqlite3.connect(built)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    assert _count(built) == (True, 0)
+
+
+def test_an_index_without_its_meta_row_rebuilds(built: Path) -> None:
+    conn = sqlite3.connect(built)
+    conn.execute("DELETE FROM meta")
+    conn.commit()
+    conn.close()
+    assert _count(built) == (True, 0)
+
+
+@pytest.mark.parametrize("garbage", [b"not a database at all\n" * 100, b"\x00" * 4096,
+                                     b"SQLite format 3\x00" + b"\xff" * 4000, b""])
+def test_a_corrupt_file_rebuilds(built: Path, garbage: bytes) -> None:
+    for suffix in ("-wal", "-shm"):
+        Path(f"{built}{suffix}").unlink(missing_ok=True)
+    built.write_bytes(garbage)
+    assert _count(built) == (True, 0)
+
+
+def test_an_unrelated_database_rebuilds(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE stranger (x)")
+    conn.close()
+    assert _count(path) == (True, 0)
+
+
+# ------------------------------------------------------------------ through the vault
+
+
+def _answers(vault: Vault) -> list[tuple[str, bool]]:
+    return [(i.fact.id, i.live) for i in vault.query(include_superseded=True)]
+
+
+def test_a_vault_rebuilds_a_corrupt_index_from_its_files(home: Path, vault_path: Path) -> None:
+    vault = Vault.init(vault_path, owner="user:alice", home=home, commit_delay=None)
+    first = vault.assert_fact(entity="user:bob", relation="memory:role", value="engineer")
+    vault.amend(first.id, value="manager")
+    expected = _answers(vault)
+    assert len(expected) == 2
+    vault.close()
+
+    index_file = vault_path / INDEX_FILE
+    for suffix in ("-wal", "-shm"):
+        Path(f"{index_file}{suffix}").unlink(missing_ok=True)
+    index_file.write_bytes(b"garbage, not SQLite " * 500)
+    with Vault.open(vault_path, home=home, commit_delay=None) as reopened:
+        assert _answers(reopened) == expected
+        assert reopened.index.rebuilt
+
+
+def test_a_vault_rebuilds_when_its_schemas_change_the_rules(home: Path, vault_path: Path) -> None:
+    vault = Vault.init(vault_path, owner="user:alice", home=home, commit_delay=None)
+    vault.create_identity("agent:codex")
+    vault.assert_fact(entity="user:bob", relation="project:tag", value="red")
+    vault.assert_fact(entity="user:bob", relation="project:tag", value="blue", source="agent:codex")
+    assert len(vault.conflicts("open")) == 1
+    vault.close()
+
+    (vault_path / ".stigmem/schemas/tag.yaml").write_text(
+        "relation: project:tag\ntype: string\ncardinality: multi\n")
+    with Vault.open(vault_path, home=home, commit_delay=None) as reopened:
+        assert reopened.conflicts("open") == []
+        assert reopened.index.rebuilt
+        assert len(reopened.query(relation="project:tag")) == 2

@@ -1,0 +1,190 @@
+"""Driving the real watcher: files written the way editors and agents write them, and waiting
+on conditions with a deadline (never a fixed sleep)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from stigmem_vault.api.gestures import Change
+from stigmem_vault.api.vault import Vault
+from stigmem_vault.canonical.signing import format_timestamp, sign_claim
+from stigmem_vault.model.fact import Fact, make_claim
+from stigmem_vault.model.values import make_value
+from stigmem_vault.vault import markdown
+from stigmem_vault.vault.layout import fact_relpath
+
+T = TypeVar("T")
+INTERVAL = 0.01
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 5.0, what: str = "") -> T:
+    """Poll ``predicate`` until it returns something truthy; fail clearly at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            name = what or getattr(predicate, "__name__", repr(predicate))
+            raise AssertionError(f"timed out after {timeout}s waiting for {name} (last: {result!r})")
+        time.sleep(INTERVAL)
+
+
+# ------------------------------------------------------------------ how files get written
+
+
+def write_in_place(path: Path, text: str | bytes) -> None:
+    """Obsidian's save (Node's fs.writeFile): open with O_TRUNC, one write, close.
+
+    Between the truncate and the write the watcher may see an empty file."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def write_via_rename(path: Path, text: str | bytes) -> None:
+    """An agent's atomic write: ``name.md.tmp`` next to the target, then os.replace."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_via_hidden_temp(path: Path, text: str | bytes) -> None:
+    """An editor's atomic save (vim, VS Code): a hidden temp file renamed over the target."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}~")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+WRITERS = {"in-place": write_in_place, "rename": write_via_rename, "hidden-temp": write_via_hidden_temp}
+
+
+# ------------------------------------------------------------------ content
+
+
+def draft_text(value: str = "hello", *, entity: str = "stigmem://acme/project/atlas",
+               relation: str = "memory:note", source: str | None = "user:alice",
+               extra: str = "", body: str = "Typed by a human.\n") -> str:
+    """A note made from templates/fact.md with its properties filled in."""
+    lines = ["---", f'entity: "{entity}"', f'relation: "{relation}"', 'value_type: "string"',
+             f'value_string: "{value}"']
+    if source is not None:
+        lines.append(f'source: "{source}"')
+    lines += ["confidence: 1", 'trust: "observed"', 'scope: "local"']
+    if extra:
+        lines.append(extra)
+    return "\n".join([*lines, "---", body])
+
+
+def signed_elsewhere(vault: Vault, source: str, value: str, *, entity: str = "user:bob",
+                     relation: str = "memory:role", scope: str = "local") -> tuple[Fact, str, str]:
+    """A fact signed with ``source``'s key by another process: (fact, relpath, file text)."""
+    claim = make_claim(entity=entity, relation=relation, value=make_value("string", value),
+                       source=source, scope=scope)
+    assert vault.clock is not None
+    fact = sign_claim(claim, vault.clock.now(), format_timestamp(datetime.now(UTC)),
+                      vault.signing_key_for(source))
+    return fact, str(fact_relpath(fact)), markdown.render(fact)
+
+
+def set_property(text: str, name: str, value: str) -> str:
+    """Replace one frontmatter line ``name: ...`` (as Obsidian's property editor does)."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(f"{name}:"):
+            lines[i] = f"{name}: {value}"
+            return "\n".join(lines)
+    raise AssertionError(f"no property {name} in the note")
+
+
+# ------------------------------------------------------------------ the running watcher
+
+
+class Recorder:
+    """Collects what the watcher reports, from its thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.changes: list[Change] = []
+        self.errors: list[BaseException] = []
+
+    def on_change(self, changes: list[Change]) -> None:
+        with self._lock:
+            self.changes.extend(changes)
+
+    def on_error(self, exc: BaseException) -> None:
+        with self._lock:
+            self.errors.append(exc)
+
+    def kinds(self, kind: str) -> list[Change]:
+        with self._lock:
+            return [c for c in self.changes if c.kind == kind]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.changes)
+
+
+def listing(root: Path) -> dict[str, int]:
+    """Every file outside .git and the index, with its mtime: what a human would see change."""
+    seen: dict[str, int] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != ".git" and not (dirpath == str(root / ".stigmem")
+                                                                  and d in ("index", "local"))]
+        for name in filenames:
+            path = Path(dirpath) / name
+            seen[path.relative_to(root).as_posix()] = path.lstat().st_mtime_ns
+    return seen
+
+
+def wait_quiet(vault: Vault, recorder: Recorder, quiet: float = 0.3, timeout: float = 5.0) -> None:
+    """Wait until neither the files, the git HEAD nor the reported changes move for ``quiet``."""
+
+    def snapshot() -> tuple[object, ...]:
+        head = None if vault.git is None or vault.git.repo.head_is_unborn else str(vault.git.repo.head.target)
+        return (listing(vault.root), head, recorder.count())
+
+    last = snapshot()
+    since = time.monotonic()
+    deadline = since + timeout
+    while time.monotonic() - since < quiet:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the vault never went quiet for {quiet}s within {timeout}s")
+        time.sleep(INTERVAL)
+        now = snapshot()
+        if now != last:
+            last, since = now, time.monotonic()
+
+
+@contextmanager
+def watching(vault: Vault) -> Iterator[Recorder]:
+    recorder = Recorder()
+    watcher = vault.watch(on_change=recorder.on_change, on_error=recorder.on_error)
+    try:
+        yield recorder
+    finally:
+        watcher.stop()
+    assert recorder.errors == [], recorder.errors
