@@ -22,7 +22,12 @@ from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
 from stigmem_vault.model.fact import Fact, Scope, TrustClass, make_claim, parse_enum
-from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
+from stigmem_vault.model.identifiers import (
+    is_system_source,
+    normalize_identifier,
+    normalize_relation,
+    normalize_source,
+)
 from stigmem_vault.model.values import Value, ValueType, make_value, parse_cli_value
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault import markdown
@@ -405,7 +410,7 @@ class MemoryMixin:
             raise InvalidFact("conflict", f"{record.id} refers to facts the index no longer has")
         a, b = record.fact_a.fact, record.fact_b.fact
         author = source or self.config.owner
-        if author != self.config.owner and not author.startswith("system:"):
+        if author != self.config.owner and not is_system_source(author):
             raise AccessDenied("resolution_requires_owner",
                                f"only the vault owner ({self.config.owner}) can resolve a conflict "
                                f"between other authors; {author} cannot")

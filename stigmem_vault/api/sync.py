@@ -116,9 +116,17 @@ class SyncMixin:
         node_keys = {nid: p["node_key"] for nid, p in peers.items() if p["status"] == "trusted"}
         result = examine(git.repo, remote, sync_state.accepted, self.trust,
                          lambda fid: self.index.get(fid) is not None, node_keys, node.node_id)
+        trust_before = self.trust
         for declaration in result.declarations:
             if self._note_declaration(declaration, remote.name):
                 report.new_peers.append(declaration.node_id)
+        if self.trust is not trust_before:
+            # A trusted peer's new declaration was followed (a key rotation): judge the facts
+            # again with the keys it endorsed (examine only reads git objects).
+            node_keys = {nid: p["node_key"] for nid, p in self._peers_state().items()
+                         if p["status"] == "trusted"}
+            result = examine(git.repo, remote, sync_state.accepted, self.trust,
+                             lambda fid: self.index.get(fid) is not None, node_keys, node.node_id)
         for rejected in result.rejected:
             self._reject(remote.name, rejected)
         for branch, commit, why in result.forged_commits:
@@ -141,10 +149,13 @@ class SyncMixin:
               report: SyncReport) -> None:
         node, git, node_key, _clock = self._writer()
         self._publish_declaration()
+        self.refresh()  # the index must describe HEAD's files before it decides what may leave
+        self.flush()
         specs = []
         for scope in remote.scopes:
             tip = update_projection(git, scope, node_key, node.source,
-                                    f"{node.node_id}@stigmem.invalid")
+                                    f"{node.node_id}@stigmem.invalid",
+                                    exclude=self.index.unshareable(scope))
             if tip is not None and sync_state.pushed.get(scope) != str(tip):
                 specs.append((scope, str(tip), f"{PROJECTION_REF.format(scope=scope)}:"
                                                f"{REMOTE_BRANCH.format(scope=scope, node=node.node_id)}"))
@@ -301,8 +312,13 @@ class SyncMixin:
             if entry.kind != "untrusted-signer" or not entry.quarantined or not entry.path:
                 continue
             path = self.root / entry.quarantined
-            if not path.exists():
-                continue
+            branch_scope = (entry.branch or "").split("/")[1:2]
+            if not path.exists() or not branch_scope or not entry.path.startswith(
+                    f"facts/{branch_scope[0]}/"):
+                continue  # only what came on a branch of that very scope
+            remote = fed.load_remotes(self.root).get(entry.remote)
+            if remote is None or branch_scope[0] not in remote.scopes:
+                continue  # the remote was removed, or no longer carries that scope
             fact, _reason = recheck(path.read_bytes(), entry.path, self.trust)
             if fact is not None and self.index.get(fact.id) is None:
                 incoming.append(Incoming(entry.path, path.read_bytes(), fact))
@@ -323,9 +339,13 @@ class SyncMixin:
         if current is not None and (current.identities, current.scopes, current.owner_key) == (
                 tuple(identities), tuple(scopes), self.config.owner_key):
             return
+        # After an owner-key rotation, the previous owner key vouches for the new one, so a
+        # peer that pinned the old key can follow (the key stays in this machine's key store).
+        previous_key = (self.keys.load(self.config.previous_owner_keys[-1]["key"])
+                        if self.config.previous_owner_keys else None)
         declaration = make_declaration(owner=self.config.owner, owner_key=owner_key,
                                        node_key=node.key, scopes=scopes, identities=identities,
-                                       signed_at=fed.now_iso())
+                                       signed_at=fed.now_iso(), previous_key=previous_key)
         with self._lock:
             write_atomic(self.root / rel, declaration.to_json().encode())
             self._queue(rel, "publish peer declaration")

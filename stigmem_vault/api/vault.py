@@ -250,9 +250,11 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         new_id = key_id(new_key.verify_key)
         with self._lock:
             if normal == self.config.owner:
-                handover = sign_bytes(old_key, canonicalize(cfg.rotation_object(old_id, new_id)))
+                handover = canonicalize(cfg.rotation_object(old_id, new_id))
+                link = {"key": old_id, "signature": sign_bytes(old_key, handover),
+                        "accepted": sign_bytes(new_key, handover)}
                 self.config = replace(self.config, owner_key=new_id, previous_owner_keys=(
-                    *self.config.previous_owner_keys, {"key": old_id, "signature": handover}))
+                    *self.config.previous_owner_keys, link))
                 cfg.write_vault_config(self.root, self.config)
                 self._pending_add.append(cfg.VAULT_FILE)
                 self.trust = TrustStore.load(self.root, self.config.owner_keys())

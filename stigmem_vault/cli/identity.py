@@ -11,7 +11,7 @@ from stigmem_vault.cli.common import echo_json, json_option, open_vault, state, 
 
 @click.group("identity")
 def identity_group() -> None:
-    """Create and list identities (a source bound to a signing key)."""
+    """Create, list and rotate identities (a source bound to a signing key)."""
 
 
 @identity_group.command("create")
@@ -38,3 +38,18 @@ def list_cmd() -> None:
         return
     rows = [(i.source, i.role, "yes" if i.held else "no", i.key) for i in identities]
     click.echo(table(("SOURCE", "ROLE", "KEY HELD", "KEY"), rows))
+
+
+@identity_group.command("rotate")
+@click.argument("source")
+@json_option
+def rotate_cmd(source: str) -> None:
+    """Give SOURCE a new key, vouched for by the vault owner (for the owner itself: by the old
+    owner key). Facts signed with the old key stay valid; new facts use the new key."""
+    with open_vault() as vault:
+        identity = vault.rotate_identity(source)
+    if state().json:
+        echo_json(asdict(identity))
+    else:
+        click.echo(f"rotated identity {identity.source} to {identity.key}; peers follow at the "
+                   f"next `stigmem sync`")

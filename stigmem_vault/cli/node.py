@@ -63,8 +63,11 @@ def _check_port_free(host: str, port: int) -> None:
               show_default=True, help="Reads per second per token (0: unlimited); over it: 429.")
 @click.option("--write-rate", type=click.FloatRange(min=0), default=_DEFAULTS.writes.rate,
               show_default=True, help="Writes per second per token (0: unlimited); over it: 429.")
+@click.option("--sync-interval", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              metavar="SECONDS", help="Sync with every remote this often in the background (0: "
+                                      "off); a failing remote backs off exponentially, with jitter.")
 def serve_cmd(host: str, port: int, auth: str, attestation: str | None, node_url: str | None,
-              no_watch: bool, read_rate: float, write_rate: float) -> None:
+              no_watch: bool, read_rate: float, write_rate: float, sync_interval: float) -> None:
     """Serve the vault over HTTP (upstream Stigmem v1 wire format) until Ctrl-C or SIGTERM.
 
     The watcher runs inside the node, so edits made in the vault meanwhile are indexed (and
@@ -90,12 +93,19 @@ def serve_cmd(host: str, port: int, auth: str, attestation: str | None, node_url
         with open_vault(commit_delay=COMMIT_DELAY) as vault:
             if not stops:
                 watching = "watcher on" if settings.watch and vault.writable else "no watcher"
+                syncing = sync_interval > 0 and vault.writable
+                watching += f", sync every {sync_interval:g}s" if syncing else ", no background sync"
                 listen = replace(settings, node_url=None).url
                 announced = f", announced as {node_url}" if node_url else ""
                 click.echo(f"serving {vault.root} on {listen}{announced} (auth {settings.auth}, "
                            f"attestation {settings.attestation_mode}, {watching}; "
                            f"Ctrl-C to stop)", err=True)
-                serve(vault, settings)
+                stop_sync = vault.background_sync(sync_interval) if syncing else None
+                try:
+                    serve(vault, settings)
+                finally:
+                    if stop_sync is not None:
+                        stop_sync.set()
         click.echo("stopped; every change is committed", err=True)
     finally:
         for sig, handler in previous.items():

@@ -28,6 +28,15 @@ def _status_rows(status: Status) -> list[tuple[str, object]]:
     ]
 
 
+def _remote_line(row: dict[str, object]) -> str:
+    """One remote in ``stigmem status``: last sync, ahead/behind, quarantined, last error."""
+    error = " ".join(str(row["last_error"]).split()) if row["last_error"] else None
+    return (f"{row['remote']} ({','.join(row['scopes'])}): "  # type: ignore[arg-type]
+            f"last sync {row['last_sync'] or 'never'}, ahead {row['ahead']}, "
+            f"behind {row['behind']}, quarantined {row['quarantined']}"
+            + (f", last error: {error}" if error else ""))
+
+
 @click.command("init")
 @click.argument("path", type=click.Path(file_okay=False))
 @click.option("--owner", required=True, help="The person who owns the vault: user:NAME.")
@@ -55,16 +64,18 @@ def init_cmd(path: str, owner: str, template: str | None) -> None:
 @json_option
 def status_cmd() -> None:
     """Show the vault: owner, node, facts by scope, identities, git head, the index (facts,
-    live facts, open conflicts), every fact file with a problem and its reason, recent notices."""
+    live facts, open conflicts), every fact file with a problem and its reason, recent notices,
+    and per remote: last sync, ahead/behind, quarantined facts, last error."""
     with open_vault() as vault:
         status = vault.status()
         counts = vault.index.counts()  # opening the index brings it up to date first
         problems = vault.index.file_statuses()
         notices = vault.notices()
+        remotes = vault.sync_status()
     if state().json:
         echo_json({**asdict(status), "index": counts,
                    "problems": [{"path": p, "status": s, "reason": r} for p, s, r in problems],
-                   "notices": notices})
+                   "notices": notices, "remotes": remotes})
         return
     click.echo(fields([*_status_rows(status), (
         "index", f"{counts['files']} file(s), {counts['facts']} fact(s), {counts['live']} live, "
@@ -73,6 +84,10 @@ def status_cmd() -> None:
         click.echo(f"\n{len(problems)} file(s) with problems:")
         for path, file_status, reason in problems:
             click.echo(f"  {path}: {file_status}: {reason}")
+    if remotes:
+        click.echo("\nremotes:")
+        for row in remotes:
+            click.echo(f"  {_remote_line(row)}")
     if notices:
         click.echo("\nrecent notices:")
         for notice in notices:

@@ -30,11 +30,40 @@ def _subtree(repo: pygit2.Repository, tree: pygit2.Tree, path: str) -> pygit2.Oi
     return entry.id if entry.type_str == "tree" else None
 
 
-def projection_tree(repo: pygit2.Repository, scope: str) -> pygit2.Oid:
-    """The tree of ``facts/<scope>/`` plus ``.stigmem/peers/`` of HEAD (empty parts omitted)."""
+def _without(repo: pygit2.Repository, tree_id: pygit2.Oid, paths: list[list[str]]) -> pygit2.Oid | None:
+    """``tree_id`` with the given paths (split into parts) removed; None if it ends up empty.
+    Only the trees along those paths are rebuilt."""
+    builder = repo.TreeBuilder(repo[tree_id])
+    by_child: dict[str, list[list[str]]] = {}
+    for parts in paths:
+        if len(parts) == 1:
+            if builder.get(parts[0]) is not None:
+                builder.remove(parts[0])
+        else:
+            by_child.setdefault(parts[0], []).append(parts[1:])
+    for child, rest in by_child.items():
+        entry = builder.get(child)
+        if entry is None or entry.type_str != "tree":
+            continue
+        pruned = _without(repo, entry.id, rest)
+        if pruned is None:
+            builder.remove(child)
+        else:
+            builder.insert(child, pruned, pygit2.enums.FileMode.TREE)
+    return builder.write() if len(builder) else None
+
+
+def projection_tree(repo: pygit2.Repository, scope: str,
+                    exclude: list[str] | None = None) -> pygit2.Oid:
+    """The tree of ``facts/<scope>/`` plus ``.stigmem/peers/`` of HEAD (empty parts omitted),
+    without the ``exclude`` paths (files that must not be shared)."""
     head = repo[repo.head.target].tree if not repo.head_is_unborn else None
     root = repo.TreeBuilder()
     facts = _subtree(repo, head, f"facts/{scope}") if head is not None else None
+    prefix = f"facts/{scope}/"
+    dropped = [p[len(prefix):].split("/") for p in exclude or () if p.startswith(prefix)]
+    if facts is not None and dropped:
+        facts = _without(repo, facts, dropped)
     if facts is not None:
         facts_dir = repo.TreeBuilder()
         facts_dir.insert(scope, facts, pygit2.enums.FileMode.TREE)
@@ -47,12 +76,12 @@ def projection_tree(repo: pygit2.Repository, scope: str) -> pygit2.Oid:
     return root.write()
 
 
-def update_projection(git: GitRepo, scope: str, key: SigningKey, name: str,
-                      email: str) -> pygit2.Oid | None:
+def update_projection(git: GitRepo, scope: str, key: SigningKey, name: str, email: str,
+                      exclude: list[str] | None = None) -> pygit2.Oid | None:
     """Advance the projection of ``scope`` to HEAD; returns its tip (None if nothing to share)."""
     repo = git.repo
     ref_name = PROJECTION_REF.format(scope=scope)
-    tree = projection_tree(repo, scope)
+    tree = projection_tree(repo, scope, exclude)
     try:
         tip = repo.references[ref_name].target
     except KeyError:

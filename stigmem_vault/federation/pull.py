@@ -104,7 +104,9 @@ def examine(repo: pygit2.Repository, remote: Remote, accepted: dict[str, str],
         node_key = node_keys.get(node) or declared.get(node)
         _check_commits(repo, tip, old, branch, node_key, result)
         old_tree = repo[old].tree if old else None
-        for delta in repo.diff(old_tree, repo[tip].tree) if old_tree else _all_added(repo[tip].tree):
+        # .deltas: iterating a Diff itself yields Patch objects, which load (and diff) blobs.
+        deltas = repo.diff(old_tree, repo[tip].tree).deltas if old_tree else _all_added(repo[tip].tree)
+        for delta in deltas:
             _judge_delta(repo, delta, scope, branch, str(tip), trust, known_fact, now_ms,
                          max_future_ms, result)
         result.tips[branch] = str(tip)
@@ -127,9 +129,13 @@ def _branch_declarations(repo: pygit2.Repository, tip: pygit2.Oid, branch: str,
         peers = repo[tip].tree[PEERS_DIR]
     except KeyError:
         return keys
+    if peers.type_str != "tree":
+        result.rejected.append(Rejected(branch, PEERS_DIR, "invalid-declaration",
+                                        f"{PEERS_DIR} is not a folder"))
+        return keys
     for entry in repo[peers.id]:
         path = f"{PEERS_DIR}/{entry.name}"
-        if entry.filemode not in _BLOB_MODES or repo[entry.id].size > 64 * 1024:
+        if entry.filemode not in _BLOB_MODES or repo.odb.read_header(entry.id)[1] > 64 * 1024:
             result.rejected.append(Rejected(branch, path, "invalid", "not a small regular file"))
             continue
         try:
@@ -199,6 +205,10 @@ def _judge_delta(repo: pygit2.Repository, delta: object, scope: str, branch: str
     if path.startswith(PEERS_DIR + "/"):
         return  # handled by _branch_declarations
     reject = _rejecter(result, branch, path, tip)
+    if any(part in ("", ".", "..") or part.lower() == ".git" for part in path.split("/")):
+        # git's transport carries tree entries named '..' or '.git': refuse them by name.
+        reject("unsafe-path", f"{path!r} has an empty, '.', '..' or '.git' segment", new.id)
+        return
     if not path.startswith(f"facts/{scope}/"):
         reject("out-of-scope", f"{path} is outside facts/{scope}/, the only folder this branch "
                                "may carry", new.id)
@@ -212,11 +222,11 @@ def _judge_delta(repo: pygit2.Repository, delta: object, scope: str, branch: str
     if new.mode not in _BLOB_MODES:
         reject("invalid", f"not a regular file (mode {new.mode:o})", new.id)
         return
-    blob = repo[new.id]
-    if blob.size > MAX_FACT_FILE_BYTES:
-        reject("too-large", f"{blob.size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit", new.id)
+    _type, size = repo.odb.read_header(new.id)  # the size without inflating a huge blob
+    if size > MAX_FACT_FILE_BYTES:
+        reject("too-large", f"{size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit", new.id)
         return
-    data = blob.data
+    data = repo[new.id].data
     try:
         parsed = markdown.parse(decode(data, path), path)
     except FormatError as exc:
@@ -231,21 +241,9 @@ def _judge_delta(repo: pygit2.Repository, delta: object, scope: str, branch: str
         if before != fact.id:
             reject("rewrite", "an existing fact was rewritten into a different one", new.id, data)
         return  # the same fact re-formatted: nothing new
-    verdict, reason = judge(parsed, trust)
-    if verdict is not Verdict.VALID:
-        kind = "untrusted-signer" if verdict in (Verdict.UNKNOWN_SIGNER, Verdict.UNATTESTED) \
-            else "invalid"
-        reject(kind, f"{verdict.value}: {reason}", new.id, data)
-        return
-    if fact.scope.value != scope:
-        reject("out-of-scope", f"a {fact.scope.value} fact on the {scope} branch", new.id, data)
-        return
-    if str(fact_relpath(fact)) != path:
-        reject("misplaced", f"belongs at {fact_relpath(fact)}", new.id, data)
-        return
-    violation = skew_violation(HLC.parse(fact.hlc), now_ms, max_future_ms, 0)
-    if violation:
-        reject("skew", violation, new.id, data)
+    problem = judge_new_fact(parsed, path, scope, trust, now_ms, max_future_ms)
+    if problem is not None:
+        reject(*problem, new.id, data)
         return
     if known_fact(fact.id):
         return  # a replay: we have it already
@@ -259,12 +257,38 @@ def _rejecter(result: PullResult, branch: str, path: str, tip: str):
     return reject
 
 
-def recheck(data: bytes, path: str, trust: TrustStore) -> tuple[Fact | None, str]:
-    """Re-judge quarantined bytes (after a peer was admitted): the fact if now valid."""
+def judge_new_fact(parsed: markdown.ParsedFact, path: str, scope: str, trust: TrustStore,
+                   now_ms: int, max_future_ms: int) -> tuple[str, str] | None:
+    """Why a parsed fact arriving at ``path`` on a ``scope`` branch may not be accepted
+    (kind, reason), or None: signature and entitlement, scope, placement, clock skew."""
+    fact = parsed.fact
+    verdict, reason = judge(parsed, trust)
+    if verdict is not Verdict.VALID:
+        kind = ("untrusted-signer" if verdict in (Verdict.UNKNOWN_SIGNER, Verdict.UNATTESTED)
+                else "invalid")
+        return kind, f"{verdict.value}: {reason}"
+    if fact.scope.value != scope:
+        return "out-of-scope", f"a {fact.scope.value} fact on the {scope} branch"
+    if str(fact_relpath(fact)) != path:
+        return "misplaced", f"belongs at {fact_relpath(fact)}"
+    violation = skew_violation(HLC.parse(fact.hlc), now_ms, max_future_ms, 0)
+    if violation:
+        return "skew", violation
+    return None
+
+
+def recheck(data: bytes, path: str, trust: TrustStore,
+            max_future_ms: int = MAX_FUTURE_SKEW_MS) -> tuple[Fact | None, str]:
+    """Re-judge quarantined bytes (after a peer was admitted) with every check a pull makes;
+    the fact if it may be accepted now."""
+    parts = path.split("/")
+    if len(parts) < 3 or parts[0] != "facts":
+        return None, f"{path} is not under facts/<scope>/"
     try:
         parsed = markdown.parse(decode(data, path), path)
     except FormatError as exc:
         return None, exc.reason
-    verdict, reason = judge(parsed, trust)
-    return (parsed.fact, reason) if verdict is Verdict.VALID else (None, reason)
+    problem = judge_new_fact(parsed, path, parts[1], trust, time.time_ns() // 1_000_000,
+                             max_future_ms)
+    return (parsed.fact, "") if problem is None else (None, problem[1])
 

@@ -13,7 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from stigmem_vault import __version__
 from stigmem_vault.api.access import Principal
@@ -54,7 +57,7 @@ class RateLimiter:
 
 
 def create_app(vault: Vault, settings: NodeSettings) -> FastAPI:
-    from stigmem_vault.http import routes  # routes import this module's dependencies
+    from stigmem_vault.http import openapi, routes  # routes import this module's dependencies
 
     app = FastAPI(
         title="stigmem-vault node",
@@ -67,6 +70,7 @@ def create_app(vault: Vault, settings: NodeSettings) -> FastAPI:
     _install_body_limit(app, settings.max_body_bytes)
     _install_error_handlers(app)
     app.include_router(routes.router)
+    openapi.install(app)
     return app
 
 
@@ -92,6 +96,24 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StigmemError)
     async def stigmem_error(_request: Request, exc: StigmemError) -> JSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route on the path; GET and POST
+            # /v1/facts are two routes, so list every method of the path's own template (the
+            # most literal one: /v1/facts/batch, not /v1/facts/{fact_ref}).
+            from stigmem_vault.http.routes import router
+
+            candidates = [route for route in (*request.app.router.routes, *router.routes)
+                          if isinstance(route, Route) and route.methods
+                          and route.matches(request.scope)[0] != Match.NONE]
+            if candidates:
+                literal = min(route.path.count("{") for route in candidates)
+                methods = {m for route in candidates if route.path.count("{") == literal
+                           for m in route.methods or ()}
+                exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
+        return await http_exception_handler(request, exc)
 
 
 def error_response(exc: StigmemError) -> JSONResponse:

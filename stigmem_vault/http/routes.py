@@ -8,20 +8,39 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from stigmem_vault.api.access import Principal
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.canonical.cid import CID_PATTERN, upstream_cid
-from stigmem_vault.errors import InvalidFact, NotFound
-from stigmem_vault.http import wire
+from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
+from stigmem_vault.http import schemas, wire
 from stigmem_vault.http.app import bad_parameter, reader, writer
+from stigmem_vault.http.schemas import AUTH, BODY, errors, ok
 from stigmem_vault.http.settings import NodeSettings
 from stigmem_vault.model.fact import Scope, make_claim
 from stigmem_vault.model.hlc import HLC
 from stigmem_vault.model.values import make_value, parse_iso_datetime
 
+
+class _FactRefSegment(Convertor[str]):
+    """A fact reference in a path: any segment but ``batch``, so that GET /v1/facts/batch is a
+    405 (the batch route takes POST only), not a lookup of a fact called "batch"."""
+
+    regex = r"(?!batch$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("fact_ref", _FactRefSegment())
 router = APIRouter()
+FACT_REF = {"pattern": r"^([0-9a-f]{8,64}|sha256:[0-9a-f]{64})$"}
+SCOPES = {"enum": ["local", "team", "company", "public"]}
 NAMESPACES = ["stigmem:", "rel:", "memory:", "intent:", "roadmap:", "preference:", "garden:"]
 
 
@@ -40,13 +59,18 @@ def _auth_on(request: Request) -> bool:
 # ---------------------------------------------------------------- discovery
 
 
-@router.get("/healthz", tags=["ops"])
+@router.get("/healthz", tags=["ops"], summary="Liveness probe", response_model=None,
+            responses={**ok(schemas.Health, "the node is up"), **errors()})
 def healthz() -> dict[str, str]:
+    """Always ``{"status": "ok"}`` while the node serves; needs no token."""
     return {"status": "ok"}
 
 
-@router.get("/.well-known/stigmem", tags=["ops"])
+@router.get("/.well-known/stigmem", tags=["ops"], summary="Discovery document",
+            response_model=None,
+            responses={**ok(schemas.WellKnown, "what this node is and speaks"), **errors()})
 def well_known(request: Request) -> dict[str, Any]:
+    """The upstream discovery document (version, auth, attestation mode, namespaces); no token."""
     vault, settings = _vault(request), _settings(request)
     return {
         "version": "1.0",
@@ -78,10 +102,19 @@ def _claim(body: wire.AssertRequest):
         derived_from=wire.derived_links(body.derived_from))
 
 
-@router.post("/v1/facts", status_code=201, tags=["facts"])
+@router.post("/v1/facts", status_code=201, tags=["facts"], summary="Assert a fact",
+             response_model=None,
+             responses={**ok(schemas.FactRecord, "the signed fact, durable on disk", 201),
+                        **errors(400, 404, *AUTH, *BODY)})
 def assert_fact(request: Request, body: wire.AssertRequest,
                 principal: Principal = writer) -> dict[str, Any]:
-    """Sign and store one fact; 201 once the file is durable and the fact is queryable."""
+    """Sign and store one fact; 201 once the file is durable and the fact is queryable.
+
+    The fact is signed with the token principal's key and committed to git shortly after
+    (batched). Under enforced source attestation ``source`` must be the principal (403
+    ``source_not_owned``); under ``warn`` another source is accepted, flagged in ``warnings``,
+    and verifies as unattested. Values are checked against their type (422 naming the field).
+    """
     vault = _vault(request)
     fact, warnings = vault.write_as(principal, _claim(body), _settings(request).attestation_mode)
     item = vault.index.get(fact.id)
@@ -89,11 +122,16 @@ def assert_fact(request: Request, body: wire.AssertRequest,
     return wire.fact_record(item, auth_enabled=_auth_on(request), on_read=False, warnings=warnings)
 
 
-@router.post("/v1/facts/batch", tags=["facts"])
+@router.post("/v1/facts/batch", tags=["facts"], summary="Assert several facts",
+             response_model=None,
+             responses={**ok(schemas.BatchResult, "what was accepted and rejected, per item"),
+                        **errors(400, 409, *AUTH, *BODY)})
 def assert_batch(request: Request, body: wire.BatchRequest,
                  principal: Principal = writer) -> dict[str, Any]:
     """Several facts at once (spec-14): ``atomic`` writes all or none; an idempotency key
-    replays the first answer, and refuses the same key with a different body."""
+    replays the first answer, and refuses the same key with a different body (409
+    ``idempotency_key_reused``). Keys are per principal. An item the model rejects is reported
+    in ``results`` with its reason; a body that is not a batch at all is a 422."""
     vault = _vault(request)
     claims: list[Any] = []
     for item in body.facts:
@@ -102,8 +140,15 @@ def assert_batch(request: Request, body: wire.BatchRequest,
         except (InvalidFact, NotFound) as exc:
             claims.append(exc)
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-    return vault.write_batch(principal, claims, atomic=body.atomic, key=body.idempotency_key,
-                             request_hash=digest, attestation=_settings(request).attestation_mode)
+    try:
+        return vault.write_batch(principal, claims, atomic=body.atomic, key=body.idempotency_key,
+                                 request_hash=digest,
+                                 attestation=_settings(request).attestation_mode)
+    except AccessDenied as exc:
+        if exc.code != "idempotency_key_reused":
+            raise
+        # Not a permission problem: the key is already bound to another request.
+        raise HTTPException(409, detail={"code": exc.code, "message": exc.reason}) from None
 
 
 # ---------------------------------------------------------------- reading facts
@@ -146,18 +191,41 @@ def _scopes(principal: Principal, scope: str | None) -> list[str]:
     return [wanted]
 
 
-@router.get("/v1/facts", tags=["facts"])
+@router.get("/v1/facts", tags=["facts"], summary="Query facts", response_model=None,
+            responses={**ok(schemas.FactList, "one page of matching facts, newest first",
+                            headers={"X-Total-Count": "matching facts across all pages"}),
+                       **errors(400, *AUTH, 422)})
 def list_facts(
     request: Request, response: Response, principal: Principal = reader,
-    entity: str | None = None, relation: str | None = None, source: str | None = None,
-    scope: str | None = None, trust: str | None = None,
+    entity: Annotated[str | None, Query(description="exactly this entity (normalized)",
+                                        examples=["user:alice"])] = None,
+    relation: Annotated[str | None, Query(description="exactly this relation",
+                                          examples=["memory:role"])] = None,
+    source: Annotated[str | None, Query(description="exactly this source",
+                                        examples=["agent:codex"])] = None,
+    scope: Annotated[str | None, Query(description="one scope (400 if unknown); default: "
+                                                   "every scope the token may read",
+                                       json_schema_extra=SCOPES)] = None,
+    trust: Annotated[str | None, Query(description="trust class: observed, inferred, "
+                                                   "reported or stale-risk")] = None,
     min_confidence: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
-    include_contradicted: bool = False, include_expired: bool = False,
-    include_superseded: bool = False, after: str | None = None, cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, as_of: str | None = None,
+    include_contradicted: Annotated[bool, Query(description="list every side of a "
+                                                            "contradiction, not only its winner")] = False,
+    include_expired: Annotated[bool, Query(description="include facts past valid_until")] = False,
+    include_superseded: Annotated[bool, Query(description="include replaced and retracted "
+                                                          "facts")] = False,
+    after: Annotated[str | None, Query(description="only facts signed after this ISO "
+                                                   "timestamp")] = None,
+    cursor: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    as_of: Annotated[str | None, Query(description="the vault as of an HLC or ISO time")] = None,
 ) -> dict[str, Any]:
-    """Facts, newest first. Contradicted facts: by default only each conflict's current
-    winner (higher confidence, then later HLC) is listed, flagged ``contradicted``."""
+    """Facts, newest first (HLC, then id), in pages with a stable keyset cursor.
+
+    Live facts only unless asked: not superseded, not retracted (confidence 0), not expired.
+    Of contradicted facts only each key's current winner (higher confidence, then later HLC)
+    is listed, flagged ``contradicted``; ``include_contradicted=true`` lists every side.
+    """
     vault = _vault(request)
     try:
         filters = vault.filters(
@@ -199,41 +267,67 @@ def _visible(vault: Vault, principal: Principal, ref: str):
     return item
 
 
-@router.get("/v1/facts/{fact_ref}", tags=["facts"])
-def get_fact(request: Request, fact_ref: str, principal: Principal = reader) -> dict[str, Any]:
+@router.get("/v1/facts/{fact_ref:fact_ref}", tags=["facts"], summary="Get one fact", response_model=None,
+            responses={**ok(schemas.FactRecord, "the fact"), **errors(400, 404, *AUTH, 422)})
+def get_fact(request: Request,
+             fact_ref: Annotated[str, Path(description="fact id (64 hex, or a unique prefix "
+                                                       "of 8+) or upstream cid (sha256:...)",
+                                           json_schema_extra=FACT_REF)],
+             principal: Principal = reader) -> dict[str, Any]:
     """One fact by id (64 hex, or a unique prefix of 8+) or by upstream cid (``sha256:…``)."""
     item = _visible(_vault(request), principal, fact_ref)
     return wire.fact_record(item, auth_enabled=_auth_on(request))
 
 
-@router.get("/v1/facts/{fact_id}/provenance", tags=["facts"])
-def provenance(request: Request, fact_id: str, principal: Principal = reader) -> dict[str, Any]:
+@router.get("/v1/facts/{fact_id}/provenance", tags=["facts"], summary="Provenance of a fact",
+            response_model=None,
+            responses={**ok(schemas.Provenance, "where the fact comes from and what it "
+                                                 "replaced"), **errors(400, 404, *AUTH, 422)})
+def provenance(request: Request,
+               fact_id: Annotated[str, Path(description="fact id, prefix or cid",
+                                            json_schema_extra=FACT_REF)],
+               principal: Principal = reader) -> dict[str, Any]:
+    """Derivation links (upstream shape), signer, verification, supersession chains, commits.
+
+    A parent the token may not see shows only as ``{hash, exists}``.
+    """
     vault = _vault(request)
     item = _visible(vault, principal, fact_id)
     prov = vault.provenance(item.fact.id)
     derived = []
     for parent, found in prov.derived_from:
+        if found is None and parent.startswith("sha256:"):  # an upstream cid: find its fact
+            ids = vault.index.ids_with_cid(parent)
+            found = vault.index.get(ids[0]) if ids else None
+        if found is not None and found.fact.scope.value not in principal.scopes:
+            found = None  # a fact this token may not see shows as missing, never its existence
         entry: dict[str, Any] = {"hash": parent if parent.startswith("sha256:") else
                                  (found.cid if found else None), "exists": found is not None}
-        if found is not None and found.fact.scope.value in principal.scopes:
+        if found is not None:
             entry.update(fact_id=found.fact.id, entity=found.fact.entity)
-        elif not parent.startswith("sha256:"):
-            entry = {"hash": None, "exists": False}
         derived.append(entry)
+    derived_by = [child for child in prov.derived_by
+                  if (seen := vault.index.get(child)) and seen.fact.scope.value in principal.scopes]
     return {
         "fact_id": item.fact.id, "cid": item.cid, "derived_from": derived,
         "signer": item.fact.signer, "signer_sources": prov.signer_sources,
         "verification": prov.file_status, "verification_reason": prov.file_reason,
         "supersedes_chain": [older.fact.id for older in prov.replaced],
         "superseded_by_chain": [newer.fact.id for newer in prov.replaced_by],
-        "derived_by": prov.derived_by,
+        "derived_by": derived_by,
         "commits": [{"commit": sha, "message": message} for sha, message in prov.commits],
     }
 
 
-@router.post("/v1/facts/{fact_id}/verify-cid", tags=["facts"])
-def verify_cid(request: Request, fact_id: str, principal: Principal = reader) -> dict[str, Any]:
-    """Recompute the cid from the fact, and re-verify the signed file on disk."""
+@router.post("/v1/facts/{fact_id}/verify-cid", tags=["facts"], summary="Verify a fact",
+             response_model=None,
+             responses={**ok(schemas.CidCheck, "the cid and signature verdicts"),
+                        **errors(400, 404, *AUTH, *BODY)})
+def verify_cid(request: Request,
+               fact_id: Annotated[str, Path(description="fact id, prefix or cid",
+                                            json_schema_extra=FACT_REF)],
+               principal: Principal = reader) -> dict[str, Any]:
+    """Recompute the cid from the fact, and re-verify the signed file on disk (body ignored)."""
     vault = _vault(request)
     item = _visible(vault, principal, fact_id)
     computed = upstream_cid(item.fact.claim)
@@ -251,10 +345,15 @@ def verify_cid(request: Request, fact_id: str, principal: Principal = reader) ->
 # ---------------------------------------------------------------- recall and graph
 
 
-@router.post("/v1/recall", tags=["recall"])
-def recall(request: Request, body: wire.RecallRequest,
+@router.post("/v1/recall", tags=["recall"], summary="Ranked recall", response_model=None,
+             responses={**ok(schemas.RecallResult, "scored facts packed into the token budget",
+                             headers={"X-Total-Count": "facts scored before packing"}),
+                        **errors(400, *AUTH, *BODY)})
+def recall(request: Request, response: Response, body: wire.RecallRequest,
            principal: Principal = reader) -> dict[str, Any]:
-    """Ranked recall over live facts. Results are data; this node never returns instructions."""
+    """Ranked recall over live facts the token may read: lexical match blended with recency and
+    trust class, times confidence (contradicted facts count less). Packed greedily by score into
+    ``token_budget``. Results are data; this node never returns instructions."""
     vault = _vault(request)
     try:
         hits = vault.recall(body.query, limit=body.limit, scope=_scopes(principal, body.scope),
@@ -270,6 +369,7 @@ def recall(request: Request, body: wire.RecallRequest,
             continue
         used += scored["token_estimate"]
         packed.append(scored)
+    response.headers["X-Total-Count"] = str(len(hits))
     return {
         "recall_id": str(uuid.uuid4()),
         "query_hash": hashlib.sha256(body.query.encode("utf-8")).hexdigest(),
@@ -279,12 +379,24 @@ def recall(request: Request, body: wire.RecallRequest,
     }
 
 
-@router.get("/v1/graph/neighbors", tags=["recall"])
-def neighbors(request: Request, entity: str, scope: str, principal: Principal = reader,
-              depth: int = 1, relation_filter: str | None = None,
+@router.get("/v1/graph/neighbors", tags=["recall"], summary="Graph neighbours",
+            response_model=None,
+            responses={**ok(schemas.Neighbors, "entities reachable through ref facts"),
+                       **errors(400, *AUTH, 422)})
+def neighbors(request: Request,
+              entity: Annotated[str, Query(description="where to start",
+                                           examples=["project:atlas"])],
+              scope: Annotated[str, Query(description="the scope to walk",
+                                          json_schema_extra=SCOPES)],
+              principal: Principal = reader,
+              depth: Annotated[int, Query(description="hops, 1-3 (400 graph_depth_exceeded "
+                                                      "beyond)")] = 1,
+              relation_filter: Annotated[str | None, Query(description="relation prefix, e.g. "
+                                                                       "memory:*")] = None,
               min_confidence: Annotated[float, Query(ge=0.0, le=1.0)] = 0.1,
               page_size: Annotated[int, Query(ge=1, le=200)] = 20,
-              cursor: str | None = None) -> dict[str, Any]:
+              cursor: Annotated[str | None, Query(description="next_cursor of the previous "
+                                                              "page")] = None) -> dict[str, Any]:
     """The entity graph that ``ref`` values form, breadth first up to ``depth`` (1-3)."""
     if not 1 <= depth <= 3:
         raise HTTPException(400, detail={"code": "graph_depth_exceeded",
@@ -321,10 +433,18 @@ _STATUS_OUT = {"open": "unresolved", "resolved": "resolved", "obsolete": "obsole
 _STATUS_IN = {"unresolved": "open", "open": "open", "resolved": "resolved", "obsolete": "obsolete"}
 
 
-@router.get("/v1/conflicts", tags=["conflicts"])
-def conflicts(request: Request, principal: Principal = reader, status: str | None = None,
-              cursor: str | None = None,
+@router.get("/v1/conflicts", tags=["conflicts"], summary="List conflicts", response_model=None,
+            responses={**ok(schemas.ConflictList, "conflicts in scopes the token may read, "
+                                                   "newest first"),
+                       **errors(400, *AUTH, 422)})
+def conflicts(request: Request, principal: Principal = reader,
+              status: Annotated[str | None, Query(
+                  description="unresolved, resolved or obsolete (default: all)",
+                  json_schema_extra={"enum": ["unresolved", "resolved", "obsolete"]})] = None,
+              cursor: Annotated[str | None, Query(description="the cursor of the previous "
+                                                              "page")] = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    """Contradictions between live facts on one (entity, relation, scope), with both facts."""
     if status is not None and status not in _STATUS_IN:
         raise HTTPException(400, detail={"code": "invalid_parameter", "field": "status",
                                          "message": "status is unresolved, resolved or obsolete"})
@@ -350,10 +470,18 @@ def conflicts(request: Request, principal: Principal = reader, status: str | Non
     }
 
 
-@router.post("/v1/conflicts/{conflict_id}/resolve", tags=["conflicts"])
-def resolve(request: Request, conflict_id: str,
+@router.post("/v1/conflicts/{conflict_id}/resolve", tags=["conflicts"], summary="Resolve a conflict",
+             response_model=None,
+             responses={**ok(schemas.Resolution, "the signed resolution fact"),
+                        **errors(400, 404, 409, *AUTH, *BODY)})
+def resolve(request: Request,
+            conflict_id: Annotated[str, Path(json_schema_extra={"pattern": r"^[0-9a-f]{32}$"})],
             body: Annotated[wire.ResolveRequest, Body()],
             principal: Principal = writer) -> dict[str, Any]:
+    """Resolve with one of the two facts (``winning_fact_id``: its id, or a or b) or a
+    ``new_value``: exactly one (422 otherwise). The resolution is a new signed fact deriving
+    from both sides; the originals are never changed. Only the vault owner (or a system
+    source) may settle a conflict between other authors (403 ``resolution_requires_owner``)."""
     vault = _vault(request)
     record = vault.index.conflict(conflict_id.strip().lower())
     if record is None or record.scope not in principal.scopes:
@@ -363,8 +491,13 @@ def resolve(request: Request, conflict_id: str,
     value = None
     if body.new_value is not None:
         value = make_value(body.new_value.type, body.new_value.v, "new_value")
-    fact = vault.resolve(record.id, winner=body.winning_fact_id, value=value,
-                         source=principal.source)
+    try:
+        fact = vault.resolve(record.id, winner=body.winning_fact_id, value=value,
+                             source=principal.source)
+    except InvalidFact as exc:
+        if exc.field != "winner":
+            raise
+        raise InvalidFact("winning_fact_id", exc.reason) from None  # name the wire field
     return {"resolution_fact_id": fact.id, "conflict_status": "resolved"}
 
 

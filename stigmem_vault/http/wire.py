@@ -7,10 +7,11 @@ upstream FactRecord key is always present (explicit nulls); our additions are ex
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stigmem_vault.http.schemas import ScopeName, TrustClassName, ValueTypeName
 from stigmem_vault.index.query import TRUST_WEIGHT as TRUST_CLASS_WEIGHT
 from stigmem_vault.index.query import IndexedFact, Recalled
 from stigmem_vault.model.values import Value
@@ -19,49 +20,77 @@ from stigmem_vault.model.values import Value
 VERDICT_TRUST = {"valid": 1.0, "unattested": 0.5, "unknown-signer": 0.25}
 
 
+SCOPE_ENUM = {"enum": list(get_args(ScopeName))}
+# Strict: a JSON value of the wrong type is a 422 naming the field, never silently coerced
+# ("0.5" is not a confidence, 0 is not a boolean). Integers are still numbers.
+STRICT = ConfigDict(extra="forbid", strict=True)
+EXAMPLE_FACT = {"entity": "user:alice", "relation": "memory:role",
+                "value": {"type": "string", "v": "engineer"}, "source": "agent:codex",
+                "confidence": 0.9, "scope": "team"}
+
+
+def _strict(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": list(examples)})
+
+
 class FactValueIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: str = Field(description="string, text, number, boolean, datetime, ref or null")
-    v: Any = Field(default=None, description="the value; checked against its type")
-    interpret_as: Literal["content", "instruction"] = "content"
+    model_config = STRICT
+    type: ValueTypeName
+    v: Any = Field(default=None, description="the value, checked against its type: a string "
+                                             "(string/text up to 4/64 KiB, ISO 8601 datetime, "
+                                             "identifier ref), a number, a boolean, or absent "
+                                             "for null")
+    interpret_as: Literal["content", "instruction"] = Field(
+        default="content", description="only content: 'instruction' is refused (422)")
 
 
 class AssertRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    entity: str = Field(min_length=1, max_length=512)
-    relation: str = Field(min_length=1, max_length=512)
+    model_config = _strict(EXAMPLE_FACT)
+    entity: str = Field(min_length=1, max_length=512,
+                        description="a typed identifier: user:alice, stigmem://org/project/x")
+    relation: str = Field(min_length=1, max_length=512, description="prefix:name, e.g. memory:role")
     value: FactValueIn
-    source: str = Field(min_length=1, max_length=512)
-    confidence: float = Field(default=1.0, strict=False)
-    scope: str = "local"
-    valid_until: str | None = None
-    garden_id: str | None = None
-    attestation: dict[str, Any] | None = None
+    source: str = Field(min_length=1, max_length=512,
+                        description="who asserts it: agent:NAME, user:NAME or system:NAME")
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    scope: ScopeName = "local"
+    valid_until: str | None = Field(default=None, description="ISO 8601 expiry")
+    garden_id: str | None = Field(default=None, description="gardens are not supported (404)")
+    attestation: dict[str, Any] | None = Field(default=None, description="ignored: every fact "
+                                                                          "is signed by the node")
     write_mode: Literal["assert", "summarize_with_provenance"] = "assert"
-    derived_from: list[dict[str, str] | str] = Field(default_factory=list, max_length=64)
+    derived_from: list[dict[str, str] | str] = Field(
+        default_factory=list, max_length=64,
+        description="fact ids or sha256: content hashes, bare or as {fact_id} / {hash}")
     # ours
-    trust: str = Field(default="observed", description="observed, inferred, reported, stale-risk")
+    trust: TrustClassName = Field(
+        default="observed", description="how the source came to know the value")
     supersedes: str | None = Field(default=None, description="id of the fact this one replaces")
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _strict({"facts": [EXAMPLE_FACT, {
+        "entity": "project:atlas", "relation": "rel:owner",
+        "value": {"type": "ref", "v": "user:alice"}, "source": "agent:codex", "scope": "team"}],
+        "atomic": True})
     facts: list[AssertRequest] = Field(min_length=1, max_length=1000)
     atomic: bool = False
     idempotency_key: str | None = Field(default=None, max_length=200)
 
 
 class ResolveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    winning_fact_id: str | None = None
+    model_config = _strict({"winning_fact_id": "a", "resolution_note": "confirmed with alice"})
+    winning_fact_id: str | None = Field(default=None, description="a or b, or either fact's id")
     new_value: FactValueIn | None = None
     resolution_note: str | None = Field(default=None, max_length=4096)
 
 
 class RecallRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _strict({"query": "what does alice work on", "token_budget": 2000})
     query: str = Field(min_length=1, max_length=4096)
-    scope: str | None = None
+    scope: Annotated[str, Field(json_schema_extra=SCOPE_ENUM)] | None = Field(
+        default=None, description="one scope (400 if unknown); default: every scope the token "
+                                  "may read")
     token_budget: int = Field(default=4000, ge=1, le=200_000)
     depth: int = Field(default=2, ge=1, le=3)
     weights: dict[str, float] | None = None

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from itertools import combinations, pairwise
 
 from stigmem_vault.index.ingest import Key
+from stigmem_vault.model.identifiers import is_system_source
 
 _CHUNK = 900
 
@@ -43,7 +44,7 @@ def recompute(conn: sqlite3.Connection, keys: Iterable[Key], owner: str,
 
 
 def _has_authority(source: str, target_source: str, owner: str) -> bool:
-    return source in (target_source, owner) or source.startswith("system:")
+    return source in (target_source, owner) or is_system_source(source)
 
 
 def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) -> None:
@@ -149,7 +150,7 @@ def _store_conflicts(conn: sqlite3.Connection, key: Key, facts: dict[str, tuple[
         if cid in open_ids:
             continue
         by_owner = sorted(option for fid in (a, b) for option in replaced.get(fid, [])
-                          if option[2] == owner)
+                          if option[2] == owner or is_system_source(option[2]))
         new = ("resolved", by_owner[0][1]) if by_owner else ("obsolete", None)
         if new != (status, resolution):
             conn.execute("UPDATE conflicts SET status = ?, resolution = ? WHERE id = ?",

@@ -70,6 +70,17 @@ class Index:
                 return None
             return query.get_fact(self.db.conn, row[0])
 
+    def unshareable(self, scope: str) -> list[str]:
+        """Paths under ``facts/<scope>/`` that must not leave this node: not valid, not at their
+        canonical path, or holding a fact of another scope (a local fact moved there by hand)."""
+        prefix = f"facts/{scope}/"
+        with self.db.lock:
+            return [row[0] for row in self.db.conn.execute(
+                "SELECT f.path FROM files f LEFT JOIN facts x ON x.id = f.fact_id"
+                " WHERE f.path >= ? AND f.path < ? AND (f.status != 'valid' OR f.placed = 0"
+                " OR x.scope IS NULL OR x.scope != ?) ORDER BY f.path",
+                (prefix, prefix[:-1] + "0", scope))]
+
     def file_state(self, path: str) -> tuple[str, str] | None:
         """(status, reason) the index recorded for the file at ``path``."""
         with self.db.lock:

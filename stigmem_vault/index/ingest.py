@@ -28,6 +28,7 @@ class FileRecord:
     status: str
     reason: str
     fact: Fact | None = None
+    placed: bool = True  # the file sits at its fact's canonical path (decided by the caller)
 
 
 def fact_row(fact: Fact, status: str, path: str) -> tuple[object, ...]:
@@ -40,7 +41,7 @@ def fact_row(fact: Fact, status: str, path: str) -> tuple[object, ...]:
         value.display(), float(value.v) if value.type is ValueType.NUMBER else None,  # type: ignore[arg-type]
         fact.source, fact.hlc, fact.timestamp, fact.confidence, fact.trust.value,
         fact.scope.value, fact.valid_until, until_ms, fact.supersedes,
-        json.dumps(list(fact.derived_from)), fact.signer, fact.signature,
+        json.dumps(list(fact.derived_from)) if fact.derived_from else "[]", fact.signer, fact.signature,
         upstream_cid(fact.claim), status, path,
     )
 
@@ -60,27 +61,32 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
     for path in removed:
         _detach_file(conn, path, dirty)
         conn.execute("DELETE FROM files WHERE path = ?", (path,))
+    # What each path held and which facts are already known: two reads per batch, not per
+    # record. Both maps are kept current as the records are applied (a batch may name a path or
+    # a fact twice). Nothing below reads ``files`` or ``facts_fts``, so their rows are written
+    # together at the end.
+    held = _held_facts(conn, [r.path for r in records])
+    known = _known_ids(conn, [r.fact.id for r in records if r.fact is not None])
+    file_rows: list[tuple[object, ...]] = []
+    fts_rows: list[tuple[object, ...]] = []
     for record in records:
-        previous = conn.execute("SELECT fact_id FROM files WHERE path = ?",
-                                (record.path,)).fetchone()
         fact = record.fact
-        if previous and previous[0] and (fact is None or previous[0] != fact.id):
+        previous = held.get(record.path)
+        if previous and (fact is None or previous != fact.id):
             _detach_file(conn, record.path, dirty)
-        conn.execute(
-            "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, status, reason, fact_id)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (record.path, record.size, record.mtime_ns, record.sha256, record.status,
-             record.reason, fact.id if fact else None))
+        held[record.path] = fact.id if fact else None
+        file_rows.append((record.path, record.size, record.mtime_ns, record.sha256, record.status,
+                          record.reason, fact.id if fact else None, int(record.placed)))
         if fact is None:
             continue
-        known = conn.execute("UPDATE facts SET status = ?, path = ?, present = 1 WHERE id = ?"
-                             " RETURNING rowid", (record.status, record.path, fact.id)).fetchone()
-        if known is None:  # a fact seen for the first time: its text goes into FTS once
-            (rowid,) = conn.execute(_INSERT_FACT, fact_row(fact, record.status, record.path)).fetchone()
-            conn.execute(
-                "INSERT INTO facts_fts (rowid, entity, relation, value_text, source)"
-                " VALUES (?,?,?,?,?)",
-                (rowid, fact.entity, fact.relation, fact.value.display(), fact.source))
+        if fact.id in known:
+            conn.execute("UPDATE facts SET status = ?, path = ?, present = 1 WHERE id = ?",
+                         (record.status, record.path, fact.id))
+        else:  # a fact seen for the first time: its text goes into FTS once
+            row = fact_row(fact, record.status, record.path)
+            (rowid,) = conn.execute(_INSERT_FACT, row).fetchone()
+            fts_rows.append((rowid, fact.entity, fact.relation, row[5], fact.source))
+            known.add(fact.id)
         if fact.derived_from:
             conn.executemany("INSERT OR IGNORE INTO derivations VALUES (?, ?)",
                              [(fact.id, parent) for parent in fact.derived_from])
@@ -92,7 +98,34 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
             marks = ",".join("?" * len(targets))
             dirty.update(conn.execute(
                 f"SELECT entity, relation, scope FROM facts WHERE id IN ({marks})", targets))
+    conn.executemany(
+        "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, status, reason, fact_id,"
+        " placed) VALUES (?,?,?,?,?,?,?,?)", file_rows)
+    conn.executemany("INSERT INTO facts_fts (rowid, entity, relation, value_text, source)"
+                     " VALUES (?,?,?,?,?)", fts_rows)
     return dirty
+
+
+_CHUNK = 900  # bound parameters per IN (...) query
+
+
+def _held_facts(conn: sqlite3.Connection, paths: list[str]) -> dict[str, str | None]:
+    """path -> the fact id its file held when last indexed (only paths the index knows)."""
+    held: dict[str, str | None] = {}
+    for start in range(0, len(paths), _CHUNK):
+        chunk = paths[start:start + _CHUNK]
+        held.update(conn.execute(f"SELECT path, fact_id FROM files WHERE path IN"
+                                 f" ({','.join('?' * len(chunk))})", chunk).fetchall())
+    return held
+
+
+def _known_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+    known: set[str] = set()
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        known.update(r[0] for r in conn.execute(
+            f"SELECT id FROM facts WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+    return known
 
 
 def _detach_file(conn: sqlite3.Connection, path: str, dirty: set[Key]) -> None:

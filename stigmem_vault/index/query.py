@@ -175,7 +175,9 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
         where.append("(f.contradicted = 0 OR NOT EXISTS (SELECT 1 FROM facts g WHERE"
                      " g.entity = f.entity AND g.relation = f.relation AND g.scope = f.scope"
                      " AND g.contradicted = 1 AND g.live = 1 AND g.id != f.id AND"
+                     " (g.valid_until_ms IS NULL OR g.valid_until_ms > ?) AND"
                      " (g.confidence, g.hlc, g.id) > (f.confidence, f.hlc, f.id)))")
+        params.append(now_ms())
     return where, params
 
 
@@ -267,7 +269,11 @@ def recall(conn: sqlite3.Connection, text: str, filters: Filters, limit: int = 1
 
 def list_conflicts(conn: sqlite3.Connection, status: str | None = None,
                    key: tuple[str, str, str] | None = None) -> list[ConflictRecord]:
-    where, params = [], []
+    # Only conflicts between facts whose files are still here: a rebuilt index never sees a
+    # deleted file, so counting such conflicts would make the cache's answers depend on history.
+    where: list[str] = ["EXISTS (SELECT 1 FROM facts a WHERE a.id = fact_a AND a.present = 1)",
+                        "EXISTS (SELECT 1 FROM facts b WHERE b.id = fact_b AND b.present = 1)"]
+    params: list[object] = []
     if status is not None:
         where.append("status = ?")
         params.append(status)

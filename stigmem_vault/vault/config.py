@@ -45,18 +45,25 @@ class VaultConfig:
     owner_key: str
     created: str
     format: str = VAULT_FORMAT
-    # Earlier owner keys, oldest first: {"key": old, "signature": old key's signature of the
-    # rotation to the next key (see rotation_object)}.
+    # Earlier owner keys, oldest first: {"key": old, "signature": the old key's signature of the
+    # hand-over to the next key, "accepted": the next key's signature of the same hand-over}.
     previous_owner_keys: tuple[dict[str, str], ...] = ()
 
     def owner_keys(self) -> frozenset[str]:
-        """The current owner key and every earlier one whose rotation chain verifies."""
+        """The current owner key and every earlier one linked to it by verified hand-overs.
+
+        Walked from the current key back: each link must be signed by both its keys, so nobody
+        can graft a key of their own onto the chain without the newer owner key; the first
+        broken link ends the chain (nothing older than it counts).
+        """
         keys = [entry["key"] for entry in self.previous_owner_keys] + [self.owner_key]
         valid = {self.owner_key}
-        for index, entry in enumerate(self.previous_owner_keys):
+        for index in range(len(self.previous_owner_keys) - 1, -1, -1):
+            entry = self.previous_owner_keys[index]
             body = canonicalize(rotation_object(entry["key"], keys[index + 1]))
-            if not bytes_signature_valid(entry["key"], body, entry.get("signature", "")):
-                break  # a broken link: nothing before it counts
+            if not (bytes_signature_valid(entry["key"], body, entry.get("signature", ""))
+                    and bytes_signature_valid(keys[index + 1], body, entry.get("accepted", ""))):
+                break
             valid.add(entry["key"])
         return frozenset(valid)
 
@@ -94,7 +101,8 @@ def read_vault_config(root: Path) -> VaultConfig:
     if data.get("format") != VAULT_FORMAT:
         raise VaultConfigError(f"format must be {VAULT_FORMAT!r}, got {data.get('format')!r}", path)
     try:
-        previous = tuple({"key": str(e["key"]), "signature": str(e["signature"])}
+        previous = tuple({"key": str(e["key"]), "signature": str(e["signature"]),
+                          "accepted": str(e.get("accepted", ""))}
                          for e in data.get("previous_owner_keys", []))  # type: ignore[union-attr]
         return VaultConfig(**{k: data[k] for k in ("owner", "owner_key", "created")},  # type: ignore[arg-type]
                            previous_owner_keys=previous)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord, Key
-from stigmem_vault.vault.layout import FACTS_DIR
+from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
 from stigmem_vault.vault.trust import TrustStore
 from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, verify_bytes
 from stigmem_vault.watch.filters import VaultFilter
@@ -58,8 +58,9 @@ def is_fact_path(rel: str) -> bool:
 def walk_notes(root: Path) -> Iterator[tuple[str, os.stat_result]]:
     """(vault-relative path, lstat) of every Markdown note the watcher would care about."""
     keep = VaultFilter()
-    stack = [root]
-    prefix = len(str(root)) + 1
+    top = str(root)
+    stack = [top]  # folders as str: a Path per folder costs more than the scandir itself
+    prefix = len(top) + 1
     while stack:
         directory = stack.pop()
         try:
@@ -68,9 +69,9 @@ def walk_notes(root: Path) -> Iterator[tuple[str, os.stat_result]]:
             continue
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                top_level_skip = directory == root and entry.name in SKIP_DIRS
+                top_level_skip = directory == top and entry.name in SKIP_DIRS
                 if not top_level_skip and not entry.name.startswith("."):
-                    stack.append(Path(entry.path))
+                    stack.append(entry.path)
                 continue
             rel = entry.path[prefix:].replace(os.sep, "/")
             if keep(rel):
@@ -108,15 +109,22 @@ def read_record(root: Path, rel: str, st: os.stat_result, trust: TrustStore) -> 
         return FileRecord(rel, st.st_size, st.st_mtime_ns, None, Verdict.MALFORMED.value,
                           f"is {st.st_size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit")
     try:
-        with open(root / rel, "rb") as handle:
-            data = handle.read(MAX_FACT_FILE_BYTES + 1)
+        with open(os.path.join(root, rel), "rb") as handle:
+            # Ask for the size the file has plus one byte, not for the limit: read(1 MiB) costs a
+            # 1 MiB buffer per file. A file that grew meanwhile is read on up to the limit, so
+            # the bytes are the same as one read(MAX_FACT_FILE_BYTES + 1).
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(min(size, MAX_FACT_FILE_BYTES) + 1)
+            if len(data) > size:
+                data += handle.read(MAX_FACT_FILE_BYTES + 1 - len(data))
             fresh = os.fstat(handle.fileno())
     except OSError as exc:
         return FileRecord(rel, st.st_size, st.st_mtime_ns, None, Verdict.MALFORMED.value,
                           f"cannot be read: {exc.strerror or exc}")
     item = verify_bytes(rel, data, trust)
+    placed = item.fact is not None and str(fact_relpath(item.fact)) == rel
     return FileRecord(rel, fresh.st_size, fresh.st_mtime_ns, hashlib.sha256(data).hexdigest(),
-                      item.verdict.value, item.reason, item.fact)
+                      item.verdict.value, item.reason, item.fact, placed)
 
 
 def note_record(root: Path, rel: str, status: str = NOTE_STATUS, reason: str = "") -> FileRecord | None:

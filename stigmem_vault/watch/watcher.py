@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import watchdog.events
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
@@ -31,6 +32,17 @@ warnings.filterwarnings("ignore", message="Callback with id .* already exists fo
 
 DEBOUNCE = 0.004
 MAX_DELAY = 0.040
+
+# The event types the handler can use: every one but "opened" and "closed_no_write", which it
+# drops anyway. Asking inotify only for these keeps plain reads silent: with IN_OPEN and
+# IN_CLOSE_NOWRITE, walking a large vault (watchdog re-adding its watches after the kernel
+# queue overflowed, a scan, git, the index) raised more events than the queue holds, so
+# watchdog walked the whole tree again, and again: a node on a 100,000-fact vault spent half
+# a core on that, idle.
+_EVENT_FILTER = [cls for cls in vars(watchdog.events).values()
+                 if isinstance(cls, type) and issubclass(cls, FileSystemEvent)
+                 and cls.event_type not in ("opened", "closed_no_write")
+                 and cls is not FileSystemEvent]
 
 
 class Coalescer:
@@ -100,7 +112,7 @@ class Watcher:
         self._coalescer = Coalescer(debounce, max_delay)
         self._observer = Observer()
         self._observer.schedule(_Handler(root, keep or VaultFilter(), self._events), str(root),
-                                recursive=True)
+                                recursive=True, event_filter=_EVENT_FILTER)
         self._worker = threading.Thread(target=self._run, name="stigmem-watch", daemon=True)
         self._stopping = threading.Event()
 

@@ -1,0 +1,122 @@
+"""The node's OpenAPI document: built from the routes, tidied, served, and committed.
+
+The document does not depend on a vault or on the node's settings, so the copy committed in
+``docs/openapi.json`` is exactly what every node serves at ``/openapi.json`` (a test holds them
+equal). Regenerate it after changing a route::
+
+    python -m stigmem_vault.http.openapi > docs/openapi.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+SECURITY_SCHEME = "bearerAuth"
+PUBLIC_TAGS = {"ops"}  # health and discovery need no token
+
+DESCRIPTION = """\
+A Stigmem v1 node over a signed, git-backed Markdown vault. Every write becomes a signed fact
+file and a git commit; answers use the upstream Stigmem v1 wire format, with this node's
+additions (signature, signer, trust class, verification, supersession) as extra keys.
+
+**Auth.** `Authorization: Bearer <token>`. A token is bound to one principal, a set of scopes
+and the permissions `read` and/or `write`; reads only ever return facts in the token's scopes.
+Missing or unknown token: 401 with `WWW-Authenticate: Bearer`. A node started with
+`--auth none` (loopback only) serves every request as the vault owner.
+
+**Errors.** `{"detail": "..."}` or `{"detail": {"code", "message", "field"?}}`; invalid fields in a
+body are 422 `{"detail": [{"loc", "msg", "type"}]}` naming the field and the reason. Bodies over
+the node's limit get 413. Per-principal rate limits answer 429 with `Retry-After`.
+"""
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document of ``app``, tidied for readers and generators."""
+    doc = get_openapi(title=app.title, version=app.version, description=DESCRIPTION,
+                      routes=app.routes, tags=[
+                          {"name": "facts", "description": "assert, query, get and verify facts"},
+                          {"name": "recall", "description": "ranked recall and the entity graph"},
+                          {"name": "conflicts", "description": "contradictions and their "
+                                                               "resolution"},
+                          {"name": "ops", "description": "health and discovery (no token)"},
+                      ])
+    doc.setdefault("components", {})["securitySchemes"] = {
+        SECURITY_SCHEME: {"type": "http", "scheme": "bearer",
+                          "description": "a token from `stigmem token create`"}}
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _not_nullable(parameter["schema"])
+            if not PUBLIC_TAGS.intersection(operation.get("tags", [])):
+                operation["security"] = [{SECURITY_SCHEME: []}]
+    _prune_components(doc)
+    return doc
+
+
+def _not_nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or a string: ``str | None`` means optional, not ``null``."""
+    branches = schema.get("anyOf")
+    if not branches:
+        return schema
+    kept = [branch for branch in branches if branch != {"type": "null"}]
+    if len(kept) != 1 or len(kept) == len(branches):
+        return schema
+    tidy = {key: value for key, value in schema.items() if key != "anyOf"}
+    if tidy.get("default", ...) is None:
+        del tidy["default"]
+    return {**kept[0], **tidy}
+
+
+def _prune_components(doc: dict[str, Any]) -> None:
+    """Drop schemas nothing refers to (FastAPI's default 422 models, replaced by ours)."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    prefix = "#/components/schemas/"
+    reachable: set[str] = set()
+    pending = [doc["paths"]]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(prefix) and ref[len(prefix):] not in reachable:
+                reachable.add(ref[len(prefix):])
+                pending.append(schemas.get(ref[len(prefix):], {}))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    for name in set(schemas) - reachable:
+        del schemas[name]
+
+
+def install(app: FastAPI) -> None:
+    """Serve the tidied document at ``/openapi.json`` (built once, on first request)."""
+    cache: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        if "doc" not in cache:
+            cache["doc"] = document(app)
+        return cache["doc"]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The committed form: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    from stigmem_vault.http.app import create_app
+    from stigmem_vault.http.settings import NodeSettings
+
+    # The document describes routes only; no vault is opened to build it.
+    app = create_app(None, NodeSettings())  # type: ignore[arg-type]
+    sys.stdout.write(render(app.openapi()))
+
+
+if __name__ == "__main__":
+    main()
