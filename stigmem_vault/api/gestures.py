@@ -135,7 +135,7 @@ def _amend_in_place(vault: Vault, rel: str, previous: IndexedFact) -> list[Chang
         claim = gestures.claim_from_draft(props, vault.config.owner)
     except (FormatError, InvalidFact) as exc:
         field, reason = _field_reason(exc)
-        draft_rel = vault.park_draft(rel, edited_text or "", field, reason)
+        draft_rel = vault.park_draft(rel, edited_text or "", field, reason, original.id)
         return [*changes, Change("rejected", draft_rel, f"{field}: {reason}")]
     if _same_claim(claim, original):
         return changes  # only formatting or unsigned properties changed
@@ -217,7 +217,7 @@ def _draft(vault: Vault, rel: str, source: str, only_if_draft: bool = False,
         if claim.source != source:
             raise InvalidFact("source", f"a draft in this folder is signed as {source}, "
                                         f"not {claim.source}")
-        fact = vault.write_claim(claim)
+        fact = vault.write_claim(claim, notes=gestures.typed_notes(note))
     except InvalidFact as exc:
         vault.write_note(rel, gestures.annotate(note, exc.field, exc.reason), "draft rejected")
         return [Change("rejected", rel, f"{exc.field}: {exc.reason}")]

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from stigmem_vault.api.vault import Vault
 
 NOTICES_FILE = ".stigmem/local/notices.log"
+# Properties only a signed file has: a parked edit drops them so it reads as a fresh draft.
+_SIGNED_ONLY = frozenset({"format", "id", "hlc", "timestamp", "signer", "signature",
+                          "derived_from"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,14 +242,23 @@ class MemoryMixin:
             self._queue(rel, f"restore {fact.id[:12]}")
         self.index_paths([rel])
 
-    def park_draft(self: Vault, rel: str, text: str, field: str, reason: str) -> str:  # type: ignore[misc]
-        """Keep an edit that could not be signed as an annotated draft in the owner's inbox."""
+    def park_draft(self: Vault, rel: str, text: str, field: str, reason: str,  # type: ignore[misc]
+                   supersedes: str | None = None) -> str:
+        """Keep an edit that could not be signed as an annotated draft in the owner's inbox.
+
+        The draft is the owner's amendment of ``supersedes``: once the human fixes the named
+        field and saves, it is signed like any inbox draft and replaces the original.
+        """
         slug = gestures.principal_slug(self.config.owner)
         stem = rel.rsplit("/", 1)[-1][:-3]
         draft_rel = f"{gestures.INBOX_DIR}/{slug}/{stem}-edit.md"
         try:
             note = gestures.parse_note(text, rel)
-            annotated = gestures.annotate(note, field, reason)
+            props = {k: v for k, v in note.props.items() if k not in _SIGNED_ONLY}
+            props["source"] = self.config.owner
+            if supersedes is not None:
+                props["supersedes"] = supersedes
+            annotated = gestures.annotate(gestures.Note(props, note.body), field, reason)
         except Exception:
             annotated = f"> [!error] stigmem\n> **{field}**: {reason}\n\n" + text
         self.write_note(draft_rel, annotated, "edit parked as draft")

@@ -318,15 +318,22 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
                            supersedes=supersedes, derived_from=derived_from)
         return self.write_claim(claim)
 
-    def write_claim(self, claim: Claim, *, key: SigningKey | None = None) -> Fact:
-        """Sign ``claim`` (with ``key``, else the key of its source) and write it durably."""
+    def write_claim(self, claim: Claim, *, key: SigningKey | None = None,
+                    notes: str = "") -> Fact:
+        """Sign ``claim`` (with ``key``, else the key of its source) and write it durably.
+
+        ``notes`` (what a person typed in a draft's body) is kept in the file's unsigned body.
+        """
         _node, _git, _node_key, clock = self._writer()
         self._check_claim(claim)
         key = key or self.signing_key_for(claim.source)
         with self._lock:
             fact = sign_claim(claim, clock.now(), _now_timestamp(), key)
             rel = str(fact_relpath(fact))
-            data = markdown.render(fact).encode("utf-8")
+            text = markdown.render(fact)
+            if notes:
+                text += "\n## Notes\n\n" + notes.rstrip() + "\n"
+            data = text.encode("utf-8")
             try:
                 write_atomic(self.root / rel, data, exclusive=True)
             except FileExistsError:

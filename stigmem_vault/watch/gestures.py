@@ -81,11 +81,22 @@ def _infer(raw: object) -> str:
 
 def claim_from_draft(props: dict[str, frontmatter.Flat], default_source: str) -> Claim:
     """Validate a draft's properties into a Claim; InvalidFact names the first bad field."""
+    for required in ("entity", "relation"):
+        if props.get(required) in (None, ""):
+            raise InvalidFact(required, "is missing; a fact note names an entity and a relation")
     type_name, raw = draft_value(props)
     fields = {key: props.get(key) for key in _CLAIM_KEYS if props.get(key) not in (None, "")}
     fields.setdefault("source", default_source)
     fields.setdefault("confidence", 1.0)
     return make_claim(value=make_value(type_name, raw), **fields)  # type: ignore[arg-type]
+
+
+def typed_notes(note: Note) -> str:
+    """What the human wrote under a draft's properties, without our own error callout."""
+    body = note.body
+    if body.startswith("> [!error] stigmem"):
+        body = body.split("\n\n", 1)[1] if "\n\n" in body else ""
+    return body.strip()
 
 
 def annotate(note: Note, field: str, reason: str) -> str:
