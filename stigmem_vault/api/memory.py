@@ -107,6 +107,7 @@ class MemoryMixin:
                 (gesture_paths.append(rel) if previous and previous.status == "valid"
                  else removed.append(rel))
             report = index_facts(self.root, index, self.trust, plain, removed, progress)
+            self._adopt_untracked(index, [rel for rel, _st in plain])
             done = apply_changes(self, gesture_paths + found.notes)
             report.changes.extend(done)
             for change in done:
@@ -118,6 +119,19 @@ class MemoryMixin:
             indexing.sync_conflict_notes(self, index, report.dirty_keys)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         return report
+
+    def _adopt_untracked(self: Vault, index: Index, rels: list[str]) -> None:  # type: ignore[misc]
+        """Valid signed facts dropped in while nobody watched (an agent writing files) are
+        committed like any other write; anything else stays out of git."""
+        if not rels or self.git is None:
+            return
+        tracked = self.git.repo.index
+        tracked.read()
+        with self._lock:
+            for rel in rels:
+                state = index.file_state(rel)
+                if rel not in tracked and state is not None and state[0] == "valid":
+                    self._queue(rel, f"adopt {rel}")
 
     def _index_only(self: Vault, index: Index, progress: Progress | None) -> ScanReport:  # type: ignore[misc]
         found = changes(self.root, index)

@@ -59,3 +59,30 @@ def test_a_parked_edit_once_fixed_amends_the_original(vault: Vault) -> None:
     assert amended.confidence == 0.9
     live = {i.fact.id for i in vault.query(entity="project:atlas")}
     assert live == {amended.id}
+
+
+def test_a_signed_fact_dropped_in_while_nobody_watched_is_committed(vault: Vault) -> None:
+    import subprocess
+
+    from stigmem_vault.canonical.signing import format_timestamp, sign_claim
+    from stigmem_vault.model.fact import make_claim
+    from stigmem_vault.model.values import make_value
+    from stigmem_vault.vault import markdown
+    from stigmem_vault.vault.layout import fact_relpath
+
+    _ = vault.index  # the index exists and is up to date
+    claim = make_claim(entity="project:atlas", relation="project:status",
+                       value=make_value("string", "green"), source="agent:codex", scope="team")
+    from datetime import UTC, datetime
+
+    fact = sign_claim(claim, vault.clock.now(), format_timestamp(datetime.now(UTC)),
+                      vault.signing_key_for("agent:codex"))
+    target = vault.root / fact_relpath(fact)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(markdown.render(fact))  # an agent writing the file itself
+    vault.refresh()
+    vault.flush()
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=vault.root, capture_output=True,
+                            text=True, check=True).stdout
+    assert status == ""
+    assert vault.index.get(fact.id) is not None
