@@ -91,7 +91,7 @@ def test_a_signed_commit_follows_on_the_node_timer(home: Path, tmp_path: Path) -
             wait_for(lambda: vault.git.blob_at_head(fact.path), what="the commit of the fact")
             assert vault.git.blob_at_head(fact.path) == (vault.root / fact.path).read_bytes()
             log = vault.git.log_for(fact.path)
-            assert log and log[0][1].startswith("stigmem: assert")
+            assert log and log[0][1].startswith("stigmem: ") and "assert 1" in log[0][1]
             assert client.provenance(fact.id).commits[0][0] == log[0][0]
             verified = subprocess.run(
                 ["git", "-c", "gpg.ssh.allowedSignersFile=.stigmem/allowed_signers",
