@@ -97,14 +97,14 @@ class MemoryMixin:
             found = changes(self.root, index)
             gesture_paths: list[str] = []
             plain: list = []
+            # Paths whose file held a valid fact when last indexed: one query, not one per path.
+            was_valid = index.valid_fact_paths(
+                [rel for rel, _st in found.facts] + [rel for rel in found.removed if is_fact_path(rel)])
             for rel, st in found.facts:
-                previous = index.fact_at(rel)
-                (gesture_paths.append(rel) if previous and previous.status == "valid"
-                 else plain.append((rel, st)))
+                (gesture_paths.append(rel) if rel in was_valid else plain.append((rel, st)))
             removed: list[str] = []
             for rel in found.removed:
-                previous = index.fact_at(rel) if is_fact_path(rel) else None
-                (gesture_paths.append(rel) if previous and previous.status == "valid"
+                (gesture_paths.append(rel) if is_fact_path(rel) and rel in was_valid
                  else removed.append(rel))
             report = index_facts(self.root, index, self.trust, plain, removed, progress)
             self._adopt_untracked(index, [rel for rel, _st in plain])
@@ -129,8 +129,10 @@ class MemoryMixin:
         tracked.read()
         with self._lock:
             for rel in rels:
+                if rel in tracked:  # checked first: most files are tracked, and this is cheaper
+                    continue
                 state = index.file_state(rel)
-                if rel not in tracked and state is not None and state[0] == "valid":
+                if state is not None and state[0] == "valid":
                     self._queue(rel, f"adopt {rel}")
 
     def _index_only(self: Vault, index: Index, progress: Progress | None) -> ScanReport:  # type: ignore[misc]

@@ -70,6 +70,17 @@ class Index:
                 return None
             return query.get_fact(self.db.conn, row[0])
 
+    def valid_fact_paths(self, paths: list[str]) -> set[str]:
+        """Those of ``paths`` for which ``fact_at(path)`` is a fact with status valid (in bulk)."""
+        found: set[str] = set()
+        with self.db.lock:
+            for start in range(0, len(paths), 900):
+                chunk = paths[start:start + 900]
+                found.update(row[0] for row in self.db.conn.execute(
+                    "SELECT f.path FROM files f JOIN facts x ON x.id = f.fact_id"
+                    f" WHERE x.status = 'valid' AND f.path IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
     def unshareable(self, scope: str) -> list[str]:
         """Paths under ``facts/<scope>/`` that must not leave this node: not valid, not at their
         canonical path, or holding a fact of another scope (a local fact moved there by hand)."""
