@@ -113,7 +113,9 @@ class GitRepo:
         """
         try:
             index = self.repo.index
-            index.read()
+            # Reload only if git's index file changed on disk (another process committed): a
+            # forced re-read costs tens of ms on a large vault, under the vault's write lock.
+            index.read(False)
             # Stage each path as the work tree has it now: within one batch a note can be
             # written and then removed (a draft rejected, fixed, then filed) or the reverse.
             for path in dict.fromkeys([*added, *removed]):
