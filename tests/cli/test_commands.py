@@ -31,7 +31,10 @@ def test_the_documented_commands_exist() -> None:
         ("get",), ("list",), ("amend",), ("retract",), ("verify",), ("status",), ("query",),
         ("recall",), ("provenance",), ("conflicts",), ("resolve",), ("index",), ("reindex",),
         ("watch",), ("serve",), ("token",), ("token", "create"), ("token", "list"),
-        ("token", "revoke"), ("conformance",), ("mcp",)}
+        ("token", "revoke"), ("conformance",), ("mcp",),
+        ("identity", "rotate"), ("remote",), ("remote", "add"), ("remote", "list"),
+        ("remote", "remove"), ("sync",), ("peer",), ("peer", "list"), ("peer", "trust"),
+        ("peer", "revoke"), ("audit",)}
 
 
 @pytest.mark.parametrize("path", [(), *COMMAND_PATHS], ids=lambda p: " ".join(p) or "stigmem")
