@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an inde
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 DDL = """
 CREATE TABLE files (
@@ -55,7 +55,6 @@ CREATE INDEX facts_relation ON facts (relation);
 CREATE INDEX facts_source ON facts (source);
 CREATE INDEX facts_hlc ON facts (hlc);
 CREATE INDEX facts_supersedes ON facts (supersedes) WHERE supersedes IS NOT NULL;
-CREATE INDEX facts_live ON facts (live, hlc);
 CREATE INDEX facts_cid ON facts (cid);
 CREATE INDEX facts_ref_target ON facts (value_text) WHERE value_type = 'ref';
 

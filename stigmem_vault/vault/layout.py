@@ -14,6 +14,7 @@ one folder to a few thousand entries at a million facts while the path stays rea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -45,6 +46,7 @@ def _segment(text: str) -> str:
     return clean
 
 
+@functools.lru_cache(maxsize=65536)  # entities repeat across facts; this is on the scan path
 def entity_segments(entity: str) -> tuple[str, ...]:
     """The entity's directory segments, bucket included."""
     if entity.startswith("stigmem://"):
@@ -58,6 +60,7 @@ def entity_segments(entity: str) -> tuple[str, ...]:
     return (*segments[:-1], bucket, segments[-1])
 
 
+@functools.lru_cache(maxsize=4096)
 def relation_slug(relation: str) -> str:
     return _segment(relation.replace(":", ".").replace("/", "_"))
 
