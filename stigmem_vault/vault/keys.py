@@ -45,6 +45,8 @@ class KeyStore:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.dir = home / "keys"
+        # kid -> (file identity when read, key): a write re-reads its key only if the file changed
+        self._loaded: dict[str, tuple[tuple[int, int, int, int], SigningKey]] = {}
 
     def check_outside(self, vault_root: Path) -> None:
         """Refuse a key directory that lives inside the vault (git would share the keys)."""
@@ -91,7 +93,12 @@ class KeyStore:
         """The private key for ``kid``, or None if this machine does not hold it."""
         path = self.path_for(kid)
         try:
-            mode = path.stat().st_mode
+            st = path.stat()
+            mode = st.st_mode
+            seen = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)  # chmod changes ctime
+            cached = self._loaded.get(kid)
+            if cached is not None and cached[0] == seen:
+                return cached[1]
             text = path.read_text("ascii")
         except FileNotFoundError:
             return None
@@ -112,4 +119,5 @@ class KeyStore:
         key = SigningKey(der[16:])
         if key_id(key.verify_key) != kid:
             raise IdentityError(f"{path}: holds a different key than its name says")
+        self._loaded[kid] = (seen, key)
         return key
