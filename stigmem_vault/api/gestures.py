@@ -65,7 +65,12 @@ def _apply_one(vault: Vault, rel: str) -> list[Change]:
     path = vault.root / rel
     exists = os.path.lexists(path)
     if vault.is_own_write(rel):
-        return vault.index_paths([rel]) if rel.startswith(FACTS_DIR + "/") else []
+        # This process wrote it and indexed it as it did; only a touched stat needs recording.
+        if rel.startswith(FACTS_DIR + "/") and os.path.lexists(path):
+            st = os.lstat(path)
+            if vault.index.file_stat(rel) != (st.st_size, st.st_mtime_ns):
+                return vault.index_paths([rel])
+        return []
     if rel.startswith(FACTS_DIR + "/"):
         return _fact_file(vault, rel) if exists else _fact_deleted(vault, rel)
     if not exists:

@@ -130,6 +130,10 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         self._commit_every = commit_every
         self._commit_delay = commit_delay
         self._lock = _WriteLock(self.git if self.node is not None else None)
+        # A leaf lock for the pending lists: never held while taking another lock, so writers
+        # queue their files without waiting for a commit that is being made.
+        self._pending_lock = threading.Lock()
+        self._flush_requested = False
         self._pending_add: list[str] = []
         self._pending_remove: list[str] = []
         self._pending_notes: list[str] = []
@@ -327,23 +331,24 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         _node, _git, _node_key, clock = self._writer()
         self._check_claim(claim)
         key = key or self.signing_key_for(claim.source)
-        with self._lock:
-            fact = sign_claim(claim, clock.now(), _now_timestamp(), key)
-            rel = str(fact_relpath(fact))
-            text = markdown.render(fact)
-            if notes:
-                text += "\n## Notes\n\n" + notes.rstrip() + "\n"
-            data = text.encode("utf-8")
-            try:
-                write_atomic(self.root / rel, data, exclusive=True)
-            except FileExistsError:
-                existing = self._read_fact(rel)
-                if existing is None or existing.id != fact.id:
-                    raise InvalidFact("id", f"another fact already occupies {rel}") from None
-                return fact  # the same signed fact is already on disk
-            self._queue(rel, f"assert {fact.id[:ID_PREFIX_LEN]} {fact.source} "
-                             f"{fact.entity} {fact.relation}")
-            self._after_write(rel, data, fact)
+        # Signing and the durable write need no lock (the clock is thread-safe and the file is
+        # created exclusively), so concurrent writers overlap their fsyncs.
+        fact = sign_claim(claim, clock.now(), _now_timestamp(), key)
+        rel = str(fact_relpath(fact))
+        text = markdown.render(fact)
+        if notes:
+            text += "\n## Notes\n\n" + notes.rstrip() + "\n"
+        data = text.encode("utf-8")
+        try:
+            write_atomic(self.root / rel, data, exclusive=True)
+        except FileExistsError:
+            existing = self._read_fact(rel)
+            if existing is None or existing.id != fact.id:
+                raise InvalidFact("id", f"another fact already occupies {rel}") from None
+            return fact  # the same signed fact is already on disk
+        self._queue(rel, f"assert {fact.id[:ID_PREFIX_LEN]} {fact.source} "
+                         f"{fact.entity} {fact.relation}")
+        self._after_write(rel, data, fact)
         return fact
 
     def path_of(self, fact: Fact) -> str:
@@ -395,27 +400,26 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
 
     # ----------------------------------------------------------------- commits
 
-    def _queue(self, rel: str, note: str) -> None:
-        if not self._pending_add and not self._pending_remove:
-            write_atomic(self._marker, b"", sync=True)
-        self._pending_add.append(rel)
-        self._pending_notes.append(note)
-        if len(self._pending_add) >= self._commit_every:
+    def _queue(self, rel: str, note: str, *, removal: bool = False) -> None:
+        """Add a written (or removed) path to the next commit."""
+        with self._pending_lock:
+            if not self._pending_add and not self._pending_remove:
+                write_atomic(self._marker, b"", sync=True)
+            (self._pending_remove if removal else self._pending_add).append(rel)
+            self._pending_notes.append(note)
+            # One writer starts the commit of a full batch; the others keep queueing into the
+            # next one instead of each starting a commit of their own.
+            full = len(self._pending_add) >= self._commit_every and not self._flush_requested
+            self._flush_requested |= full
+            if not full and self._commit_delay is not None and self._timer is None:
+                self._timer = threading.Timer(self._commit_delay, self._timed_flush)
+                self._timer.daemon = True
+                self._timer.start()
+        if full:
             self.flush()
-        elif self._commit_delay is not None and self._timer is None:
-            self._timer = threading.Timer(self._commit_delay, self._timed_flush)
-            self._timer.daemon = True
-            self._timer.start()
 
     def _queue_removal(self, rel: str, note: str) -> None:
-        if not self._pending_add and not self._pending_remove:
-            write_atomic(self._marker, b"", sync=True)
-        self._pending_remove.append(rel)
-        self._pending_notes.append(note)
-        if self._commit_delay is not None and self._timer is None:
-            self._timer = threading.Timer(self._commit_delay, self._timed_flush)
-            self._timer.daemon = True
-            self._timer.start()
+        self._queue(rel, note, removal=True)
 
     def _timed_flush(self) -> None:
         with self._lock:
@@ -429,17 +433,28 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            if not self._pending_add and not self._pending_remove:
+            with self._pending_lock:  # take the batch; writers go on queueing the next one
+                added, removed, notes = (self._pending_add, self._pending_remove,
+                                         self._pending_notes)
+                self._pending_add, self._pending_remove, self._pending_notes = [], [], []
+                self._flush_requested = False
+            if not added and not removed:
                 return None
             node, git, node_key, _clock = self._writer()
-            notes = self._pending_notes
             message = f"stigmem: {_summary(notes)}\n\n" + "\n".join(notes[:200]) + (
                 f"\n... and {len(notes) - 200} more\n" if len(notes) > 200 else "\n")
-            with git.locked():
-                oid = git.commit(self._pending_add, self._pending_remove, message,
-                                 node_key, node.source, f"{node.node_id}@stigmem.invalid")
-            self._pending_add, self._pending_remove, self._pending_notes = [], [], []
-            self._marker.unlink(missing_ok=True)
+            try:
+                with git.locked():
+                    oid = git.commit(added, removed, message, node_key, node.source,
+                                     f"{node.node_id}@stigmem.invalid")
+            except BaseException:
+                with self._pending_lock:  # nothing is dropped: the batch waits for the next try
+                    self._pending_add[:0], self._pending_remove[:0] = added, removed
+                    self._pending_notes[:0] = notes
+                raise
+            with self._pending_lock:
+                if not self._pending_add and not self._pending_remove:
+                    self._marker.unlink(missing_ok=True)
             return oid
 
     def _recover(self) -> None:

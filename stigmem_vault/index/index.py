@@ -92,6 +92,13 @@ class Index:
                 " OR x.scope IS NULL OR x.scope != ?) ORDER BY f.path",
                 (prefix, prefix[:-1] + "0", scope))]
 
+    def file_stat(self, path: str) -> tuple[int, int] | None:
+        """(size, mtime_ns) the index recorded for ``path``."""
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT size, mtime_ns FROM files WHERE path = ?",
+                                       (path,)).fetchone()
+        return (row[0], row[1]) if row else None
+
     def file_state(self, path: str) -> tuple[str, str] | None:
         """(status, reason) the index recorded for the file at ``path``."""
         with self.db.lock:

@@ -48,7 +48,9 @@ def test_threads_writing_one_vault_lose_nothing(home: Path, vault_path: Path) ->
     report = vault.verify()
     assert report.ok and report.counts()["valid"] == 200
     assert porcelain(vault_path) == ""
-    assert len(commits(vault_path)) - start == 4  # 200 writes in batches of 64: 3 full + the rest
+    # 200 writes in batches of at least 64 (writers keep queueing while a batch is committed):
+    # at most 3 full batches plus the rest.
+    assert 1 <= len(commits(vault_path)) - start <= 4
     tracked = set(git(vault_path, "ls-files", "facts").stdout.splitlines())
     assert on_disk <= tracked
     assert_history_signed_and_linear(vault_path)
