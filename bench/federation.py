@@ -21,9 +21,9 @@ bench/out/fed-<big>/, gitignored, with the nodes' keys). Each round A asserts ``
 and syncs (push), then B.sync() is timed. The vaults grow by ``--small`` facts a round.
 
 A's sync time (pull + push) is reported for both cases; each sync is also split into fetch,
-examine (the checks, git objects only), import (files, index, commit), rescan (the stat scan of
-the vault a sync makes before it pushes), unshareable (the index query for files that must not
-leave), projection (building the projection commit) and push; "other" is the rest. Best and
+examine (the checks, git objects only), import (files, index, commit), rescan (a stat scan of
+the vault, if any), projection (building the projection commit, including the check of what
+changed since the last one for files that must not leave) and push; "other" is the rest. Best and
 median of the rounds are shown. Exit 1 and MISSED if a target is missed (median round).
 """
 
@@ -60,7 +60,6 @@ from stigmem_vault.api.memory import MemoryMixin
 from stigmem_vault.api.sync import SyncMixin, SyncReport
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.federation.declaration import fingerprint
-from stigmem_vault.index.index import Index
 
 REMOTE = "hub"
 SCOPES = ["team"]
@@ -86,11 +85,9 @@ sync_module.push = _timed("push", sync_module.push)
 sync_module.examine = _timed("examine", sync_module.examine)
 sync_module.update_projection = _timed("projection", sync_module.update_projection)
 SyncMixin._import = _timed("import", SyncMixin._import)  # type: ignore[method-assign]
-# Before it pushes, a sync rescans the vault (stat of every note) and asks the index which
-# files under facts/<scope>/ must not leave: both follow the vault's size, not the change.
+# A refresh (stat scan) should not happen during a sync any more; timed to show it stays 0.
 MemoryMixin.refresh = _timed("rescan", MemoryMixin.refresh)  # type: ignore[method-assign]
-Index.unshareable = _timed("unshareable", Index.unshareable)  # type: ignore[method-assign]
-PART_NAMES = ("fetch", "examine", "import", "rescan", "unshareable", "projection", "push")
+PART_NAMES = ("fetch", "examine", "import", "rescan", "projection", "push")
 
 
 @dataclass

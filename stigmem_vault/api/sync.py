@@ -149,13 +149,11 @@ class SyncMixin:
               report: SyncReport) -> None:
         node, git, node_key, _clock = self._writer()
         self._publish_declaration()
-        self.refresh()  # the index must describe HEAD's files before it decides what may leave
-        self.flush()
+        self.flush()  # projections are built from HEAD
         specs = []
         for scope in remote.scopes:
             tip = update_projection(git, scope, node_key, node.source,
-                                    f"{node.node_id}@stigmem.invalid",
-                                    exclude=self.index.unshareable(scope))
+                                    f"{node.node_id}@stigmem.invalid", self.trust)
             if tip is not None and sync_state.pushed.get(scope) != str(tip):
                 specs.append((scope, str(tip), f"{PROJECTION_REF.format(scope=scope)}:"
                                                f"{REMOTE_BRANCH.format(scope=scope, node=node.node_id)}"))

@@ -11,11 +11,17 @@ On a remote, node N's projection of scope S is the branch ``stigmem/S/N``.
 
 from __future__ import annotations
 
+import time
+
 import pygit2
 from nacl.signing import SigningKey
 
+from stigmem_vault.errors import FormatError
 from stigmem_vault.federation.declaration import PEERS_DIR
+from stigmem_vault.vault import markdown
 from stigmem_vault.vault.git import GitRepo, sshsig
+from stigmem_vault.vault.trust import TrustStore
+from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, decode
 
 PROJECTION_REF = "refs/stigmem/projection/{scope}"
 REMOTE_BRANCH = "refs/heads/stigmem/{scope}/{node}"
@@ -76,16 +82,52 @@ def projection_tree(repo: pygit2.Repository, scope: str,
     return root.write()
 
 
+def unshareable(repo: pygit2.Repository, previous: pygit2.Oid | None, candidate: pygit2.Oid,
+                scope: str, trust: TrustStore) -> list[str]:
+    """Files of ``candidate`` (HEAD's facts/<scope>/) that are new since the ``previous``
+    projection tree and must not leave this node: anything a peer's pull would refuse —
+    not a valid fact of this very scope at its canonical path (e.g. a local fact moved into the
+    team folder by hand). Only what changed is read, so the cost follows the change."""
+    from stigmem_vault.federation.pull import all_added, judge_new_fact  # (pull imports us)
+
+    deltas = (repo.diff(repo[previous], repo[candidate]).deltas if previous is not None
+              else all_added(repo[candidate]))
+    refused = []
+    for delta in deltas:
+        if delta.status not in (pygit2.enums.DeltaStatus.ADDED,
+                                pygit2.enums.DeltaStatus.MODIFIED):
+            continue
+        path = delta.new_file.path
+        if not path.startswith(f"facts/{scope}/"):
+            continue
+        if delta.new_file.mode not in (pygit2.enums.FileMode.BLOB,
+                                       pygit2.enums.FileMode.BLOB_EXECUTABLE) \
+                or repo.odb.read_header(delta.new_file.id)[1] > MAX_FACT_FILE_BYTES:
+            refused.append(path)
+            continue
+        try:
+            parsed = markdown.parse(decode(repo[delta.new_file.id].data, path), path)
+        except FormatError:
+            refused.append(path)
+            continue
+        if judge_new_fact(parsed, path, scope, trust, time.time_ns() // 1_000_000, 0):
+            refused.append(path)
+    return refused
+
+
 def update_projection(git: GitRepo, scope: str, key: SigningKey, name: str, email: str,
-                      exclude: list[str] | None = None) -> pygit2.Oid | None:
-    """Advance the projection of ``scope`` to HEAD; returns its tip (None if nothing to share)."""
+                      trust: TrustStore) -> pygit2.Oid | None:
+    """Advance the projection of ``scope`` to HEAD, leaving out what must not be shared;
+    returns its tip (None if nothing to share)."""
     repo = git.repo
     ref_name = PROJECTION_REF.format(scope=scope)
-    tree = projection_tree(repo, scope, exclude)
     try:
         tip = repo.references[ref_name].target
     except KeyError:
         tip = None
+    raw = projection_tree(repo, scope)
+    refused = unshareable(repo, repo[tip].tree_id if tip is not None else None, raw, scope, trust)
+    tree = projection_tree(repo, scope, refused) if refused else raw
     if tip is not None and repo[tip].tree_id == tree:
         return tip
     if tip is None and len(repo[tree]) == 0:

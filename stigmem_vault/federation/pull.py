@@ -105,7 +105,7 @@ def examine(repo: pygit2.Repository, remote: Remote, accepted: dict[str, str],
         _check_commits(repo, tip, old, branch, node_key, result)
         old_tree = repo[old].tree if old else None
         # .deltas: iterating a Diff itself yields Patch objects, which load (and diff) blobs.
-        deltas = repo.diff(old_tree, repo[tip].tree).deltas if old_tree else _all_added(repo[tip].tree)
+        deltas = repo.diff(old_tree, repo[tip].tree).deltas if old_tree else all_added(repo[tip].tree)
         for delta in deltas:
             _judge_delta(repo, delta, scope, branch, str(tip), trust, known_fact, now_ms,
                          max_future_ms, result)
@@ -185,12 +185,12 @@ class _File:
         self.mode = mode
 
 
-def _all_added(tree: pygit2.Tree, prefix: str = "") -> list[_Added]:
+def all_added(tree: pygit2.Tree, prefix: str = "") -> list[_Added]:
     added: list[_Added] = []
     for entry in tree:
         path = f"{prefix}{entry.name}"
         if entry.type_str == "tree":
-            added.extend(_all_added(entry, path + "/"))  # type: ignore[arg-type]
+            added.extend(all_added(entry, path + "/"))  # type: ignore[arg-type]
         else:
             added.append(_Added(path, entry))
     return added

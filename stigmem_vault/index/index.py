@@ -81,17 +81,6 @@ class Index:
                     f" WHERE x.status = 'valid' AND f.path IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
-    def unshareable(self, scope: str) -> list[str]:
-        """Paths under ``facts/<scope>/`` that must not leave this node: not valid, not at their
-        canonical path, or holding a fact of another scope (a local fact moved there by hand)."""
-        prefix = f"facts/{scope}/"
-        with self.db.lock:
-            return [row[0] for row in self.db.conn.execute(
-                "SELECT f.path FROM files f LEFT JOIN facts x ON x.id = f.fact_id"
-                " WHERE f.path >= ? AND f.path < ? AND (f.status != 'valid' OR f.placed = 0"
-                " OR x.scope IS NULL OR x.scope != ?) ORDER BY f.path",
-                (prefix, prefix[:-1] + "0", scope))]
-
     def file_stat(self, path: str) -> tuple[int, int] | None:
         """(size, mtime_ns) the index recorded for ``path``."""
         with self.db.lock:
