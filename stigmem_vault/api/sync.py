@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from stigmem_vault.canonical.signing import format_timestamp
-from stigmem_vault.errors import InvalidFact, NotFound, StigmemError
+from stigmem_vault.errors import FormatError, InvalidFact, NotFound, StigmemError
 from stigmem_vault.federation import state as fed
 from stigmem_vault.federation.declaration import Declaration, make_declaration, parse_declaration
 from stigmem_vault.federation.projection import PROJECTION_REF, REMOTE_BRANCH, update_projection
@@ -24,6 +25,7 @@ from stigmem_vault.federation.pull import Incoming, Rejected, examine, recheck, 
 from stigmem_vault.federation.transport import fetch, push
 from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.model.hlc import HLC
+from stigmem_vault.vault import markdown
 from stigmem_vault.vault.layout import inside
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.trust import TrustStore, make_binding
@@ -165,23 +167,36 @@ class SyncMixin:
     def _import(self: Vault, incoming: list[Incoming], note: str) -> int:  # type: ignore[misc]
         """Write verified facts at their paths, commit them together and index them."""
         records: list[FileRecord] = []
+        safe_dirs: set[Path] = set()
         for item in incoming:
-            target = inside(self.root, item.path)
+            # The pull refused unsafe names; resolving each folder once keeps symlinked folders
+            # from redirecting a write outside the vault.
+            parent = PurePosixPath(item.path).parent
+            if parent not in safe_dirs:
+                inside(self.root, parent)
+                safe_dirs.add(parent)
+            target = self.root / item.path
             try:
-                write_atomic(target, item.data, exclusive=True)
+                # No fsync per file: an import is repeatable (nothing is marked accepted until
+                # after the commit and one os.sync below), so a torn file is rewritten next time.
+                write_atomic(target, item.data, exclusive=True, sync=False)
             except FileExistsError:
-                continue  # already here (same path means same id prefix; verified on index)
+                if not _keep_existing(target, item):
+                    write_atomic(target, item.data, sync=False)  # a torn earlier import
+                continue
             self._remember_write(item.path, item.data)
-            with self._lock:
-                self._queue(item.path, f"import {item.fact.id[:12]} {item.fact.source}")
             st = target.stat()
             records.append(FileRecord(item.path, st.st_size, st.st_mtime_ns, None, "valid",
                                       "verified on import", item.fact))
         if records:
+            os.sync()
             self.ingest(records, [])
-            with self._lock:
-                self._pending_notes.insert(0, note)
-                self.flush()
+            with self._pending_lock:  # one commit for the whole import, not one per 256 files
+                if not self._pending_add and not self._pending_remove:
+                    write_atomic(self._marker, b"", sync=True)
+                self._pending_add.extend(r.path for r in records)
+                self._pending_notes.append(f"{note}: {len(records)} fact(s)")
+            self.flush()
         return len(records)
 
     def _reject(self: Vault, remote: str, rejected: Rejected) -> None:  # type: ignore[misc]
@@ -398,6 +413,21 @@ class SyncMixin:
 
         threading.Thread(target=loop, name="stigmem-sync", daemon=True).start()
         return stop
+
+
+def _keep_existing(target: Path, item: Incoming) -> bool:
+    """Whether the file already at ``target`` stays: the same bytes, or a readable fact other
+    than ``item``'s (never overwritten). False for a torn, unreadable copy: rewrite it."""
+    try:
+        existing = target.read_bytes()
+    except OSError:
+        return True
+    if existing == item.data:
+        return True  # the same bytes: nothing to do
+    try:
+        return markdown.parse(existing.decode("utf-8"), str(target)).fact.id != item.fact.id
+    except (UnicodeDecodeError, FormatError):
+        return False
 
 
 def _count_files(directory: Path) -> int:
