@@ -64,6 +64,10 @@ def apply_changes(vault: Vault, paths: list[str]) -> list[Change]:
 def _apply_one(vault: Vault, rel: str) -> list[Change]:
     path = vault.root / rel
     exists = os.path.lexists(path)
+    if exists:
+        st = os.lstat(path)
+        if vault.index.file_stat(rel) == (st.st_size, st.st_mtime_ns):
+            return []  # handled already, as it is now (an event seen twice, or after a rescan)
     if vault.is_own_write(rel):
         # This process wrote it and indexed it as it did; only a touched stat needs recording.
         if rel.startswith(FACTS_DIR + "/") and os.path.lexists(path):

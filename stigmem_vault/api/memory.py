@@ -115,7 +115,9 @@ class MemoryMixin:
                     report.problems.append((change.path, "rejected", change.detail))
             # Record every note as seen (a draft that was filed is gone), so the next scan of an
             # unchanged vault does not read and parse each conflict or loose note again.
-            index.apply([r for r in (note_record(self.root, n) for n in found.notes) if r], [])
+            # (Not over a state the processing itself recorded, e.g. a rejected draft's reason.)
+            index.apply([r for r in (note_record(self.root, n) for n in found.notes)
+                         if r and index.file_stat(r.path) != (r.size, r.mtime_ns)], [])
             indexing.sync_conflict_notes(self, index, report.dirty_keys)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         return report

@@ -76,16 +76,31 @@ class Coalescer:
         return batch
 
 
+# Folders never watched: git's objects and refs, Obsidian's workspace, the trash, and the
+# index and local state under .stigmem/ churn on every write and commit. Only
+# .stigmem/trust/ and .stigmem/schemas/ (and .stigmem/vault.json) matter to the watcher.
+UNWATCHED_TOP = frozenset({".git", ".obsidian", ".trash", ".stigmem"})
+WATCHED_CONFIG = (".stigmem/trust", ".stigmem/schemas")
+
+
 class _Handler(FileSystemEventHandler):
-    def __init__(self, root: Path, keep: VaultFilter, sink: queue.SimpleQueue[str | None]) -> None:
+    def __init__(self, root: Path, keep: VaultFilter, sink: queue.SimpleQueue[str | None],
+                 on_new_folder: Callable[[str], None]) -> None:
         self._root = str(root)
         self._prefix = len(self._root) + 1
         self._keep = keep
         self._sink = sink
+        self._on_new_folder = on_new_folder
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
+        if event.is_directory and event.event_type in ("created", "moved"):
+            target = os.fsdecode(getattr(event, "dest_path", "") or event.src_path)
+            rel = target[self._prefix:].replace(os.sep, "/") if target.startswith(
+                self._root + os.sep) else ""
+            if rel and ("/" not in rel or rel in WATCHED_CONFIG):
+                self._on_new_folder(rel)  # a new top-level folder: watch it too
         if event.is_directory and event.event_type not in ("moved", "deleted"):
             return  # a new or touched folder: the files in it bring their own events
         for raw in (event.src_path, getattr(event, "dest_path", "")):
@@ -111,10 +126,40 @@ class Watcher:
         self._events: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._coalescer = Coalescer(debounce, max_delay)
         self._observer = Observer()
-        self._observer.schedule(_Handler(root, keep or VaultFilter(), self._events), str(root),
-                                recursive=True, event_filter=_EVENT_FILTER)
+        self._handler = _Handler(root, keep or VaultFilter(), self._events, self._watch_folder)
+        self._watched: set[str] = set()
+        self._watch_lock = threading.Lock()
+        # The top level without recursion (new files and folders), each folder that holds
+        # notes recursively, and of .stigmem/ only what the index depends on.
+        self._observer.schedule(self._handler, str(root), recursive=False,
+                                event_filter=_EVENT_FILTER)
+        if (root / ".stigmem").is_dir():
+            self._observer.schedule(self._handler, str(root / ".stigmem"), recursive=False,
+                                    event_filter=_EVENT_FILTER)
+        for entry in sorted(os.listdir(root)):
+            if (root / entry).is_dir() and entry not in UNWATCHED_TOP:
+                self._watch_folder(entry, rescan=False)
+        for config in WATCHED_CONFIG:
+            if (root / config).is_dir():
+                self._watch_folder(config, rescan=False)
         self._worker = threading.Thread(target=self._run, name="stigmem-watch", daemon=True)
         self._stopping = threading.Event()
+
+    def _watch_folder(self, rel: str, rescan: bool = True) -> None:
+        """Watch a folder (recursively) that appeared at the top level, or a config folder."""
+        if rel.split("/", 1)[0] in UNWATCHED_TOP and rel not in WATCHED_CONFIG:
+            return
+        with self._watch_lock:
+            if rel in self._watched:
+                return
+            self._watched.add(rel)
+        try:
+            self._observer.schedule(self._handler, str(self.root / rel), recursive=True,
+                                    event_filter=_EVENT_FILTER)
+        except OSError:
+            return  # gone again already
+        if rescan:
+            self._events.put(rel + "/")  # files written before the watch existed: rescan it
 
     def start(self) -> None:
         self._observer.start()

@@ -13,6 +13,7 @@ def _props(vault: Vault, rel: str) -> dict[str, object]:
 
 
 def test_the_body_of_a_draft_is_kept_in_the_signed_fact(vault: Vault) -> None:
+    _ = vault.index  # open (and catch up) first, so the draft is this call's to handle
     draft = vault.root / "Atlas status.md"
     draft.write_text("---\nentity: project:atlas\nrelation: project:status\nvalue: green\n"
                      "scope: team\n---\nSpoke with Dana: green because the load test passed.\n")
@@ -24,6 +25,7 @@ def test_the_body_of_a_draft_is_kept_in_the_signed_fact(vault: Vault) -> None:
 
 
 def test_a_draft_without_an_entity_is_annotated_not_a_crash(vault: Vault) -> None:
+    _ = vault.index
     (vault.root / "half.md").write_text("---\nrelation: project:status\nvalue: green\n---\n")
     # A note without entity is not a draft at all when loose; in an inbox it is one.
     inbox = vault.root / "inbox" / "user-alice"
