@@ -7,6 +7,7 @@ content, never a mix (the rename is atomic; both fsyncs make it durable).
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from stigmem_vault.errors import StorageError
@@ -14,7 +15,8 @@ from stigmem_vault.errors import StorageError
 
 def write_atomic(path: Path, data: bytes, *, exclusive: bool = False, sync: bool = True) -> None:
     """Write ``data`` to ``path`` atomically; with ``exclusive`` refuse to replace a file."""
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    # Unique per process and thread: two writers of one path must never share a temp file.
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
