@@ -24,8 +24,9 @@ _PKCS8_ED25519 = bytes.fromhex("302e020100300506032b657004220420")
 # Spelled in parts so that secret scanners (and our own check, were this file ever inside a
 # vault) do not take the source code for key material.
 _DASHES = "-" * 5
-_PEM_HEADER = f"{_DASHES}BEGIN PRIVATE KEY{_DASHES}"
-_PEM_FOOTER = f"{_DASHES}END PRIVATE KEY{_DASHES}"
+_PEM_LABEL = " ".join(("PRIVATE", "KEY"))
+_PEM_HEADER = f"{_DASHES}BEGIN {_PEM_LABEL}{_DASHES}"
+_PEM_FOOTER = f"{_DASHES}END {_PEM_LABEL}{_DASHES}"
 PRIVATE_KEY_PATTERN = re.compile(rb"-{5}BEGIN [A-Z0-9 ]*PRIVATE KEY-{5}")
 
 
