@@ -28,7 +28,6 @@ class FileRecord:
     status: str
     reason: str
     fact: Fact | None = None
-    placed: bool = True  # the file sits at its fact's canonical path (decided by the caller)
 
 
 def fact_row(fact: Fact, status: str, path: str) -> tuple[object, ...]:
@@ -76,7 +75,7 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
             _detach_file(conn, record.path, dirty)
         held[record.path] = fact.id if fact else None
         file_rows.append((record.path, record.size, record.mtime_ns, record.sha256, record.status,
-                          record.reason, fact.id if fact else None, int(record.placed)))
+                          record.reason, fact.id if fact else None))
         if fact is None:
             continue
         if fact.id in known:
@@ -99,8 +98,8 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
             dirty.update(conn.execute(
                 f"SELECT entity, relation, scope FROM facts WHERE id IN ({marks})", targets))
     conn.executemany(
-        "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, status, reason, fact_id,"
-        " placed) VALUES (?,?,?,?,?,?,?,?)", file_rows)
+        "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, status, reason, fact_id)"
+        " VALUES (?,?,?,?,?,?,?)", file_rows)
     conn.executemany("INSERT INTO facts_fts (rowid, entity, relation, value_text, source)"
                      " VALUES (?,?,?,?,?)", fts_rows)
     return dirty

@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an inde
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 DDL = """
 CREATE TABLE files (
@@ -16,8 +16,7 @@ CREATE TABLE files (
     sha256    TEXT,
     status    TEXT NOT NULL,       -- a vault.verify.Verdict value, or 'ignored'
     reason    TEXT NOT NULL,
-    fact_id   TEXT,
-    placed    INTEGER NOT NULL DEFAULT 1  -- at its fact's canonical path
+    fact_id   TEXT
 ) WITHOUT ROWID;
 
 -- Every fact version ever seen (a file deleted later keeps its row, with present = 0).

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord, Key
-from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
+from stigmem_vault.vault.layout import FACTS_DIR
 from stigmem_vault.vault.trust import TrustStore
 from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, verify_bytes
 from stigmem_vault.watch.filters import VaultFilter
@@ -122,9 +122,8 @@ def read_record(root: Path, rel: str, st: os.stat_result, trust: TrustStore) -> 
         return FileRecord(rel, st.st_size, st.st_mtime_ns, None, Verdict.MALFORMED.value,
                           f"cannot be read: {exc.strerror or exc}")
     item = verify_bytes(rel, data, trust)
-    placed = item.fact is not None and str(fact_relpath(item.fact)) == rel
     return FileRecord(rel, fresh.st_size, fresh.st_mtime_ns, hashlib.sha256(data).hexdigest(),
-                      item.verdict.value, item.reason, item.fact, placed)
+                      item.verdict.value, item.reason, item.fact)
 
 
 def note_record(root: Path, rel: str, status: str = NOTE_STATUS, reason: str = "") -> FileRecord | None:
