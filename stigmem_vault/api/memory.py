@@ -31,7 +31,6 @@ from stigmem_vault.model.identifiers import (
 from stigmem_vault.model.values import Value, ValueType, make_value, parse_cli_value
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault import markdown
-from stigmem_vault.vault.layout import fact_relpath
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import attestation
 from stigmem_vault.watch import gestures
@@ -492,6 +491,3 @@ def _typed_like(value: object, like: Value) -> Value:
         value = parse_cli_value(like.type.value, value)
     return make_value(like.type.value, value)
 
-
-def fact_path(fact: Fact) -> str:
-    return str(fact_relpath(fact))

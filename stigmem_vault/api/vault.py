@@ -582,17 +582,6 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
                       len(self._pending_add) + len(self._pending_remove))
 
 
-def make_claim_field(name: str, raw: str) -> str:
-    """Normalize a filter value the way the field itself is normalized."""
-    from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation
-
-    if name == "relation":
-        return normalize_relation(raw)
-    if name == "source":
-        return normalize_source(raw)
-    return normalize_identifier(raw, name)
-
-
 def _writer_alive(marker_name: str) -> bool:
     """Whether the process that left the marker ``uncommitted.<pid>.<object>`` still runs."""
     parts = marker_name.split(".")

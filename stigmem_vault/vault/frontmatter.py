@@ -248,7 +248,7 @@ def dump(properties: Mapping[str, Flat]) -> str:
     """Render flat properties as frontmatter lines (without the '---' fences)."""
     lines: list[str] = []
     for raw_key, value in properties.items():
-        plain = _PLAIN_KEY.match(raw_key) and raw_key not in _NON_STRING_KEYS
+        plain = _PLAIN_KEY.fullmatch(raw_key) and raw_key not in _NON_STRING_KEYS
         key = raw_key if plain else quote(raw_key)
         if isinstance(value, list):
             if not value:

@@ -65,6 +65,7 @@ _keys = st.one_of(_plain_keys, _tricky_text, st.sampled_from(["true", "null", "F
 @given(st.dictionaries(_keys, _flat_values, max_size=8))
 @example({"s": "\x00\x1f\x7f\x85\u2028\u2029 \"'\\ \U0001f600", "f": 1e21, "g": 5e-324, "n": None})
 @example({"true": 1, "null": "x", "False": [True]})
+@example({"": None, "A\n": None})  # regression: '$' let a key ending in a newline pass as plain
 def test_dump_load_round_trip(props: dict[str, object]) -> None:
     assert same(load(dump(props)), props)
 
