@@ -9,12 +9,15 @@ by the principal, so it verifies as *unattested*, never as someone else's word.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from nacl.signing import SigningKey
 
 from stigmem_vault.canonical.signing import format_timestamp
 from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
@@ -49,6 +52,8 @@ class Principal:
 class AccessMixin:
     """Token management and principal-bound writes (part of ``Vault``)."""
 
+    _token_cache: tuple[tuple[int, ...] | None, list[token_store.Token]] | None = None
+
     def operator(self: Vault) -> Principal:  # type: ignore[misc]
         """The principal of an unauthenticated local node: the vault owner, every scope."""
         return Principal(self.config.owner, frozenset(s.value for s in Scope),
@@ -73,6 +78,21 @@ class AccessMixin:
     def tokens(self: Vault) -> list[token_store.Token]:  # type: ignore[misc]
         return token_store.load_tokens(self.root)
 
+    def _current_tokens(self: Vault) -> list[token_store.Token]:  # type: ignore[misc]
+        """The token store as it is on disk now, re-read only when the file changed (every
+        save replaces the file, so a revocation is seen by the very next request)."""
+        try:
+            st = os.stat(self.root / token_store.TOKENS_FILE)
+            stamp: tuple[int, ...] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = None
+        cached = self._token_cache
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        tokens = token_store.load_tokens(self.root)
+        self._token_cache = (stamp, tokens)
+        return tokens
+
     def revoke_token(self: Vault, token_id: str) -> None:  # type: ignore[misc]
         current = token_store.load_tokens(self.root)
         kept = [t for t in current if t.id != token_id]
@@ -81,7 +101,7 @@ class AccessMixin:
         token_store.save_tokens(self.root, kept)
 
     def authenticate(self: Vault, raw: str) -> Principal | None:  # type: ignore[misc]
-        token = token_store.find_token(token_store.load_tokens(self.root), raw)
+        token = token_store.find_token(self._current_tokens(), raw)
         if token is None:
             return None
         return Principal(token.principal, frozenset(token.scopes), frozenset(token.perms), token.id)
@@ -89,6 +109,15 @@ class AccessMixin:
     def write_as(self: Vault, principal: Principal, claim: Claim,  # type: ignore[misc]
                  attestation: str = "enforce") -> tuple[Fact, list[str]]:
         """Write ``claim`` on behalf of ``principal``; returns the fact and any warnings."""
+        key, warnings = self.attest(principal, claim, attestation)
+        return self.write_claim(claim, key=key), warnings
+
+    def attest(self: Vault, principal: Principal, claim: Claim,  # type: ignore[misc]
+               attestation: str = "enforce") -> tuple[SigningKey, list[str]]:
+        """May ``principal`` write ``claim``? Returns the key to sign it with and any warnings.
+
+        The key is always the principal's own: a relaxed attestation lets a claim name
+        another source, never be signed as that source."""
         if attestation not in ATTESTATION_MODES:
             raise InvalidFact("attestation", f"{attestation!r} is not one of {ATTESTATION_MODES}")
         principal.require("write")
@@ -102,7 +131,7 @@ class AccessMixin:
             if attestation == "warn":
                 warnings.append(f"source_unattested: {claim.source} is not the writer "
                                 f"{principal.source}; the fact is signed by the writer's key")
-        return self.write_claim(claim, key=self.signing_key_for(principal.source)), warnings
+        return self.signing_key_for(principal.source), warnings
 
 
 class BatchMixin:

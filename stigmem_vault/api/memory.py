@@ -186,17 +186,21 @@ class MemoryMixin:
         dirty = self.index.apply(records, removed)
         indexing.sync_conflict_notes(self, self.index, dirty)
 
-    def _after_write(self: Vault, rel: str, data: bytes, fact: Fact) -> None:  # type: ignore[misc]
-        """Index a fact this process just wrote, so the next query sees it."""
-        self._remember_write(rel, data)
-        if self._index is None:
-            return
-        st = os.stat(self.root / rel)
-        verdict, reason = attestation(fact, self.trust)  # we signed it: only the binding is open
-        record = FileRecord(rel, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest(),
-                            verdict.value, reason, fact)
-        dirty = self._index.apply([record], [])
-        indexing.sync_conflict_notes(self, self._index, dirty)
+    def _after_writes(self: Vault, written: list[tuple[str, bytes, Fact]]) -> None:  # type: ignore[misc]
+        """Index facts this process just wrote (one transaction), so the next query sees them."""
+        records = []
+        for rel, data, fact in written:
+            digest = hashlib.sha256(data).hexdigest()
+            with self._own_lock:
+                self._own_writes[rel] = digest
+            if self._index is not None:
+                st = os.stat(self.root / rel)
+                verdict, reason = attestation(fact, self.trust)  # we signed it: binding only
+                records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
+                                          verdict.value, reason, fact))
+        if self._index is not None:
+            dirty = self._index.apply(records, [])
+            indexing.sync_conflict_notes(self, self._index, dirty)
 
     # ------------------------------------------------------------- own writes
 
@@ -230,10 +234,9 @@ class MemoryMixin:
         except OSError:
             pass
         self._writer()
-        write_atomic(path, data)
+        write_atomic(path, data, scratch=self.scratch)
         self._remember_write(rel, data)
-        with self._lock:
-            self._queue(rel, note)
+        self._queue(rel, note)
         if self._index is not None:
             record = note_record(self.root, rel)
             if record:
@@ -244,8 +247,7 @@ class MemoryMixin:
         self._writer()
         (self.root / rel).unlink(missing_ok=True)
         self._remember_write(rel, None)
-        with self._lock:
-            self._queue_removal(rel, note)
+        self._queue_removal(rel, note)
         if self._index is not None:
             self._index.apply([], [rel])
 
@@ -253,10 +255,9 @@ class MemoryMixin:
         """Put a signed fact back where it was (committed bytes if any, else re-rendered)."""
         assert self.git is not None
         data = self.git.blob_at_head(rel) or markdown.render(fact).encode("utf-8")
-        write_atomic(self.root / rel, data)
+        write_atomic(self.root / rel, data, scratch=self.scratch)
         self._remember_write(rel, data)
-        with self._lock:
-            self._queue(rel, f"restore {fact.id[:12]}")
+        self._queue(rel, f"restore {fact.id[:12]}")
         self.index_paths([rel])
 
     def park_draft(self: Vault, rel: str, text: str, field: str, reason: str,  # type: ignore[misc]

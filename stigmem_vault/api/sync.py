@@ -179,10 +179,12 @@ class SyncMixin:
             try:
                 # No fsync per file: an import is repeatable (nothing is marked accepted until
                 # after the commit and one os.sync below), so a torn file is rewritten next time.
-                write_atomic(target, item.data, exclusive=True, sync=False)
+                write_atomic(target, item.data, exclusive=True, sync=False,
+                             scratch=self.scratch)
             except FileExistsError:
                 if not _keep_existing(target, item):
-                    write_atomic(target, item.data, sync=False)  # a torn earlier import
+                    write_atomic(target, item.data, sync=False,  # a torn earlier import
+                                 scratch=self.scratch)
                 continue
             self._remember_write(item.path, item.data)
             st = target.stat()

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -25,6 +26,7 @@ from stigmem_vault.api.access import AccessMixin, BatchMixin
 from stigmem_vault.api.memory import MemoryMixin
 from stigmem_vault.api.results import Explanation, FactView, Identity, Status, VerifyReport
 from stigmem_vault.api.sync import SyncMixin
+from stigmem_vault.api.writer import GroupWriter
 from stigmem_vault.canonical.jcs import canonicalize
 from stigmem_vault.canonical.signing import (
     format_timestamp,
@@ -38,9 +40,11 @@ from stigmem_vault.errors import (
     InvalidFact,
     MisuseError,
     NotFound,
+    StigmemError,
     VaultConfigError,
 )
 from stigmem_vault.index.index import Index
+from stigmem_vault.index.query import IndexedFact
 from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, make_claim, parse_enum
 from stigmem_vault.model.hlc import Clock
 from stigmem_vault.model.identifiers import normalize_source
@@ -57,6 +61,7 @@ from stigmem_vault.vault.verify import FileVerdict, judge, read_text, verify_fil
 
 COMMIT_EVERY = 256
 COMMIT_DELAY = 0.5
+IO_THREADS = 8  # durable writes in flight at once within one group (write_claims)
 _UNSET = object()
 
 
@@ -138,6 +143,8 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         self._pending_remove: list[str] = []
         self._pending_notes: list[str] = []
         self._timer: threading.Timer | None = None
+        self._group: GroupWriter | None = None  # started by the first submit_claim
+        self._io: ThreadPoolExecutor | None = None  # started by the first group write
         self._closed = False
         self._index: Index | None = None
         self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
@@ -146,6 +153,8 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         # This writer's own "uncommitted" marker: with one shared marker, any writer's flush
         # deleted it, and another writer's crash before its own commit went unrecovered.
         self._marker = self.root / f"{cfg.DIRTY_MARKER}.{os.getpid()}.{id(self):x}"
+        # Temp files of durable writes, out of the watcher's sight (see vault/store.py).
+        self.scratch = self.root / cfg.SCRATCH_DIR
         if self.node is not None:
             self._recover()
 
@@ -197,6 +206,10 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
     def close(self) -> None:
         if self._closed:
             return
+        if self._group is not None:
+            self._group.close()
+        if self._io is not None:
+            self._io.shutdown()
         if self.writable:
             self.flush()
         if self._index is not None:
@@ -328,28 +341,91 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
 
         ``notes`` (what a person typed in a draft's body) is kept in the file's unsigned body.
         """
+        result = self.write_claims([claim], keys=[key], notes=[notes])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def write_claims(self, claims: Sequence[Claim], *,
+                     keys: Sequence[SigningKey | None] | None = None,
+                     notes: Sequence[str] | None = None) -> list[Fact | StigmemError]:
+        """Sign and durably write several claims; each result is its Fact or its error.
+
+        One claim's error never stops the others. The files are written concurrently (each
+        fsynced: their waits on the disk overlap), then indexed in one transaction with one
+        pass over the conflict notes the group touched.
+        """
         _node, _git, _node_key, clock = self._writer()
+        results: list[Fact | StigmemError | None] = [None] * len(claims)
+        staged: list[tuple[int, Fact, str, bytes]] = []
+        for i, claim in enumerate(claims):
+            try:
+                fact, rel, data = self._prepare(
+                    claim, keys[i] if keys else None, notes[i] if notes else "", clock)
+            except StigmemError as exc:
+                results[i] = exc
+                continue
+            staged.append((i, fact, rel, data))
+        written: list[tuple[str, bytes, Fact]] = []
+        try:
+            stored = (map(self._store, staged) if len(staged) < 2
+                      else self._io_pool().map(self._store, staged))
+            for (i, fact, rel, data), outcome in zip(staged, stored, strict=True):
+                results[i] = outcome if isinstance(outcome, StigmemError) else fact
+                if outcome is True:
+                    written.append((rel, data, fact))
+        finally:  # whatever reached the disk is committed and indexed, even after a failure
+            if written:
+                self._queue_many([rel for rel, _data, _fact in written], [
+                    f"assert {f.id[:ID_PREFIX_LEN]} {f.source} {f.entity} {f.relation}"
+                    for _rel, _data, f in written])
+                self._after_writes(written)
+        return results  # type: ignore[return-value]  # every slot is filled
+
+    def _prepare(self, claim: Claim, key: SigningKey | None, notes: str,
+                 clock: Clock) -> tuple[Fact, str, bytes]:
+        """Check and sign one claim: the fact, its path and its file's bytes."""
         self._check_claim(claim)
         key = key or self.signing_key_for(claim.source)
-        # Signing and the durable write need no lock (the clock is thread-safe and the file is
-        # created exclusively), so concurrent writers overlap their fsyncs.
         fact = sign_claim(claim, clock.now(), _now_timestamp(), key)
-        rel = str(fact_relpath(fact))
         text = markdown.render(fact)
         if notes:
             text += "\n## Notes\n\n" + notes.rstrip() + "\n"
-        data = text.encode("utf-8")
+        return fact, str(fact_relpath(fact)), text.encode("utf-8")
+
+    def _store(self, item: tuple[int, Fact, str, bytes]) -> bool | StigmemError:
+        """Write one signed fact durably: True if written, False if it was already there."""
+        _i, fact, rel, data = item
         try:
-            write_atomic(self.root / rel, data, exclusive=True)
+            # No lock: the file is created exclusively, so concurrent writers never collide.
+            write_atomic(self.root / rel, data, exclusive=True, scratch=self.scratch)
         except FileExistsError:
             existing = self._read_fact(rel)
             if existing is None or existing.id != fact.id:
-                raise InvalidFact("id", f"another fact already occupies {rel}") from None
-            return fact  # the same signed fact is already on disk
-        self._queue(rel, f"assert {fact.id[:ID_PREFIX_LEN]} {fact.source} "
-                         f"{fact.entity} {fact.relation}")
-        self._after_write(rel, data, fact)
-        return fact
+                return InvalidFact("id", f"another fact already occupies {rel}")
+            return False  # the same signed fact is already on disk
+        except StigmemError as exc:
+            return exc
+        return True
+
+    def _io_pool(self) -> ThreadPoolExecutor:
+        with self._pending_lock:
+            if self._io is None:
+                self._io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="stigmem-io")
+            return self._io
+
+    def submit_claim(self, claim: Claim, *,
+                     key: SigningKey | None = None) -> Future[IndexedFact]:
+        """Queue ``claim`` for the vault's group writer (api/writer.py) and return at once.
+
+        The future holds the indexed fact once its file is durable, or the error that
+        refused it. For many concurrent writers (the node); ``write_claim`` is the same write
+        made on the caller's thread."""
+        self._writer()
+        with self._pending_lock:
+            if self._group is None:
+                self._group = GroupWriter(self)
+        return self._group.submit(claim, key)
 
     def path_of(self, fact: Fact) -> str:
         """The vault-relative path where ``fact`` is (or would be) stored."""
@@ -402,20 +478,29 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
 
     def _queue(self, rel: str, note: str, *, removal: bool = False) -> None:
         """Add a written (or removed) path to the next commit."""
+        self._queue_many([rel], [note], removal=removal)
+
+    def _queue_many(self, rels: list[str], notes: list[str], *, removal: bool = False) -> None:
         with self._pending_lock:
             if not self._pending_add and not self._pending_remove:
                 write_atomic(self._marker, b"", sync=True)
-            (self._pending_remove if removal else self._pending_add).append(rel)
-            self._pending_notes.append(note)
+            (self._pending_remove if removal else self._pending_add).extend(rels)
+            self._pending_notes.extend(notes)
             # One writer starts the commit of a full batch; the others keep queueing into the
             # next one instead of each starting a commit of their own.
             full = len(self._pending_add) >= self._commit_every and not self._flush_requested
             self._flush_requested |= full
-            if not full and self._commit_delay is not None and self._timer is None:
-                self._timer = threading.Timer(self._commit_delay, self._timed_flush)
+            timed = self._commit_delay is not None
+            if timed and (full or self._timer is None):
+                # With a committer in the background, a full batch is committed by it at
+                # once: the writer that filled it does not wait for the commit.
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = threading.Timer(0.0 if full else self._commit_delay,
+                                              self._timed_flush)
                 self._timer.daemon = True
                 self._timer.start()
-        if full:
+        if full and not timed:
             self.flush()
 
     def _queue_removal(self, rel: str, note: str) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stigmem_vault import __version__
 from stigmem_vault.api.access import Principal
@@ -75,21 +75,56 @@ def create_app(vault: Vault, settings: NodeSettings) -> FastAPI:
 
 
 def _install_body_limit(app: FastAPI, limit: int) -> None:
-    @app.middleware("http")
-    async def body_limit(request: Request,
-                         call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return JSONResponse({"detail": f"request body exceeds {limit} bytes"}, status_code=413)
-        if request.method in ("POST", "PUT", "PATCH") and length is None:
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:
-                    return JSONResponse({"detail": f"request body exceeds {limit} bytes"},
-                                        status_code=413)
-            request._body = body  # starlette reuses it for the handler
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=limit)
+
+
+class BodyLimit:
+    """413 for a request body over ``limit`` bytes.
+
+    A plain ASGI middleware: Starlette's ``@app.middleware("http")`` runs every request
+    through an extra task and memory stream, which cost as much as the rest of the stack.
+    A body without a Content-Length is read up to the limit before the app sees it.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        reply = JSONResponse({"detail": f"request body exceeds {self.limit} bytes"},
+                             status_code=413)
+        await reply(scope, receive, send)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -155,8 +190,10 @@ def _principal(request: Request) -> Principal:
     return principal
 
 
-def _limited(kind: str) -> Callable[[Request], Principal]:
-    def dependency(request: Request) -> Principal:
+def _limited(kind: str) -> Callable[[Request], Awaitable[Principal]]:
+    # async: FastAPI runs a plain-def dependency in a worker thread, one more hand-over per
+    # request for a check that costs microseconds (the token store is cached by its stat).
+    async def dependency(request: Request) -> Principal:
         principal = _principal(request)
         principal.require(kind)
         wait = request.app.state.limiter.retry_after(principal.token_id or "operator", kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -123,8 +124,8 @@ def _claim(body: wire.AssertRequest):
              response_model=None,
              responses={**ok(schemas.FactRecord, "the signed fact, durable on disk", 201),
                         **errors(400, 404, *AUTH, *BODY)})
-def assert_fact(request: Request, body: wire.AssertRequest,
-                principal: Principal = writer) -> Response:
+async def assert_fact(request: Request, body: wire.AssertRequest,
+                      principal: Principal = writer) -> Response:
     """Sign and store one fact; 201 once the file is durable and the fact is queryable.
 
     The fact is signed with the token principal's key and committed to git shortly after
@@ -133,9 +134,11 @@ def assert_fact(request: Request, body: wire.AssertRequest,
     and verifies as unattested. Values are checked against their type (422 naming the field).
     """
     vault = _vault(request)
-    fact, warnings = vault.write_as(principal, _claim(body), _settings(request).attestation_mode)
-    item = vault.index.get(fact.id)
-    assert item is not None
+    claim = _claim(body)
+    key, warnings = vault.attest(principal, claim, _settings(request).attestation_mode)
+    # The vault's group writer signs, writes and indexes it; this request only waits, so
+    # concurrent requests' facts share index transactions (api/writer.py).
+    item = await asyncio.wrap_future(vault.submit_claim(claim, key=key))
     return PlainJSON(wire.fact_record(item, auth_enabled=_auth_on(request), on_read=False,
                                       warnings=warnings), status_code=201)
 

@@ -23,6 +23,7 @@ ALLOWED_SIGNERS = ".stigmem/allowed_signers"
 CLOCK_FILE = ".stigmem/local/clock"
 LOCK_FILE = ".stigmem/local/write.lock"
 DIRTY_MARKER = ".stigmem/local/uncommitted"
+SCRATCH_DIR = ".stigmem/local/tmp"
 
 GITIGNORE = """\
 # stigmem: this clone's state, caches and editor workspace never go into git

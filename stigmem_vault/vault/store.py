@@ -1,11 +1,18 @@
-"""Durable file writes: temp file, fsync, rename, fsync the directory.
+"""Durable file writes: temp file, fsync, rename (or link), fsync the directory.
 
 After ``write_atomic`` returns, the file survives a crash with either its old or its new
 content, never a mix (the rename is atomic; both fsyncs make it durable).
+
+A writer may keep its temp files in a ``scratch`` folder of its own on the same file system
+(the vault uses ``.stigmem/local/tmp/``, which nobody watches): the folder the file lands in
+then sees a single event, the file appearing whole, instead of a temp file being created,
+written, closed and renamed. Where the scratch folder is on another file system, the temp
+file goes beside the target as usual.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from pathlib import Path
@@ -13,13 +20,36 @@ from pathlib import Path
 from stigmem_vault.errors import StorageError
 
 
-def write_atomic(path: Path, data: bytes, *, exclusive: bool = False, sync: bool = True) -> None:
+def write_atomic(path: Path, data: bytes, *, exclusive: bool = False, sync: bool = True,
+                 scratch: Path | None = None) -> None:
     """Write ``data`` to ``path`` atomically; with ``exclusive`` refuse to replace a file."""
-    # Unique per process and thread: two writers of one path must never share a temp file.
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        if scratch is not None:
+            try:
+                _write_via(scratch, path, data, exclusive, sync)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+        _write_via(path.parent, path, data, exclusive, sync)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot write: {exc}") from exc
+
+
+def _write_via(folder: Path, path: Path, data: bytes, exclusive: bool, sync: bool) -> None:
+    # Unique per process and thread: two writers of one path must never share a temp file.
+    tmp = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except FileNotFoundError:
+            if folder == path.parent:
+                raise
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             os.write(fd, data)
             if sync:
@@ -34,12 +64,9 @@ def write_atomic(path: Path, data: bytes, *, exclusive: bool = False, sync: bool
             os.replace(tmp, path)
         if sync:
             fsync_dir(path.parent)
-    except FileExistsError:
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"{path}: cannot write: {exc}") from exc
 
 
 def fsync_dir(directory: Path) -> None:

@@ -112,3 +112,37 @@ def test_allowed_signers_file(tmp_path: Path) -> None:
     lines = path.read_text().splitlines()
     assert lines[0].startswith('agent:codex namespaces="git" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5')
     assert len(lines) == 2
+
+
+def test_staged_files_carry_their_stat_data(repo: GitRepo) -> None:
+    """git sees committed files clean without re-reading them: each index entry has the
+    file's stat data (an entry without it is listed by diff-files as changed)."""
+    commit(repo, {"facts/local/a.md": "one\n", "notes/deep/b.md": "two\n"})
+    script = repo.root / "tool.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    (repo.root / "link.md").symlink_to("notes/deep/b.md")
+    with repo.locked():
+        repo.commit([".gitignore", "tool.sh", "link.md"], [], "more", KEY, "node", "node@x")
+    assert git(repo.root, "diff-files", "--name-only").stdout == ""
+    assert git(repo.root, "status", "--porcelain").stdout == ""
+    listing = git(repo.root, "ls-files", "-s").stdout
+    assert "100755" in next(line for line in listing.splitlines() if line.endswith("tool.sh"))
+    assert "120000" in next(line for line in listing.splitlines() if line.endswith("link.md"))
+    # An edit after the commit is seen, by stat and by content.
+    (repo.root / "facts/local/a.md").write_text("changed\n")
+    assert git(repo.root, "diff-files", "--name-only").stdout == "facts/local/a.md\n"
+
+
+def test_blobs_we_store_are_what_git_would_store(repo: GitRepo) -> None:
+    """Loose objects are written by us, not libgit2: git must read each back byte for byte
+    with the id it would have computed, and fsck must find nothing wrong."""
+    files = {"a.md": "one\n", "b/c.md": "café ✓\n" * 300, "empty.md": ""}
+    commit(repo, files)
+    for rel, text in files.items():
+        oid = git(repo.root, "hash-object", rel).stdout.strip()
+        assert git(repo.root, "rev-parse", f"HEAD:{rel}").stdout.strip() == oid
+        assert git(repo.root, "cat-file", "blob", oid).stdout == text
+    commit(repo, {"again.md": "one\n"})  # the same content again: the object exists already
+    assert git(repo.root, "fsck", "--strict").returncode == 0
+    assert not [p for p in (repo.root / ".git/objects").iterdir() if p.name.startswith("tmp_")]
