@@ -188,3 +188,30 @@ def test_oversized_body_is_413(start_node: Callable[..., Node]) -> None:
     assert codex.list_facts().facts == ()
     small = codex.request("POST", "/v1/facts", json=FACT)
     assert small.status_code == 201
+
+
+def test_a_body_without_length_under_the_limit_is_served(start_node: Callable[..., Node]) -> None:
+    node = start_node(max_body_bytes=4096)
+    codex = node.client("codex")
+
+    def chunks() -> Iterator[bytes]:  # streamed (chunked): the node reads it all, then serves
+        yield b'{"entity": "user:alice", "relation": "memory:role", '
+        yield b'"value": {"type": "string", "v": "' + b"y" * 600 + b'"}, '
+        yield b'"source": "agent:codex", "scope": "team"}'
+
+    streamed = codex.request("POST", "/v1/facts", content=chunks(),
+                             headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 201, streamed.text
+    assert streamed.json()["value"]["v"] == "y" * 600
+
+
+def test_a_revoked_token_is_refused_by_the_next_request(node: Node) -> None:
+    """The node caches the token store, but never past a change to it."""
+    codex = node.client("codex")
+    assert codex.list_facts().facts == ()
+    record = next(t for t in node.vault.tokens() if t.principal == "agent:codex"
+                  and "write" in t.perms)
+    node.vault.revoke_token(record.id)
+    with pytest.raises(ClientError) as caught:
+        codex.list_facts()
+    assert caught.value.status == 401
