@@ -25,6 +25,14 @@ recall queries (POST /v1/recall with 1-3 vocabulary words, the same as bench/que
 ``limit`` 10 as Vault.recall's default, and ``default``: no limit sent, so the wire default 100;
 token_budget 4000), each timed on its own after a warm-up.
 
+Where the vaults go matters on this machine: its ext4 has no journal, and ext4 then skips
+inodes freed in the last minute (five, while their table block is dirty) when it creates a
+file, scanning past each one. After a test run or a clean-up has deleted tens of thousands
+of files under /tmp, every file the node creates there costs a scan, and `perf` shows that
+scan (recently_deleted) as 40% of the node's CPU. So the round vaults go to ``--dir``
+(default bench/out/runs, which nothing else churns), and each round's vault is kept until
+the run ends instead of being deleted before the next round.
+
 Targets (issue 4): >= 400 facts/s with 8 clients at p99 <= 100 ms; entity query p50 <= 5 ms;
 recall p50 <= 25 ms, at each recall limit (all on the median round). Exit 1 and MISSED if one
 is missed.
@@ -35,6 +43,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -163,60 +172,64 @@ def _process_cpu(pid: int) -> float:
 
 
 def write_round(bodies: list[dict[str, object]], clients: int, auth: str,
-                parent: Path | None, warmup: int) -> WriteRound:
-    with tempfile.TemporaryDirectory(prefix="stigmem-bench-http-", dir=parent) as tmp:
-        root, home = Path(tmp) / "vault", Path(tmp) / "home"
-        with new_vault(root, home) as vault:
-            tokens = {s: vault.create_token(s, scopes=SCOPES, perms=["read", "write"])[0]
-                      for s in SOURCES} if auth == "token" else {}
-        node = Node(root, home, auth, Path(tmp) / "node.log")
-        try:
-            node.wait_ready()
-            headers = {s: {"Authorization": f"Bearer {t}"} for s, t in tokens.items()}
-            # Warm-up (imports, first index open, connection set-up): not measured. It uses
-            # the stream's own first facts' shapes with other entities.
+                run_dir: Path, warmup: int) -> WriteRound:
+    # Each round's vault stays until the whole run ends: deleting thousands of files just
+    # before the next round made that round's file creations slow (ext4 without a journal,
+    # as here, skips inodes freed in the last minute, scanning past each one), so a round
+    # measured the previous round's clean-up as much as the node.
+    tmp = tempfile.mkdtemp(prefix="round-", dir=run_dir)
+    root, home = Path(tmp) / "vault", Path(tmp) / "home"
+    with new_vault(root, home) as vault:
+        tokens = {s: vault.create_token(s, scopes=SCOPES, perms=["read", "write"])[0]
+                  for s in SOURCES} if auth == "token" else {}
+    node = Node(root, home, auth, Path(tmp) / "node.log")
+    try:
+        node.wait_ready()
+        headers = {s: {"Authorization": f"Bearer {t}"} for s, t in tokens.items()}
+        # Warm-up (imports, first index open, connection set-up): not measured. It uses
+        # the stream's own first facts' shapes with other entities.
+        with httpx.Client(base_url=node.url, timeout=60.0) as client:
+            for i in range(warmup):
+                body = wire_fact(spread_fact_kwargs(10_000_000 + i, 1000))
+                reply = client.post("/v1/facts", json=body, headers=headers.get(body["source"]))
+                if reply.status_code != 201:
+                    raise RuntimeError(f"warm-up POST: {reply.status_code} {reply.text[:300]}")
+        shares = [bodies[k::clients] for k in range(clients)]
+        latencies: list[list[float]] = [[] for _ in range(clients)]
+        failures: list[str] = []
+        barrier = threading.Barrier(clients + 1)
+
+        def run(k: int) -> None:
             with httpx.Client(base_url=node.url, timeout=60.0) as client:
-                for i in range(warmup):
-                    body = wire_fact(spread_fact_kwargs(10_000_000 + i, 1000))
-                    reply = client.post("/v1/facts", json=body, headers=headers.get(body["source"]))
+                client.get("/healthz")  # connect before the clock starts
+                barrier.wait()
+                for body in shares[k]:
+                    t0 = time.perf_counter()
+                    reply = client.post("/v1/facts", json=body,
+                                        headers=headers.get(str(body["source"])))
+                    latencies[k].append(time.perf_counter() - t0)
                     if reply.status_code != 201:
-                        raise RuntimeError(f"warm-up POST: {reply.status_code} {reply.text[:300]}")
-            shares = [bodies[k::clients] for k in range(clients)]
-            latencies: list[list[float]] = [[] for _ in range(clients)]
-            failures: list[str] = []
-            barrier = threading.Barrier(clients + 1)
+                        failures.append(f"{reply.status_code} {reply.text[:200]}")
 
-            def run(k: int) -> None:
-                with httpx.Client(base_url=node.url, timeout=60.0) as client:
-                    client.get("/healthz")  # connect before the clock starts
-                    barrier.wait()
-                    for body in shares[k]:
-                        t0 = time.perf_counter()
-                        reply = client.post("/v1/facts", json=body,
-                                            headers=headers.get(str(body["source"])))
-                        latencies[k].append(time.perf_counter() - t0)
-                        if reply.status_code != 201:
-                            failures.append(f"{reply.status_code} {reply.text[:200]}")
-
-            threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
-            for thread in threads:
-                thread.start()
-            server_cpu0, cpu0 = _process_cpu(node.process.pid), time.process_time()
-            barrier.wait()
-            start = time.perf_counter()
-            for thread in threads:
-                thread.join()
-            seconds = time.perf_counter() - start
-            client_cpu = time.process_time() - cpu0
-            server_cpu = _process_cpu(node.process.pid) - server_cpu0
-        finally:
-            node.stop()
-        fig = WriteRound(clients, len(bodies), seconds, [x for lat in latencies for x in lat],
-                         client_cpu, server_cpu, failures)
-        with Vault.open(root, home=home) as reopened:  # every fact written verifies, is indexed
-            fig.valid = reopened.verify().counts()["valid"] - warmup
-            fig.indexed = reopened.index.counts()["facts"] - warmup
-        return fig
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+        for thread in threads:
+            thread.start()
+        server_cpu0, cpu0 = _process_cpu(node.process.pid), time.process_time()
+        barrier.wait()
+        start = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - start
+        client_cpu = time.process_time() - cpu0
+        server_cpu = _process_cpu(node.process.pid) - server_cpu0
+    finally:
+        node.stop()
+    fig = WriteRound(clients, len(bodies), seconds, [x for lat in latencies for x in lat],
+                     client_cpu, server_cpu, failures)
+    with Vault.open(root, home=home) as reopened:  # every fact written verifies, is indexed
+        fig.valid = reopened.verify().counts()["valid"] - warmup
+        fig.indexed = reopened.index.counts()["facts"] - warmup
+    return fig
 
 
 # ---------------------------------------------------------------- reads
@@ -291,6 +304,25 @@ def read_rounds(args: argparse.Namespace) -> dict[str, list[tuple[list[float], i
     return rounds
 
 
+def write_rounds(args: argparse.Namespace, client_counts: list[int],
+                 writes: dict[int, list[WriteRound]], run_dir: Path) -> None:
+    entities = spread_entities(args.facts)
+    bodies = [wire_fact(spread_fact_kwargs(i, entities)) for i in range(args.facts)]
+    for rnd in range(args.rounds):
+        for clients in client_counts:
+            fig = write_round(bodies, clients, args.auth, run_dir, args.warmup)
+            writes[clients].append(fig)
+            lat = fig.latencies
+            print(f"  round {rnd + 1} {clients} client(s)  {fig.seconds:6.2f} s  "
+                  f"{fig.rate:6,.0f} facts/s  p50 {percentile(lat, 50) * 1000:6.2f} ms  p99 "
+                  f"{percentile(lat, 99) * 1000:6.2f} ms  max {max(lat) * 1000:6.1f} ms  "
+                  f"(node cpu {fig.server_cpu:.2f} s, client cpu {fig.client_cpu:.2f} s; "
+                  f"{len(fig.failures)} failed; {fig.valid} verify, {fig.indexed} indexed)",
+                  flush=True)
+            for failure in fig.failures[:3]:
+                print(f"    failure: {failure}")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -317,31 +349,23 @@ def main() -> int:
     parser.add_argument("--recall-p50", type=float, default=0.025, help="target, s (0.025)")
     parser.add_argument("--skip-writes", action="store_true")
     parser.add_argument("--skip-reads", action="store_true")
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="parent for the temp vaults (default: system temp)")
+    parser.add_argument("--dir", type=Path, default=OUT / "runs",
+                        help="parent for the round vaults (default bench/out/runs; see above "
+                             "on why not the system temp folder)")
     parser.add_argument("--cache", type=Path, default=OUT, help=f"cache folder (default {OUT})")
     args = parser.parse_args()
     client_counts = [int(c) for c in args.clients.split(",")]
     start_load = load_note()
 
     writes: dict[int, list[WriteRound]] = {c: [] for c in client_counts}
-    if not args.skip_writes:
-        entities = spread_entities(args.facts)
-        bodies = [wire_fact(spread_fact_kwargs(i, entities)) for i in range(args.facts)]
-        for rnd in range(args.rounds):
-            for clients in client_counts:
-                fig = write_round(bodies, clients, args.auth, args.dir, args.warmup)
-                writes[clients].append(fig)
-                lat = fig.latencies
-                print(f"  round {rnd + 1} {clients} client(s)  {fig.seconds:6.2f} s  "
-                      f"{fig.rate:6,.0f} facts/s  p50 {percentile(lat, 50) * 1000:6.2f} ms  p99 "
-                      f"{percentile(lat, 99) * 1000:6.2f} ms  max {max(lat) * 1000:6.1f} ms  "
-                      f"(node cpu {fig.server_cpu:.2f} s, client cpu {fig.client_cpu:.2f} s; "
-                      f"{len(fig.failures)} failed; {fig.valid} verify, {fig.indexed} indexed)",
-                      flush=True)
-                for failure in fig.failures[:3]:
-                    print(f"    failure: {failure}")
-    reads = None if args.skip_reads else read_rounds(args)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix="stigmem-bench-http-", dir=args.dir))
+    try:
+        if not args.skip_writes:
+            write_rounds(args, client_counts, writes, run_dir)
+        reads = None if args.skip_reads else read_rounds(args)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
     print(f"http_node: `stigmem serve --auth {args.auth}` (rate limits off) on 127.0.0.1, driven by "
           f"httpx clients in threads; {args.rounds} rounds ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from stigmem_vault.api.vault import Vault
 
 NOTICES_FILE = ".stigmem/local/notices.log"
+FRESH_LIMIT = 100_000  # fact files remembered as just written, for the watcher to skip
 # Properties only a signed file has: a parked edit drops them so it reads as a fresh draft.
 _SIGNED_ONLY = frozenset({"format", "id", "hlc", "timestamp", "signer", "signature",
                           "derived_from"})
@@ -73,6 +74,7 @@ class MemoryMixin:
 
     _index: Index | None
     _own_writes: dict[str, str | None]
+    _fresh: dict[str, tuple[int, int, int, int]]  # fact files just written: path -> stat
     _own_lock: threading.Lock
 
     # ------------------------------------------------------------- the index
@@ -191,10 +193,13 @@ class MemoryMixin:
         records = []
         for rel, data, fact in written:
             digest = hashlib.sha256(data).hexdigest()
+            st = os.stat(self.root / rel)
             with self._own_lock:
                 self._own_writes[rel] = digest
+                if len(self._fresh) >= FRESH_LIMIT:  # nobody is watching: never unbounded
+                    self._fresh.clear()
+                self._fresh[rel] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
             if self._index is not None:
-                st = os.stat(self.root / rel)
                 verdict, reason = attestation(fact, self.trust)  # we signed it: binding only
                 records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
                                           verdict.value, reason, fact))
@@ -207,6 +212,20 @@ class MemoryMixin:
     def _remember_write(self, rel: str, data: bytes | None) -> None:
         with self._own_lock:
             self._own_writes[rel] = None if data is None else hashlib.sha256(data).hexdigest()
+
+    def _just_written(self: Vault, rel: str) -> bool:  # type: ignore[misc]
+        """True (once) if ``rel`` is a fact file this process just wrote and indexed, and it
+        is still that very file (same inode, size and times): its watcher event needs no work.
+        (A fresh write is new in its folder, so it raises a single event.)"""
+        with self._own_lock:
+            stamp = self._fresh.pop(rel, None)
+        if stamp is None:
+            return False
+        try:
+            st = os.lstat(self.root / rel)
+        except OSError:
+            return False
+        return stamp == (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def is_own_write(self: Vault, rel: str) -> bool:  # type: ignore[misc]
         """True (once) if ``rel`` is exactly as this process last wrote or removed it."""
@@ -471,6 +490,11 @@ class MemoryMixin:
 
         def handle(paths: list[str]) -> None:
             assert self.git is not None or not self.writable
+            # This process's own new fact files, as it wrote and indexed them: nothing to do,
+            # and no reason to wait for git's lock (a commit may be running) to find that out.
+            paths = [p for p in paths if not self._just_written(p)]
+            if not paths:
+                return
             if self.git is not None and self.writable:
                 with self.git.locked():
                     done = apply_changes(self, paths)

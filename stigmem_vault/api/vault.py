@@ -149,6 +149,7 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         self._index: Index | None = None
         self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
         self._own_lock = threading.Lock()
+        self._fresh: dict[str, tuple[int, int, int, int]] = {}
         self.init_report: list[tuple[str, str]] = []  # files `init --from` did not import
         # This writer's own "uncommitted" marker: with one shared marker, any writer's flush
         # deleted it, and another writer's crash before its own commit went unrecovered.
@@ -355,6 +356,15 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         fsynced: their waits on the disk overlap), then indexed in one transaction with one
         pass over the conflict notes the group touched.
         """
+        results, written = self._write_files(claims, keys, notes)
+        self._index_written(written)
+        return results
+
+    def _write_files(self, claims: Sequence[Claim], keys: Sequence[SigningKey | None] | None,
+                     notes: Sequence[str] | None,
+                     ) -> tuple[list[Fact | StigmemError], list[tuple[str, bytes, Fact]]]:
+        """The first half of write_claims: check, sign and durably write, and queue for the
+        next commit. Returns each claim's result and the files newly written (to index)."""
         _node, _git, _node_key, clock = self._writer()
         results: list[Fact | StigmemError | None] = [None] * len(claims)
         staged: list[tuple[int, Fact, str, bytes]] = []
@@ -374,13 +384,17 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
                 results[i] = outcome if isinstance(outcome, StigmemError) else fact
                 if outcome is True:
                     written.append((rel, data, fact))
-        finally:  # whatever reached the disk is committed and indexed, even after a failure
+        finally:  # whatever reached the disk goes into the next commit, even after a failure
             if written:
                 self._queue_many([rel for rel, _data, _fact in written], [
                     f"assert {f.id[:ID_PREFIX_LEN]} {f.source} {f.entity} {f.relation}"
                     for _rel, _data, f in written])
-                self._after_writes(written)
-        return results  # type: ignore[return-value]  # every slot is filled
+        return results, written  # type: ignore[return-value]  # every slot is filled
+
+    def _index_written(self, written: list[tuple[str, bytes, Fact]]) -> None:
+        """The second half of write_claims: index what was written, refresh conflict notes."""
+        if written:
+            self._after_writes(written)
 
     def _prepare(self, claim: Claim, key: SigningKey | None, notes: str,
                  clock: Clock) -> tuple[Fact, str, bytes]:

@@ -205,6 +205,13 @@ def get_fact(conn: sqlite3.Connection, fact_id: str) -> IndexedFact | None:
     return row_to_item(rows[0], now_ms()) if rows else None
 
 
+def get_facts(conn: sqlite3.Connection, fact_ids: list[str]) -> list[IndexedFact]:
+    now = now_ms()
+    rows = conn.execute(f"SELECT {FACT_COLUMNS} FROM facts WHERE id IN "
+                        f"({','.join('?' * len(fact_ids))})", fact_ids).fetchall()
+    return [row_to_item(row, now) for row in rows]
+
+
 def find_by_cid(conn: sqlite3.Connection, cid: str) -> list[str]:
     return [r[0] for r in conn.execute(
         "SELECT id FROM facts WHERE cid = ? ORDER BY live DESC, hlc DESC", (cid,))]
@@ -238,33 +245,39 @@ def recall(conn: sqlite3.Connection, text: str, filters: Filters, limit: int = 1
     match = " OR ".join(f'"{token}"' for token in tokens[:32])
     where, params = _where(filters)
     where_sql = " AND ".join(where) or "1"
-    # Take the best lexical candidates first (bounded), then re-rank them in Python.
-    rows = conn.execute(
-        f"SELECT {_PREFIXED_COLUMNS}, bm25(facts_fts, 2.0, 2.0, 1.0, 0.5) AS rank"
+    # Take the best lexical candidates first (bounded), then re-rank them in Python. The
+    # ranking sorts every match, so it carries only what scoring needs; whole rows are read
+    # (and turned into facts) only for the candidates that make the cut.
+    ranked = conn.execute(
+        "SELECT f.rowid, f.id, f.hlc, f.trust, f.confidence, f.contradicted,"
+        " bm25(facts_fts, 2.0, 2.0, 1.0, 0.5) AS rank"
         " FROM facts_fts JOIN facts f ON f.rowid = facts_fts.rowid"
         f" WHERE facts_fts MATCH ? AND {where_sql} ORDER BY rank LIMIT ?",
         [match, *params, max(limit * 5, 50)]).fetchall()
     current = now_ms()
-    scored = []
     # BM25 magnitudes depend on corpus size; scale by the best match so lexical is 0..1.
-    best = max((-float(row[-1]) for row in rows), default=0.0) or 1.0
-    for row in rows:
-        item = row_to_item(row[:-1], current)
-        lexical = max(0.0, -float(row[-1])) / best
-        wall = HLC.parse(item.fact.hlc).wall_ms
-        age_days = max(0.0, (current - wall) / 86_400_000)
+    best = max((-float(row[-1]) for row in ranked), default=0.0) or 1.0
+    candidates = []
+    for rowid, fact_id, hlc, trust_class, confidence, contradicted, rank in ranked:
+        lexical = max(0.0, -float(rank)) / best
+        age_days = max(0.0, (current - HLC.parse(hlc).wall_ms) / 86_400_000)
         recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
-        trust = TRUST_WEIGHT[item.fact.trust.value]
+        trust = TRUST_WEIGHT[trust_class]
         blended = (RECALL_WEIGHTS["lexical"] * lexical + RECALL_WEIGHTS["recency"] * recency
                    + RECALL_WEIGHTS["trust"] * trust)
-        penalty = CONTRADICTED_FACTOR if item.contradicted else 1.0
-        score = blended * item.fact.confidence * penalty
+        penalty = CONTRADICTED_FACTOR if contradicted else 1.0
+        score = blended * confidence * penalty
         breakdown = {"lexical": round(lexical, 6), "recency": round(recency, 6),
-                     "trust": trust, "confidence": item.fact.confidence,
+                     "trust": trust, "confidence": confidence,
                      "contradicted_factor": penalty, "score": round(score, 6)}
-        scored.append(Recalled(item, score, breakdown))
-    scored.sort(key=lambda r: (-r.score, r.item.fact.id))
-    return scored[:limit]
+        candidates.append((-score, fact_id, rowid, breakdown))
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    chosen = candidates[:limit]
+    rows = {row[0]: row[1:] for row in conn.execute(
+        f"SELECT f.rowid, {_PREFIXED_COLUMNS} FROM facts f WHERE f.rowid IN "
+        f"({','.join('?' * len(chosen))})", [c[2] for c in chosen])}
+    return [Recalled(row_to_item(rows[rowid], current), -neg_score, breakdown)
+            for neg_score, _fact_id, rowid, breakdown in chosen]
 
 
 def list_conflicts(conn: sqlite3.Connection, status: str | None = None,
