@@ -248,12 +248,21 @@ def recall(conn: sqlite3.Connection, text: str, filters: Filters, limit: int = 1
     # Take the best lexical candidates first (bounded), then re-rank them in Python. The
     # ranking sorts every match, so it carries only what scoring needs; whole rows are read
     # (and turned into facts) only for the candidates that make the cut.
+    wanted = max(limit * 5, 50)
+    columns = "f.rowid, f.id, f.hlc, f.trust, f.confidence, f.contradicted, m.rank"
+    # First the best 2x matches of the text alone (FTS5 ranks without touching the facts
+    # table), then the filters: if enough pass, they are exactly the best that pass.
     ranked = conn.execute(
-        "SELECT f.rowid, f.id, f.hlc, f.trust, f.confidence, f.contradicted,"
-        " bm25(facts_fts, 2.0, 2.0, 1.0, 0.5) AS rank"
-        " FROM facts_fts JOIN facts f ON f.rowid = facts_fts.rowid"
-        f" WHERE facts_fts MATCH ? AND {where_sql} ORDER BY rank LIMIT ?",
-        [match, *params, max(limit * 5, 50)]).fetchall()
+        f"SELECT {columns} FROM (SELECT rowid, bm25(facts_fts, 2.0, 2.0, 1.0, 0.5) AS rank"
+        " FROM facts_fts WHERE facts_fts MATCH ? ORDER BY rank LIMIT ?) m"
+        f" JOIN facts f ON f.rowid = m.rowid WHERE {where_sql} ORDER BY m.rank LIMIT ?",
+        [match, 2 * wanted, *params, wanted]).fetchall()
+    if len(ranked) < wanted:  # the filters left too few: rank every match that passes them
+        ranked = conn.execute(
+            f"SELECT {columns} FROM (SELECT rowid, bm25(facts_fts, 2.0, 2.0, 1.0, 0.5) AS rank"
+            " FROM facts_fts WHERE facts_fts MATCH ?) m"
+            f" JOIN facts f ON f.rowid = m.rowid WHERE {where_sql} ORDER BY m.rank LIMIT ?",
+            [match, *params, wanted]).fetchall()
     current = now_ms()
     # BM25 magnitudes depend on corpus size; scale by the best match so lexical is 0..1.
     best = max((-float(row[-1]) for row in ranked), default=0.0) or 1.0
