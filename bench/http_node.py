@@ -30,8 +30,10 @@ inodes freed in the last minute (five, while their table block is dirty) when it
 file, scanning past each one. After a test run or a clean-up has deleted tens of thousands
 of files under /tmp, every file the node creates there costs a scan, and `perf` shows that
 scan (recently_deleted) as 40% of the node's CPU. So the round vaults go to ``--dir``
-(default bench/out/runs, which nothing else churns), and each round's vault is kept until
-the run ends instead of being deleted before the next round.
+(default bench/out/runs, which nothing else churns, marked with ext4's top-directory flag so
+that each run's folder lands in a block group of its own), and each round's vault is kept
+until the run ends instead of being deleted before the next round. Even so, a run started
+within minutes of a large deletion on the same file system can be slowed by it.
 
 Targets (issue 4): >= 400 facts/s with 8 clients at p99 <= 100 ms; entity query p50 <= 5 ms;
 recall p50 <= 25 ms, at each recall limit (all on the median round). Exit 1 and MISSED if one
@@ -359,6 +361,10 @@ def main() -> int:
 
     writes: dict[int, list[WriteRound]] = {c: [] for c in client_counts}
     args.dir.mkdir(parents=True, exist_ok=True)
+    # ext4's "top of a directory hierarchy" flag: folders made in it are spread over the
+    # block groups like top-level ones, so a run's files land away from where the last run's
+    # clean-up freed inodes (best effort: other file systems, or no chattr, just skip it).
+    subprocess.run(["chattr", "+T", str(args.dir)], capture_output=True, check=False)
     run_dir = Path(tempfile.mkdtemp(prefix="stigmem-bench-http-", dir=args.dir))
     try:
         if not args.skip_writes:

@@ -158,6 +158,7 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         self.scratch = self.root / cfg.SCRATCH_DIR
         if self.node is not None:
             self._recover()
+            self._clear_scratch()
 
     @property
     def writable(self) -> bool:
@@ -575,6 +576,17 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
             if not _writer_alive(marker.name):
                 marker.unlink(missing_ok=True)
 
+    def _clear_scratch(self) -> None:
+        """Remove temp files that writers which are gone (crashed mid-write) left behind."""
+        try:
+            names = os.listdir(self.scratch)
+        except FileNotFoundError:
+            return
+        for name in names:  # .<file name>.<pid>.<thread>.tmp
+            parts = name.rsplit(".", 3)
+            if len(parts) == 4 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+                (self.scratch / name).unlink(missing_ok=True)
+
     # ----------------------------------------------------------------- reading
 
     def fact_paths(self) -> Iterator[str]:
@@ -686,8 +698,12 @@ def _writer_alive(marker_name: str) -> bool:
     parts = marker_name.split(".")
     if len(parts) < 3 or not parts[1].isdigit():
         return False  # the old shared marker, or not ours
+    return _pid_alive(int(parts[1]))
+
+
+def _pid_alive(pid: int) -> bool:
     try:
-        os.kill(int(parts[1]), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

@@ -147,3 +147,16 @@ def test_scratch_on_another_file_system_falls_back_to_the_target_folder(vault: V
         for leftover in other.iterdir():
             leftover.unlink()
         other.rmdir()
+
+
+def test_temp_files_of_a_crashed_writer_are_cleared_on_open(home: Path, vault_path: Path) -> None:
+    Vault.init(vault_path, owner="user:alice", home=home, commit_delay=None).close()
+    scratch = vault_path / cfg.SCRATCH_DIR
+    scratch.mkdir(parents=True, exist_ok=True)
+    gone = scratch / ".memory.role--0123456789ab.md.999999999.140000.tmp"  # no such pid
+    mine = scratch / f".memory.role--ba9876543210.md.{os.getpid()}.140001.tmp"  # alive
+    gone.write_bytes(b"half a fa")
+    mine.write_bytes(b"being written")
+    with Vault.open(vault_path, home=home, commit_delay=None):
+        assert not gone.exists()
+        assert mine.exists()  # a live writer's file is never touched
