@@ -175,12 +175,20 @@ class BatchMixin:
                                 "error": errors.get(index, "not written: the batch is atomic "
                                                            "and another item was rejected")})
         else:
-            for index, claim in enumerate(claims):
-                if index in errors or isinstance(claim, Exception):
+            # The valid items as one group: written concurrently, indexed in one transaction.
+            valid = [i for i in range(len(claims)) if i not in errors]
+            group = [claims[i] for i in valid]
+            keys = [self.attest(principal, claim, attestation)[0] for claim in group]  # type: ignore[arg-type]
+            outcomes = dict(zip(valid, self.write_claims(group, keys=keys), strict=True))  # type: ignore[arg-type]
+            for index in range(len(claims)):
+                outcome = outcomes.get(index)
+                if outcome is None:
                     results.append({"index": index, "status": "rejected", "error": errors[index]})
-                    continue
-                fact, _warnings = self.write_as(principal, claim, attestation)
-                results.append({"index": index, "status": "accepted", "fact_id": fact.id})
+                elif isinstance(outcome, Exception):
+                    results.append({"index": index, "status": "rejected",
+                                    "error": _describe(outcome)})
+                else:
+                    results.append({"index": index, "status": "accepted", "fact_id": outcome.id})
         accepted = sum(1 for r in results if r["status"] == "accepted")
         response = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
         if key is not None:
