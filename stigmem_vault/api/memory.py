@@ -34,6 +34,7 @@ from stigmem_vault.vault import markdown
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import attestation
 from stigmem_vault.watch import gestures
+from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.scan import Progress, ScanReport, changes, index_facts, is_fact_path, note_record
 from stigmem_vault.watch.watcher import Watcher
 
@@ -226,6 +227,17 @@ class MemoryMixin:
         except OSError:
             return False
         return stamp == (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def _indexed_as_is(self: Vault, rel: str) -> bool:  # type: ignore[misc]
+        """True if the index holds the file ``rel`` with its current size and mtime: the
+        check apply_changes makes first, made without git's lock (it only reads)."""
+        if rel.endswith("/") or rel.startswith(VaultFilter.config_prefixes):
+            return False
+        try:
+            st = os.lstat(self.root / rel)
+        except OSError:
+            return False
+        return self.index.file_stat(rel) == (st.st_size, st.st_mtime_ns)
 
     def is_own_write(self: Vault, rel: str) -> bool:  # type: ignore[misc]
         """True (once) if ``rel`` is exactly as this process last wrote or removed it."""
@@ -490,9 +502,10 @@ class MemoryMixin:
 
         def handle(paths: list[str]) -> None:
             assert self.git is not None or not self.writable
-            # This process's own new fact files, as it wrote and indexed them: nothing to do,
-            # and no reason to wait for git's lock (a commit may be running) to find that out.
-            paths = [p for p in paths if not self._just_written(p)]
+            # Files already indexed as they are now (this process's own new fact files, or
+            # another writer's that it indexed itself): nothing to do, and no reason to wait
+            # for git's lock, which a commit may hold for a while, to find that out.
+            paths = [p for p in paths if not self._just_written(p) and not self._indexed_as_is(p)]
             if not paths:
                 return
             if self.git is not None and self.writable:
