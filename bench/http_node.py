@@ -5,17 +5,18 @@ on an N-fact vault. The node runs as its own process (`stigmem serve`), driven o
                               [--read-facts 100000] [--queries 300] [--recall-limits 10,default]
                               [--write-rate 400] [--write-p99 0.1] [--entity-p50 0.005]
                               [--recall-p50 0.025] [--skip-writes] [--skip-reads] [--dir PARENT]
-                              [--cache DIR]
+                              [--cache DIR] [--client stdlib|httpx] [--clean]
 
 Writes: each round and client count gets a fresh vault (user:alice plus agent:codex and
 agent:claude, keys in a private STIGMEM_HOME) served by `stigmem serve --auth token --read-rate 0
 --write-rate 0` (rate limits off) on 127.0.0.1; one bearer token per source, so every write
 passes enforced source attestation. ``--facts`` facts (_common.spread_fact_kwargs: many entities,
 every value type and scope) are split over C client threads, each with its own keep-alive
-httpx.Client; every response must be a 201 (the fact is signed, fsynced and indexed before the
-node answers). Throughput is facts / wall time from the first request to the last answer;
-latency is per request at the client. After the node stops, the vault is reopened and every
-fact must verify and be indexed.
+connection (``--client``: the standard library's http.client by default, which costs the shared
+CPU about a fifth of what httpx does per request; or httpx); every response must be a 201 (the
+fact is signed, fsynced and indexed before the node answers). Throughput is facts / wall time
+from the first request to the last answer; latency is per request at the client. After the node
+stops, the vault is reopened and every fact must verify and be indexed.
 
 Reads: the cached N-fact vault of bench/query_100k.py (bench/out/spread-N, built through the API
 if missing: minutes) is served read-only in the same way (a read token is created for the run and
@@ -31,9 +32,11 @@ file, scanning past each one. After a test run or a clean-up has deleted tens of
 of files under /tmp, every file the node creates there costs a scan, and `perf` shows that
 scan (recently_deleted) as 40% of the node's CPU. So the round vaults go to ``--dir``
 (default bench/out/runs, which nothing else churns, marked with ext4's top-directory flag so
-that each run's folder lands in a block group of its own), and each round's vault is kept
-until the run ends instead of being deleted before the next round. Even so, a run started
-within minutes of a large deletion on the same file system can be slowed by it.
+that each run's folder lands in a block group of its own) and are never deleted by a run:
+deleting them at the end of one run slowed the next (ext4 places a new folder in the block
+group with the most free inodes, which is the one just emptied). ``--clean`` removes them;
+run it when done benchmarking. A run started within minutes of any large deletion on the same
+file system (a test suite's clean-up) can still be slowed.
 
 Targets (issue 4): >= 400 facts/s with 8 clients at p99 <= 100 ms; entity query p50 <= 5 ms;
 recall p50 <= 25 ms, at each recall limit (all on the median round). Exit 1 and MISSED if one
@@ -43,6 +46,8 @@ is missed.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import random
 import shutil
@@ -53,6 +58,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +146,53 @@ class Node:
 # ---------------------------------------------------------------- writes
 
 
+class _StdlibClient:
+    """One keep-alive HTTP/1.1 connection (http.client): about a fifth of httpx's CPU per
+    request. On a 2-core machine the clients' CPU is taken from the node under test."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=60.0)
+
+    def connect(self) -> None:
+        self.connection.connect()
+
+    def post(self, path: str, data: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        self.connection.request("POST", path, body=data,
+                                headers={"Content-Type": "application/json", **headers})
+        reply = self.connection.getresponse()
+        return reply.status, reply.read()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class _HttpxClient:
+    def __init__(self, url: str) -> None:
+        self.client = httpx.Client(base_url=url, timeout=60.0)
+
+    def connect(self) -> None:
+        self.client.get("/healthz")
+
+    def post(self, path: str, data: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        reply = self.client.post(path, content=data,
+                                 headers={"Content-Type": "application/json", **headers})
+        return reply.status_code, reply.content
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@contextmanager
+def open_client(kind: str, url: str) -> Iterator[_StdlibClient | _HttpxClient]:
+    client = _StdlibClient(url) if kind == "stdlib" else _HttpxClient(url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+
 def wire_fact(kwargs: dict[str, object]) -> dict[str, object]:
     """The POST /v1/facts body of a fact stream item."""
     return {"entity": kwargs["entity"], "relation": kwargs["relation"],
@@ -174,7 +228,7 @@ def _process_cpu(pid: int) -> float:
 
 
 def write_round(bodies: list[dict[str, object]], clients: int, auth: str,
-                run_dir: Path, warmup: int) -> WriteRound:
+                run_dir: Path, warmup: int, client_kind: str) -> WriteRound:
     # Each round's vault stays until the whole run ends: deleting thousands of files just
     # before the next round made that round's file creations slow (ext4 without a journal,
     # as here, skips inodes freed in the last minute, scanning past each one), so a round
@@ -202,16 +256,17 @@ def write_round(bodies: list[dict[str, object]], clients: int, auth: str,
         barrier = threading.Barrier(clients + 1)
 
         def run(k: int) -> None:
-            with httpx.Client(base_url=node.url, timeout=60.0) as client:
-                client.get("/healthz")  # connect before the clock starts
+            with open_client(client_kind, node.url) as client:
+                client.connect()  # before the clock starts
                 barrier.wait()
                 for body in shares[k]:
+                    data = json.dumps(body).encode()
                     t0 = time.perf_counter()
-                    reply = client.post("/v1/facts", json=body,
-                                        headers=headers.get(str(body["source"])))
+                    status, text = client.post("/v1/facts", data,
+                                               headers.get(str(body["source"]), {}))
                     latencies[k].append(time.perf_counter() - t0)
-                    if reply.status_code != 201:
-                        failures.append(f"{reply.status_code} {reply.text[:200]}")
+                    if status != 201:
+                        failures.append(f"{status} {text[:200]!r}")
 
         threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
         for thread in threads:
@@ -312,7 +367,7 @@ def write_rounds(args: argparse.Namespace, client_counts: list[int],
     bodies = [wire_fact(spread_fact_kwargs(i, entities)) for i in range(args.facts)]
     for rnd in range(args.rounds):
         for clients in client_counts:
-            fig = write_round(bodies, clients, args.auth, run_dir, args.warmup)
+            fig = write_round(bodies, clients, args.auth, run_dir, args.warmup, args.client)
             writes[clients].append(fig)
             lat = fig.latencies
             print(f"  round {rnd + 1} {clients} client(s)  {fig.seconds:6.2f} s  "
@@ -337,6 +392,8 @@ def main() -> int:
     parser.add_argument("--auth", choices=["token", "none"], default="token",
                         help="the node's auth mode (default token)")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured writes first (20)")
+    parser.add_argument("--client", choices=["stdlib", "httpx"], default="stdlib",
+                        help="the writing clients' HTTP library (default stdlib: http.client)")
     parser.add_argument("--read-facts", type=int, default=100000,
                         help="size of the vault queried (default 100000)")
     parser.add_argument("--queries", type=int, default=300, help="queries of each kind per round")
@@ -355,6 +412,8 @@ def main() -> int:
                         help="parent for the round vaults (default bench/out/runs; see above "
                              "on why not the system temp folder)")
     parser.add_argument("--cache", type=Path, default=OUT, help=f"cache folder (default {OUT})")
+    parser.add_argument("--clean", action="store_true",
+                        help="remove the round vaults of earlier runs (in --dir), then exit")
     args = parser.parse_args()
     client_counts = [int(c) for c in args.clients.split(",")]
     start_load = load_note()
@@ -365,16 +424,21 @@ def main() -> int:
     # block groups like top-level ones, so a run's files land away from where the last run's
     # clean-up freed inodes (best effort: other file systems, or no chattr, just skip it).
     subprocess.run(["chattr", "+T", str(args.dir)], capture_output=True, check=False)
+    if args.clean:
+        shutil.rmtree(args.dir, ignore_errors=True)
+        print(f"removed {args.dir}")
+        return 0
     run_dir = Path(tempfile.mkdtemp(prefix="stigmem-bench-http-", dir=args.dir))
-    try:
-        if not args.skip_writes:
-            write_rounds(args, client_counts, writes, run_dir)
-        reads = None if args.skip_reads else read_rounds(args)
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    if not args.skip_writes:
+        write_rounds(args, client_counts, writes, run_dir)
+    reads = None if args.skip_reads else read_rounds(args)
+    kept = sum(1 for _ in args.dir.rglob("*"))
+    print(f"round vaults kept in {args.dir} ({kept:,} files and folders): remove them with "
+          f"--clean when you are done benchmarking, not just before a run (see --help)")
 
     print(f"http_node: `stigmem serve --auth {args.auth}` (rate limits off) on 127.0.0.1, driven by "
-          f"httpx clients in threads; {args.rounds} rounds ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+          f"{args.client} clients in threads (reads: httpx); {args.rounds} rounds "
+          f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
           f"{machine()}; {start_load} at the start, {load_note()} at the end)")
     rows: list[tuple[str, str]] = []
     targets: list[tuple[str, bool]] = []
