@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from stigmem_vault.api.vault import Vault
 
 ATTESTATION_MODES = ("enforce", "warn", "off")
+TOKEN_RECHECK = 0.1  # seconds a stat of the token store is trusted for (see _current_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class Principal:
 class AccessMixin:
     """Token management and principal-bound writes (part of ``Vault``)."""
 
-    _token_cache: tuple[tuple[int, ...] | None, list[token_store.Token]] | None = None
+    _token_cache: tuple[tuple[int, ...] | None, list[token_store.Token], float] | None = None
 
     def operator(self: Vault) -> Principal:  # type: ignore[misc]
         """The principal of an unauthenticated local node: the vault owner, every scope."""
@@ -73,24 +75,33 @@ class AccessMixin:
                                             format_timestamp(datetime.now(UTC)))
         self._writer()
         token_store.save_tokens(self.root, [*token_store.load_tokens(self.root), record])
+        self._token_cache = None
         return raw, record
 
     def tokens(self: Vault) -> list[token_store.Token]:  # type: ignore[misc]
         return token_store.load_tokens(self.root)
 
     def _current_tokens(self: Vault) -> list[token_store.Token]:  # type: ignore[misc]
-        """The token store as it is on disk now, re-read only when the file changed (every
-        save replaces the file, so a revocation is seen by the very next request)."""
+        """The token store, re-read only when the file changed (every save replaces it).
+
+        This vault's own saves drop the cache at once; a change made by another process
+        (`stigmem token revoke` while the node runs) is noticed within TOKEN_RECHECK seconds:
+        a stat per request, on the node's event loop, waited for the GIL behind the writer
+        threads on every request."""
+        now = time.monotonic()
+        cached = self._token_cache
+        if cached is not None and now - cached[2] < TOKEN_RECHECK:
+            return cached[1]
         try:
             st = os.stat(self.root / token_store.TOKENS_FILE)
             stamp: tuple[int, ...] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
         except FileNotFoundError:
             stamp = None
-        cached = self._token_cache
         if cached is not None and cached[0] == stamp:
+            self._token_cache = (stamp, cached[1], now)
             return cached[1]
         tokens = token_store.load_tokens(self.root)
-        self._token_cache = (stamp, tokens)
+        self._token_cache = (stamp, tokens, now)
         return tokens
 
     def revoke_token(self: Vault, token_id: str) -> None:  # type: ignore[misc]
@@ -99,6 +110,7 @@ class AccessMixin:
         if len(kept) == len(current):
             raise NotFound("token", token_id, "list them with `stigmem token list`")
         token_store.save_tokens(self.root, kept)
+        self._token_cache = None
 
     def authenticate(self: Vault, raw: str) -> Principal | None:  # type: ignore[misc]
         token = token_store.find_token(self._current_tokens(), raw)

@@ -11,6 +11,7 @@ import base64
 import os
 import re
 import stat
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from stigmem_vault.errors import IdentityError, StorageError, VaultConfigError
 
 # PKCS#8 DER prefix for an Ed25519 private key (RFC 8410); the 32-byte seed follows.
 _PKCS8_ED25519 = bytes.fromhex("302e020100300506032b657004220420")
+KEY_RECHECK = 1.0  # seconds a loaded key is used before its file is checked again
 # Spelled in parts so that secret scanners (and our own check, were this file ever inside a
 # vault) do not take the source code for key material.
 _DASHES = "-" * 5
@@ -49,8 +51,10 @@ class KeyStore:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.dir = home / "keys"
-        # kid -> (file identity when read, key): a write re-reads its key only if the file changed
-        self._loaded: dict[str, tuple[tuple[int, int, int, int], SigningKey]] = {}
+        # kid -> (file identity when read, key, when last checked): a write re-reads its key
+        # only if the file changed, and checks the file at most every KEY_RECHECK seconds (a
+        # node signing hundreds of writes a second stat-ed the key file for each).
+        self._loaded: dict[str, tuple[tuple[int, int, int, int], SigningKey, float]] = {}
 
     def check_outside(self, vault_root: Path) -> None:
         """Refuse a key directory that lives inside the vault (git would share the keys)."""
@@ -95,13 +99,17 @@ class KeyStore:
 
     def load(self, kid: str) -> SigningKey | None:
         """The private key for ``kid``, or None if this machine does not hold it."""
+        now = time.monotonic()
+        cached = self._loaded.get(kid)
+        if cached is not None and now - cached[2] < KEY_RECHECK:
+            return cached[1]
         path = self.path_for(kid)
         try:
             st = path.stat()
             mode = st.st_mode
             seen = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)  # chmod changes ctime
-            cached = self._loaded.get(kid)
             if cached is not None and cached[0] == seen:
+                self._loaded[kid] = (seen, cached[1], now)
                 return cached[1]
             text = path.read_text("ascii")
         except FileNotFoundError:
@@ -123,5 +131,5 @@ class KeyStore:
         key = SigningKey(der[16:])
         if key_id(key.verify_key) != kid:
             raise IdentityError(f"{path}: holds a different key than its name says")
-        self._loaded[kid] = (seen, key)
+        self._loaded[kid] = (seen, key, now)
         return key

@@ -39,10 +39,14 @@ MAX_DELAY = 0.040
 # queue overflowed, a scan, git, the index) raised more events than the queue holds, so
 # watchdog walked the whole tree again, and again: a node on a 100,000-fact vault spent half
 # a core on that, idle.
+#
+# Nor "a folder was modified": watchdog makes one up for the parent folder of every file
+# created, deleted or moved, half of all events while the node writes, and the handler never
+# used them (a folder's files bring their own events).
 _EVENT_FILTER = [cls for cls in vars(watchdog.events).values()
                  if isinstance(cls, type) and issubclass(cls, FileSystemEvent)
                  and cls.event_type not in ("opened", "closed_no_write")
-                 and cls is not FileSystemEvent]
+                 and cls not in (FileSystemEvent, watchdog.events.DirModifiedEvent)]
 
 
 class Coalescer:

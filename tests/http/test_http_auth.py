@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from http_support import Node
+from http_support import Node, wait_for
 
 from stigmem_vault.client import ClientError, StigmemClient
 from stigmem_vault.http.settings import RateLimit
@@ -215,3 +218,25 @@ def test_a_revoked_token_is_refused_by_the_next_request(node: Node) -> None:
     with pytest.raises(ClientError) as caught:
         codex.list_facts()
     assert caught.value.status == 401
+
+
+def test_a_token_revoked_by_another_process_is_refused_soon(node: Node) -> None:
+    """`stigmem token revoke` run while the node serves: seen within TOKEN_RECHECK."""
+    codex = node.client("codex")
+    assert codex.list_facts().facts == ()
+    record = next(t for t in node.vault.tokens() if t.principal == "agent:codex"
+                  and "write" in t.perms)
+    stigmem = str(Path(sys.executable).parent / "stigmem")
+    revoked = subprocess.run([stigmem, "--vault", str(node.vault.root), "token", "revoke",
+                              record.id],
+                             capture_output=True, text=True, check=False)
+    assert revoked.returncode == 0, revoked.stderr
+
+    def refused() -> bool:
+        try:
+            codex.list_facts()
+        except ClientError as exc:
+            return exc.status == 401
+        return False
+
+    wait_for(refused, timeout=5.0, what="the revoked token to be refused")
