@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from stigmem_vault.api.vault import Vault
 
 NOTICES_FILE = ".stigmem/local/notices.log"
-FRESH_LIMIT = 100_000  # fact files remembered as just written, for the watcher to skip
 # Properties only a signed file has: a parked edit drops them so it reads as a fresh draft.
 _SIGNED_ONLY = frozenset({"format", "id", "hlc", "timestamp", "signer", "signature",
                           "derived_from"})
@@ -75,7 +74,6 @@ class MemoryMixin:
 
     _index: Index | None
     _own_writes: dict[str, str | None]
-    _fresh: dict[str, tuple[int, int, int, int]]  # fact files just written: path -> stat
     _own_lock: threading.Lock
 
     # ------------------------------------------------------------- the index
@@ -197,9 +195,6 @@ class MemoryMixin:
             st = os.stat(self.root / rel)
             with self._own_lock:
                 self._own_writes[rel] = digest
-                if len(self._fresh) >= FRESH_LIMIT:  # nobody is watching: never unbounded
-                    self._fresh.clear()
-                self._fresh[rel] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
             if self._index is not None:
                 verdict, reason = attestation(fact, self.trust)  # we signed it: binding only
                 records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
@@ -213,20 +208,6 @@ class MemoryMixin:
     def _remember_write(self, rel: str, data: bytes | None) -> None:
         with self._own_lock:
             self._own_writes[rel] = None if data is None else hashlib.sha256(data).hexdigest()
-
-    def _just_written(self: Vault, rel: str) -> bool:  # type: ignore[misc]
-        """True (once) if ``rel`` is a fact file this process just wrote and indexed, and it
-        is still that very file (same inode, size and times): its watcher event needs no work.
-        (A fresh write is new in its folder, so it raises a single event.)"""
-        with self._own_lock:
-            stamp = self._fresh.pop(rel, None)
-        if stamp is None:
-            return False
-        try:
-            st = os.lstat(self.root / rel)
-        except OSError:
-            return False
-        return stamp == (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def _indexed_as_is(self: Vault, rel: str) -> bool:  # type: ignore[misc]
         """True if the index holds the file ``rel`` with its current size and mtime: the
@@ -505,7 +486,7 @@ class MemoryMixin:
             # Files already indexed as they are now (this process's own new fact files, or
             # another writer's that it indexed itself): nothing to do, and no reason to wait
             # for git's lock, which a commit may hold for a while, to find that out.
-            paths = [p for p in paths if not self._just_written(p) and not self._indexed_as_is(p)]
+            paths = [p for p in paths if not self._indexed_as_is(p)]
             if not paths:
                 return
             if self.git is not None and self.writable:

@@ -149,7 +149,6 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         self._index: Index | None = None
         self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
         self._own_lock = threading.Lock()
-        self._fresh: dict[str, tuple[int, int, int, int]] = {}
         self.init_report: list[tuple[str, str]] = []  # files `init --from` did not import
         # This writer's own "uncommitted" marker: with one shared marker, any writer's flush
         # deleted it, and another writer's crash before its own commit went unrecovered.
