@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import random
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import pygit2
+import yaml
 
 from stigmem_vault.api.vault import Vault
 
@@ -218,3 +220,21 @@ def ms(seconds: float) -> str:
 def load_note() -> str:
     """The machine's 1-minute load average: other work on a shared machine skews the figures."""
     return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
+def bare_signed_body(text: str) -> tuple[dict[str, object], bytes]:
+    """The bare baseline's read of a fact file: its properties (libyaml) and the bytes its
+    signature covers, rebuilt with json.dumps, not with stigmem's own code."""
+    props = yaml.load(text[4:text.index("\n---\n", 3)], Loader=yaml.CSafeLoader)
+    vtype = props["value_type"]
+    body = json.dumps({
+        "format": props["format"], "entity": props["entity"], "relation": props["relation"],
+        "value": {"type": vtype, "v": props.get("value_" + vtype)},
+        "source": props["source"], "hlc": props["hlc"], "timestamp": props["timestamp"],
+        "confidence": props["confidence"], "trust": props["trust"],
+        "scope": props["scope"], "valid_until": props.get("valid_until"),
+        "supersedes": props.get("supersedes"),
+        "derived_from": props.get("derived_from") or [], "signer": props["signer"],
+    }, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return props, body
+

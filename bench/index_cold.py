@@ -32,8 +32,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-from _common import OUT, cached_spread_vault, check, load_note, machine, median, table
+from _common import (
+    OUT,
+    bare_signed_body,
+    cached_spread_vault,
+    check,
+    load_note,
+    machine,
+    median,
+    table,
+)
 from nacl.signing import VerifyKey
 
 from stigmem_vault.api.vault import Vault
@@ -63,18 +71,9 @@ def bare(root: Path, db_path: Path) -> int:
             path = os.path.join(dirpath, name)
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
-            props = yaml.load(text[4:text.index("\n---\n", 3)], Loader=yaml.CSafeLoader)
+            props, body = bare_signed_body(text)
             vtype = props["value_type"]
             value = props.get("value_" + vtype)
-            body = json.dumps({
-                "format": props["format"], "entity": props["entity"],
-                "relation": props["relation"], "value": {"type": vtype, "v": value},
-                "source": props["source"], "hlc": props["hlc"], "timestamp": props["timestamp"],
-                "confidence": props["confidence"], "trust": props["trust"],
-                "scope": props["scope"], "valid_until": props.get("valid_until"),
-                "supersedes": props.get("supersedes"),
-                "derived_from": props.get("derived_from") or [], "signer": props["signer"],
-            }, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
             signer = props["signer"]
             key = keys.get(signer)
             if key is None:

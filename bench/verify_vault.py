@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import shutil
 import sys
@@ -24,8 +23,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-from _common import OUT, check, fact_kwargs, machine, median, new_vault, table
+from _common import OUT, bare_signed_body, check, fact_kwargs, machine, median, new_vault, table
 from nacl.signing import VerifyKey
 
 from stigmem_vault.api.vault import Vault
@@ -65,18 +63,7 @@ def bare(root: Path) -> int:
                 continue
             with open(os.path.join(dirpath, name), encoding="utf-8") as handle:
                 text = handle.read()
-            props = yaml.load(text[4:text.index("\n---\n", 3)], Loader=yaml.CSafeLoader)
-            vtype = props["value_type"]
-            body = json.dumps({
-                "format": props["format"], "entity": props["entity"],
-                "relation": props["relation"],
-                "value": {"type": vtype, "v": props.get("value_" + vtype)},
-                "source": props["source"], "hlc": props["hlc"], "timestamp": props["timestamp"],
-                "confidence": props["confidence"], "trust": props["trust"],
-                "scope": props["scope"], "valid_until": props.get("valid_until"),
-                "supersedes": props.get("supersedes"),
-                "derived_from": props.get("derived_from") or [], "signer": props["signer"],
-            }, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+            props, body = bare_signed_body(text)
             key = VerifyKey(base64.urlsafe_b64decode(props["signer"][8:] + "=="))
             key.verify(body, base64.urlsafe_b64decode(props["signature"] + "=="))  # raises if bad
             count += 1
