@@ -158,15 +158,14 @@ class GitRepo:
         carries its stat data, so that ``git status`` sees it clean without re-reading it.
         Anything else (a symlink) goes the general way.
         """
-        full = os.path.join(self.root, path)
-        try:
-            handle = open(full, "rb")  # noqa: SIM115 - closed below, after the fstat
+        try:  # O_NOFOLLOW: a symlink fails here (ELOOP) instead of costing an lstat per file
+            fd = os.open(os.path.join(self.root, path), os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
-            index.add(path)  # let libgit2 report what is wrong with it
+            index.add(path)  # a symlink, or let libgit2 report what is wrong with it
             return
-        with handle:
-            st = os.fstat(handle.fileno())
-            if os.path.islink(full) or not stat.S_ISREG(st.st_mode):
+        with open(fd, "rb") as handle:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
                 index.add(path)
                 return
             oid = self._write_blob(handle.read())
