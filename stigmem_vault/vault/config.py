@@ -4,6 +4,8 @@ clone only), relation schemas, and the scan that refuses key material inside the
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -153,30 +155,71 @@ def load_schemas(root: Path) -> dict[str, RelationSchema]:
 
 
 def find_key_material(root: Path, tracked: list[str]) -> list[str]:
-    """Paths in the vault that hold private key material.
+    """Paths in the vault where a person has put private key material by mistake.
 
-    Checked: everything under .stigmem/ and the vault's top level, and any file anywhere whose
-    name looks like a key file (tracked or not). Fact values are checked when they are written.
+    Looked at: the vault's top-level files, the files people edit under ``.stigmem/`` (its
+    top level and ``schemas/``), and any tracked file whose name looks like a key file. Never
+    looked at: data that clients and peers control (``.stigmem/local/``: quarantined pushes,
+    stored answers, the index; fact files and conflict notes), which holds whatever bytes
+    were sent and would let one request refuse the vault to everyone. Fact values are
+    checked when they are written. Only regular files are opened (a FIFO would block).
     """
-    suspects: set[Path] = set()
-    config_dir = root / ".stigmem"
-    if config_dir.is_dir():
-        suspects.update(p for p in config_dir.rglob("*") if p.is_file())
-    suspects.update(p for p in root.iterdir() if p.is_file())
+    suspects: set[Path] = set(_regular_files(root))
+    suspects.update(_regular_files(root / ".stigmem"))
+    schemas = root / SCHEMA_DIR
+    if schemas.is_dir() and not schemas.is_symlink():
+        for folder, _dirs, names in os.walk(schemas):
+            suspects.update(_regular_files(Path(folder), names))
     for rel in tracked:
         name = rel.rsplit("/", 1)[-1]
-        if name.endswith(_KEYISH_SUFFIXES) or name.startswith(_KEYISH_NAMES):
+        if (name.endswith(_KEYISH_SUFFIXES) or name.startswith(_KEYISH_NAMES)) \
+                and not rel.startswith(_CLIENT_DATA):
             suspects.add(root / rel)
     found = []
     for path in sorted(suspects):
+        head = _read_head(path)
+        if head is not None and looks_like_private_key(head):
+            found.append(path.relative_to(root).as_posix())
+    return found
+
+
+# This clone's state: bytes that clients and peers sent live here (never scanned for keys).
+_CLIENT_DATA = (".stigmem/local/", ".stigmem/index/")
+
+
+def _regular_files(folder: Path, names: list[str] | None = None) -> list[Path]:
+    """The regular files directly in ``folder`` (not following symlinks)."""
+    try:
+        names = os.listdir(folder) if names is None else names
+    except OSError:
+        return []
+    found = []
+    for name in names:
         try:
-            with open(path, "rb") as handle:
-                head = handle.read(_SCAN_LIMIT)
+            if stat.S_ISREG(os.lstat(folder / name).st_mode):
+                found.append(folder / name)
         except OSError:
             continue
-        if looks_like_private_key(head):
-            found.append(str(path.relative_to(root)))
     return found
+
+
+def _read_head(path: Path) -> bytes | None:
+    """The first _SCAN_LIMIT bytes of a regular file; None for anything else or on error.
+
+    Opened non-blocking and checked after opening: a FIFO swapped in after the listing
+    neither blocks the open nor gets read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, _SCAN_LIMIT)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def refuse_key_material(root: Path, tracked: list[str]) -> None:

@@ -270,3 +270,27 @@ def test_branches_of_made_up_nodes_with_broken_declarations(world) -> None:
     assert {e.branch for e in bob.vault.audit_log()[before:] if e.kind == "forged-commit"} == {
         f"stigmem/team/{ghost1}", f"stigmem/team/{ghost2}"}
     assert {p.node_id for p in bob.vault.peers()} == {alice.node_id, mallory.node_id}
+
+
+def test_a_pushed_key_look_alike_never_bricks_the_receiver(world, nodes: Nodes) -> None:
+    """Issue 9, item 1: a forged fact whose bytes hold PEM key armor is quarantined as data;
+    the receiver opens again afterwards (the key-material guard never reads quarantine)."""
+    _alice, mallory, bob, attacker = world
+    key = mallory.vault.signing_key_for("agent:mallory")
+    branch = f"stigmem/team/{mallory.node_id}"
+    tip = attacker.git("rev-parse", branch).strip()
+    armor = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----"
+    honest = signed_fact(key, source="agent:mallory", relation="codex:other", value="x")
+    forged = dataclasses.replace(
+        signed_fact(key, source="agent:mallory", relation="codex:paste", value=armor),
+        signature=honest.signature)
+    tree = attacker.tree_with(tip, [
+        ("100644", attacker.blob(fact_bytes(forged)), canonical_path(forged))])
+    attacker.push(attacker.commit(tree, tip, "nothing to see"), branch)
+
+    [report] = bob.sync()
+    assert report.quarantined == 1
+    [entry] = [e for e in bob.vault.audit_log() if e.path == canonical_path(forged)]
+    assert entry.quarantined and b"PRIVATE KEY" in (bob.root / entry.quarantined).read_bytes()
+    reopened = nodes.reopen(bob)
+    assert reopened.vault.verify().ok

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from http_support import Node
 
+from stigmem_vault.api.vault import Vault
 from stigmem_vault.client import ClientError, FactInput, StigmemClient
 
 
@@ -91,3 +92,22 @@ def test_read_only_token_cannot_batch(node: Node) -> None:
     with pytest.raises(ClientError) as caught:
         node.client("reader").assert_batch([good(0)])
     assert (caught.value.status, caught.value.code) == (403, "permission_denied")
+
+
+PEM_LINE = "-----BEGIN PRIVATE KEY-----"
+
+
+def test_key_like_client_bytes_never_brick_the_vault(node: Node) -> None:
+    """Issue 9, item 1: a client's idempotency key (stored with its answer) and a rejected
+    item's echoed input are data, not key material the operator put in the vault: the
+    vault opens again afterwards, for every command and the node's restart."""
+    team = node.client("team")
+    team.assert_batch([good(0)], idempotency_key=PEM_LINE + "\nMC4CAQ==\n-----END PRIVATE KEY-----")
+    echoed = FactInput(PEM_LINE + " no scheme", "memory:item", "x", "agent:teambot", scope="team")
+    result = team.assert_batch([echoed], atomic=False)
+    assert result.rejected == 1
+    store = node.vault.root / ".stigmem" / "local"
+    assert any(PEM_LINE.encode() in p.read_bytes() for p in store.rglob("*") if p.is_file())
+
+    with Vault.open(node.vault.root, home=node.vault.keys.home) as again:
+        assert again.status().owner == "user:alice"

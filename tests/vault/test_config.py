@@ -74,14 +74,38 @@ def test_bad_schemas_name_the_file(tmp_path: Path, files: dict[str, str], match:
     assert info.value.path is not None and info.value.path.startswith(cfg.SCHEMA_DIR)
 
 
-@pytest.mark.parametrize("rel", [".stigmem/trust/agent/x.json", ".stigmem/local/stray", "notes.txt",
-                                 ".stigmem/deep/er/k"])
-def test_key_material_found_in_config_and_top_level(tmp_path: Path, rel: str) -> None:
+@pytest.mark.parametrize("rel", ["notes.txt", ".stigmem/stray", ".stigmem/schemas/deep/er/k.yaml"])
+def test_key_material_found_where_people_put_files(tmp_path: Path, rel: str) -> None:
     write(tmp_path, rel, b"header\n" + PEM)
     assert cfg.find_key_material(tmp_path, []) == [rel]
     with pytest.raises(KeyMaterialInVault, match="private key material found inside the vault") as info:
         cfg.refuse_key_material(tmp_path, [])
     assert "rotate the key" in str(info.value)
+
+
+@pytest.mark.parametrize("rel", [
+    ".stigmem/local/quarantine/origin/facts/team/x/y--0123456789ab.md",  # a peer's pushed bytes
+    ".stigmem/local/idempotency.sqlite3",  # stored answers echo what clients sent
+    ".stigmem/local/id_rsa",  # even key-like names: this clone's state, never tracked
+    ".stigmem/index/index.sqlite3",
+    "facts/team/acme/x/project.note--0123456789ab.md",  # fact values are checked on write
+    "conflicts/team/x.md",
+])
+def test_client_and_peer_data_is_never_scanned(tmp_path: Path, rel: str) -> None:
+    """One request or one push must not refuse the vault to everyone (issue 9, item 1)."""
+    write(tmp_path, rel, b"-----BEGIN PRIVATE KEY-----\n" + PEM)
+    assert cfg.find_key_material(tmp_path, [rel]) == []
+    cfg.refuse_key_material(tmp_path, [rel])
+
+
+def test_special_files_are_not_opened(tmp_path: Path) -> None:
+    """A FIFO at the top level or in .stigmem/ would block open() for ever."""
+    import os
+    os.mkfifo(tmp_path / "pipe.md")
+    (tmp_path / ".stigmem").mkdir()
+    os.mkfifo(tmp_path / ".stigmem" / "pipe")
+    (tmp_path / "link.txt").symlink_to(write(tmp_path, "../outside.pem", PEM))
+    assert cfg.find_key_material(tmp_path, ["pipe.md", "link.txt"]) == []
 
 
 @pytest.mark.parametrize("name", ["id_ed25519", "id_rsa.bak", "deploy.pem", "x.key", "cert.p12"])
