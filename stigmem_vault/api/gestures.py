@@ -110,8 +110,8 @@ def _fact_file(vault: Vault, rel: str) -> list[Change]:
         if record.status == Verdict.VALID.value and record.fact is not None:
             # A signed fact another process put here (an agent, a CLI run): every change is
             # committed, and one that is already committed makes an empty commit, i.e. none.
-            with vault._lock:
-                vault._queue(rel, f"add {record.fact.id[:12]} {record.fact.source}")
+            vault._queue().adopt(rel, record.sha256,
+                                 f"add {record.fact.id[:12]} {record.fact.source}")
         return [Change("indexed", rel, record.status if record.status != "valid" else "",
                        record.fact.id if record.fact else None)]
     if record.size == 0:

@@ -44,9 +44,10 @@ def multi_relations(vault: Vault) -> frozenset[str]:
 
 
 def index_path(vault: Vault) -> Path:
-    """Where the index lives: inside the vault, except for a read-only copy, whose index goes
-    to the user's cache so that reading a vault never writes into it."""
-    if vault.writable:
+    """Where the index lives: inside the vault (``.stigmem/index/``, this clone's cache, never
+    committed), except for a copy without a node identity, whose index goes to the user's
+    cache so that reading someone else's vault never writes into it."""
+    if vault.node is not None:
         return vault.root / INDEX_FILE
     digest = hashlib.sha256(str(vault.root).encode()).hexdigest()[:16]
     return vault.keys.home / "cache" / digest / "index.sqlite3"

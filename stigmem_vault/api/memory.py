@@ -35,7 +35,15 @@ from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import attestation
 from stigmem_vault.watch import gestures
 from stigmem_vault.watch.filters import VaultFilter
-from stigmem_vault.watch.scan import Progress, ScanReport, changes, index_facts, is_fact_path, note_record
+from stigmem_vault.watch.scan import (
+    Changes,
+    Progress,
+    ScanReport,
+    changes,
+    index_facts,
+    is_fact_path,
+    note_record,
+)
 from stigmem_vault.watch.watcher import Watcher
 
 if TYPE_CHECKING:
@@ -73,6 +81,8 @@ class MemoryMixin:
     """Requires the attributes Vault sets up (root, config, trust, schemas, git, ...)."""
 
     _index: Index | None
+    _index_stale: bool
+    _start_lock: threading.Lock
     _own_writes: dict[str, str | None]
     _own_lock: threading.Lock
 
@@ -81,31 +91,26 @@ class MemoryMixin:
     @property
     def index(self: Vault) -> Index:  # type: ignore[misc]
         """The vault's index, opened (and brought up to date) on first use."""
-        if self._index is None:
-            self._index = indexing.open_index(self)
+        if self._index is None or self._index_stale:
             self.refresh()
+        assert self._index is not None
         return self._index
 
     def refresh(self: Vault, progress: Progress | None = None) -> ScanReport:  # type: ignore[misc]
-        """Bring the index in step with the files; carry out gestures made while nobody watched."""
+        """Bring the index in step with the files; a writer also carries out the gestures
+        made while nobody watched (an edited or deleted signed fact, a draft)."""
         if self._index is None:
             self._index = indexing.open_index(self)
+        self._index_stale = False
         index = self._index
-        if self.git is None or not self.writable:
+        if self.node is None:  # a copy without a writer: files are what they are
             return self._index_only(index, progress)
+        if not self.writable:  # opened read-only: never sign, write or take the lock
+            return self._index_only(index, progress, keep_signed=True)
+        assert self.git is not None
         with self.git.locked():
             found = changes(self.root, index)
-            gesture_paths: list[str] = []
-            plain: list = []
-            # Paths whose file held a valid fact when last indexed: one query, not one per path.
-            was_valid = index.valid_fact_paths(
-                [rel for rel, _st in found.facts] + [rel for rel in found.removed if is_fact_path(rel)])
-            for rel, st in found.facts:
-                (gesture_paths.append(rel) if rel in was_valid else plain.append((rel, st)))
-            removed: list[str] = []
-            for rel in found.removed:
-                (gesture_paths.append(rel) if is_fact_path(rel) and rel in was_valid
-                 else removed.append(rel))
+            gesture_paths, plain, removed = _split_gestures(index, found)
             report = index_facts(self.root, index, self.trust, plain, removed, progress)
             self._adopt_untracked(index, [rel for rel, _st in plain])
             done = apply_changes(self, gesture_paths + found.notes)
@@ -124,24 +129,34 @@ class MemoryMixin:
 
     def _adopt_untracked(self: Vault, index: Index, rels: list[str]) -> None:  # type: ignore[misc]
         """Valid signed facts dropped in while nobody watched (an agent writing files) are
-        committed like any other write; anything else stays out of git."""
+        committed like any other write, with the very bytes that verified; anything else
+        stays out of git."""
         if not rels or self.git is None:
             return
         tracked = self.git.repo.index
         tracked.read()
-        with self._lock:
-            for rel in rels:
-                if rel in tracked:  # checked first: most files are tracked, and this is cheaper
-                    continue
-                state = index.file_state(rel)
-                if state is not None and state[0] == "valid":
-                    self._queue(rel, f"adopt {rel}")
+        for rel in rels:
+            if rel in tracked:  # checked first: most files are tracked, and this is cheaper
+                continue
+            state = index.file_state(rel)
+            if state is not None and state[0] == "valid":
+                self._queue().adopt(rel, index.file_sha256(rel), f"adopt {rel}")
 
-    def _index_only(self: Vault, index: Index, progress: Progress | None) -> ScanReport:  # type: ignore[misc]
+    def _index_only(self: Vault, index: Index, progress: Progress | None,  # type: ignore[misc]
+                    keep_signed: bool = False) -> ScanReport:
+        """Index the files as they are. With ``keep_signed`` (a writer's vault opened
+        read-only), an edited or deleted signed fact keeps its indexed original: the edit is
+        a gesture that only a writer carries out (as an amendment or a retraction), so a
+        read command shows the same facts before and after, whatever the timing."""
         found = changes(self.root, index)
-        report = index_facts(self.root, index, self.trust, found.facts, found.removed, progress)
+        facts, removed = found.facts, found.removed
+        awaiting: list[str] = []
+        if keep_signed:
+            awaiting, facts, removed = _split_gestures(index, found)
+        report = index_facts(self.root, index, self.trust, facts, removed, progress)
         index.apply([r for r in (note_record(self.root, n) for n in found.notes) if r], [])
         report.scanned, report.unchanged = found.scanned, found.unchanged
+        report.awaiting = awaiting
         return report
 
     def reindex(self: Vault, progress: Progress | None = None) -> ScanReport:  # type: ignore[misc]
@@ -189,19 +204,25 @@ class MemoryMixin:
 
     def _after_writes(self: Vault, written: list[tuple[str, bytes, Fact]]) -> None:  # type: ignore[misc]
         """Index facts this process just wrote (one transaction), so the next query sees them."""
+        if self._index is None:
+            # Every write is indexed, even by a process that has not read the index yet (a
+            # CLI assert): a later edit of the file is then an amendment, whatever the timing.
+            # The rest of the vault is brought up to date on first read, not now.
+            with self._start_lock:  # concurrent first writes open it once
+                if self._index is None:
+                    self._index = indexing.open_index(self)
+                    self._index_stale = True
         records = []
         for rel, data, fact in written:
             digest = hashlib.sha256(data).hexdigest()
             st = os.stat(self.root / rel)
             with self._own_lock:
                 self._own_writes[rel] = digest
-            if self._index is not None:
-                verdict, reason = attestation(fact, self.trust)  # we signed it: binding only
-                records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
-                                          verdict.value, reason, fact))
-        if self._index is not None:
-            dirty = self._index.apply(records, [])
-            indexing.sync_conflict_notes(self, self._index, dirty)
+            verdict, reason = attestation(fact, self.trust)  # we signed it: binding only
+            records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
+                                      verdict.value, reason, fact))
+        dirty = self._index.apply(records, [])
+        indexing.sync_conflict_notes(self, self._index, dirty)
 
     # ------------------------------------------------------------- own writes
 
@@ -248,7 +269,7 @@ class MemoryMixin:
         self._writer()
         write_atomic(path, data, scratch=self.scratch)
         self._remember_write(rel, data)
-        self._queue(rel, note)
+        self._queue().add([(rel, data)], [note])
         if self._index is not None:
             record = note_record(self.root, rel)
             if record:
@@ -259,17 +280,19 @@ class MemoryMixin:
         self._writer()
         (self.root / rel).unlink(missing_ok=True)
         self._remember_write(rel, None)
-        self._queue_removal(rel, note)
+        self._queue().remove(rel, note)
         if self._index is not None:
             self._index.apply([], [rel])
 
     def restore_fact_file(self: Vault, rel: str, fact: Fact) -> None:  # type: ignore[misc]
         """Put a signed fact back where it was (committed bytes if any, else re-rendered)."""
-        assert self.git is not None
-        data = self.git.blob_at_head(rel) or markdown.render(fact).encode("utf-8")
+        _node, git, _key, _clock = self._writer()
+        # The bytes its writer wrote: still queued for commit, or committed, else re-rendered.
+        data = (self._queue().pending(rel) or git.blob_at_head(rel)
+                or markdown.render(fact).encode("utf-8"))
         write_atomic(self.root / rel, data, scratch=self.scratch)
         self._remember_write(rel, data)
-        self._queue(rel, f"restore {fact.id[:12]}")
+        self._queue().add([(rel, data)], [f"restore {fact.id[:12]}"])
         self.index_paths([rel])
 
     def park_draft(self: Vault, rel: str, text: str, field: str, reason: str,  # type: ignore[misc]
@@ -500,6 +523,23 @@ class MemoryMixin:
         watcher = Watcher(self.root, handle, on_error or (lambda exc: self.notify(f"watcher: {exc}")))
         watcher.start()
         return watcher
+
+
+def _split_gestures(index: Index, found: Changes,
+                    ) -> tuple[list[str], list[tuple[str, os.stat_result]], list[str]]:
+    """(gesture paths, plain changed files, plain removals) of a scan's changes: a fact file
+    that held a valid fact when last indexed and changed or went is a gesture."""
+    # Paths whose file held a valid fact when last indexed: one query, not one per path.
+    was_valid = index.valid_fact_paths(
+        [rel for rel, _st in found.facts] + [rel for rel in found.removed if is_fact_path(rel)])
+    gestures: list[str] = []
+    plain: list[tuple[str, os.stat_result]] = []
+    removed: list[str] = []
+    for rel, st in found.facts:
+        (gestures.append(rel) if rel in was_valid else plain.append((rel, st)))
+    for rel in found.removed:
+        (gestures.append(rel) if is_fact_path(rel) and rel in was_valid else removed.append(rel))
+    return gestures, plain, removed
 
 
 def _typed_like(value: object, like: Value) -> Value:

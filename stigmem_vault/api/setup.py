@@ -83,7 +83,8 @@ def create_vault(root: Path, owner: str, keys: KeyStore,
                *(b.relpath() for b in bindings), *imported]
     origin = f"\nimported {len(imported)} file(s) from {template}\n" if template else ""
     with git.locked():
-        git.commit(tracked, [], f"stigmem: init vault for {owner}\n\nnode {node_id}\n{origin}",
+        git.commit([(rel, (root / rel).read_bytes()) for rel in tracked],
+                   f"stigmem: init vault for {owner}\n\nnode {node_id}\n{origin}",
                    node_key, node_source, f"{node_id}@stigmem.invalid")
     return skipped
 

@@ -167,6 +167,7 @@ class SyncMixin:
     def _import(self: Vault, incoming: list[Incoming], note: str) -> int:  # type: ignore[misc]
         """Write verified facts at their paths, commit them together and index them."""
         records: list[FileRecord] = []
+        data: dict[str, bytes] = {}
         safe_dirs: set[Path] = set()
         for item in incoming:
             # The pull refused unsafe names; resolving each folder once keeps symlinked folders
@@ -187,18 +188,18 @@ class SyncMixin:
                                  scratch=self.scratch)
                 continue
             self._remember_write(item.path, item.data)
+            data[item.path] = item.data
             st = target.stat()
             records.append(FileRecord(item.path, st.st_size, st.st_mtime_ns, None, "valid",
                                       "verified on import", item.fact))
         if records:
             os.sync()
             self.ingest(records, [])
-            with self._pending_lock:  # one commit for the whole import, not one per 256 files
-                if not self._pending_add and not self._pending_remove:
-                    write_atomic(self._marker, b"", sync=True)
-                self._pending_add.extend(r.path for r in records)
-                self._pending_notes.append(f"{note}: {len(records)} fact(s)")
-            self.flush()
+            # One commit for the whole import, not one per 256 files.
+            with self._queue().locked():
+                self._queue().add([(r.path, data[r.path]) for r in records],
+                                  [f"{note}: {len(records)} fact(s)"])
+                self.flush()
         return len(records)
 
     def _reject(self: Vault, remote: str, rejected: Rejected) -> None:  # type: ignore[misc]
@@ -282,7 +283,7 @@ class SyncMixin:
         info = peers[declaration.node_id]
         endorsed = {tuple(pair) for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
         now = format_timestamp(datetime.now(UTC))
-        with self._lock:
+        with self._queue().locked():
             for source, key in declaration.identities:
                 if (source, key) in endorsed or self.trust.is_bound(source, key):
                     continue
@@ -292,11 +293,14 @@ class SyncMixin:
                         f"{declaration.node_id} claims {source}, which is bound here to another key; "
                         "not endorsed"))
                     continue
-                self._add_binding(make_binding(source, key, now, owner_key))
+                self._add_binding(make_binding(source, key, now, owner_key),
+                                  f"endorse {source} via {declaration.node_id}")
                 endorsed.add((source, key))
             # The declaration itself travels on in our projections, so others can admit the peer.
-            write_atomic(self.root / declaration.relpath, declaration.to_json().encode())
-            self._queue(declaration.relpath, f"peer {declaration.node_id} trusted")
+            text = declaration.to_json().encode()
+            write_atomic(self.root / declaration.relpath, text)
+            self._queue().add([(declaration.relpath, text)],
+                              [f"peer {declaration.node_id} trusted"])
             self.flush()
         info["endorsed"] = sorted(endorsed)
         self._save_peers(peers)
@@ -309,11 +313,11 @@ class SyncMixin:
         if info is None:
             raise NotFound("peer", node_id)
         endorsed = {tuple(pair) for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
-        with self._lock:
+        with self._queue().locked():
             for binding in self.trust.bindings():
                 if (binding.source, binding.key) in endorsed:
                     (self.root / binding.relpath()).unlink(missing_ok=True)
-                    self._queue_removal(binding.relpath(), f"revoke {binding.source} via {node_id}")
+                    self._queue().remove(binding.relpath(), f"revoke {binding.source} via {node_id}")
             self.flush()
         info["status"], info["endorsed"] = "revoked", []
         self._save_peers(peers)
@@ -361,9 +365,10 @@ class SyncMixin:
         declaration = make_declaration(owner=self.config.owner, owner_key=owner_key,
                                        node_key=node.key, scopes=scopes, identities=identities,
                                        signed_at=fed.now_iso(), previous_key=previous_key)
-        with self._lock:
-            write_atomic(self.root / rel, declaration.to_json().encode())
-            self._queue(rel, "publish peer declaration")
+        with self._queue().locked():
+            text = declaration.to_json().encode()
+            write_atomic(self.root / rel, text)
+            self._queue().add([(rel, text)], ["publish peer declaration"])
             self.flush()
 
     # ------------------------------------------------------------- status

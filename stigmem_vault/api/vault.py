@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from nacl.signing import SigningKey
 
 from stigmem_vault.api.access import AccessMixin, BatchMixin
+from stigmem_vault.api.commits import CommitQueue, Recovery, pid_alive
 from stigmem_vault.api.memory import MemoryMixin
 from stigmem_vault.api.results import Explanation, FactView, Identity, Status, VerifyReport
 from stigmem_vault.api.sync import SyncMixin
@@ -57,7 +58,7 @@ from stigmem_vault.vault.keys import KeyStore, looks_like_private_key, stigmem_h
 from stigmem_vault.vault.layout import FACTS_DIR, ID_PREFIX_LEN, fact_relpath
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.trust import Binding, TrustStore, make_binding
-from stigmem_vault.vault.verify import FileVerdict, judge, read_text, verify_file
+from stigmem_vault.vault.verify import FileVerdict, Verdict, judge, read_text, verify_bytes, verify_file
 
 COMMIT_EVERY = 256
 COMMIT_DELAY = 0.5
@@ -76,40 +77,13 @@ def infer_type(v: object) -> str:
     return "string"
 
 
-class _WriteLock:
-    """The vault's in-process write lock, always taken after git's (cross-process) lock.
-
-    refresh() and the watcher hold git's lock and then write notes (which take this lock);
-    taking them the other way round (a timed flush, the 256th write) deadlocked.
-    Re-entrant, like the RLock it wraps.
-    """
-
-    def __init__(self, git: GitRepo | None) -> None:
-        self._git = git
-        self._rlock = threading.RLock()
-        self._held = threading.local()
-
-    def __enter__(self) -> _WriteLock:
-        outer = self._git.locked() if self._git is not None else None
-        if outer is not None:
-            outer.__enter__()
-        self._rlock.acquire()
-        self._held.__dict__.setdefault("stack", []).append(outer)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        outer = self._held.stack.pop()
-        self._rlock.release()
-        if outer is not None:
-            outer.__exit__(None, None, None)
-
-
 class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
     """An open vault: its files, keys, trust store, schemas, clock, git history and index."""
 
     def __init__(self, root: Path, home: Path, *, commit_every: int = COMMIT_EVERY,
-                 commit_delay: float | None = COMMIT_DELAY) -> None:
+                 commit_delay: float | None = COMMIT_DELAY, read_only: bool = False) -> None:
         self.root = root
+        self.read_only = read_only
         self.keys = KeyStore(home)
         self.config = cfg.read_vault_config(root)  # first: "not a vault" beats everything
         self.keys.check_outside(root)
@@ -132,36 +106,49 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
                 self._node_key = self._require_key(self.node.key, self.node.source)
             except IdentityError as exc:  # this clone cannot sign commits: the vault is unusable
                 raise VaultConfigError(str(exc), root) from None
-        self._commit_every = commit_every
-        self._commit_delay = commit_delay
-        self._lock = _WriteLock(self.git if self.node is not None else None)
-        # A leaf lock for the pending lists: never held while taking another lock, so writers
-        # queue their files without waiting for a commit that is being made.
-        self._pending_lock = threading.Lock()
-        self._flush_requested = False
-        self._pending_add: list[str] = []
-        self._pending_remove: list[str] = []
-        self._pending_notes: list[str] = []
-        self._timer: threading.Timer | None = None
+        # What the next commit contains, and only that (api/commits.py). A read-only open
+        # has none: it never writes to the vault, takes its write lock or recovers.
+        self.commits: CommitQueue | None = None
+        if self.node is not None and self.git is not None and not read_only:
+            self.commits = CommitQueue(root, self.git, self._commit_signer,
+                                       every=commit_every, delay=commit_delay,
+                                       on_error=self.notify)
         self._group: GroupWriter | None = None  # started by the first submit_claim
         self._io: ThreadPoolExecutor | None = None  # started by the first group write
+        self._start_lock = threading.Lock()  # starts the group writer and the I/O pool once
         self._closed = False
         self._index: Index | None = None
+        self._index_stale = False  # opened for a write, not yet brought up to date
         self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
         self._own_lock = threading.Lock()
         self.init_report: list[tuple[str, str]] = []  # files `init --from` did not import
-        # This writer's own "uncommitted" marker: with one shared marker, any writer's flush
-        # deleted it, and another writer's crash before its own commit went unrecovered.
-        self._marker = self.root / f"{cfg.DIRTY_MARKER}.{os.getpid()}.{id(self):x}"
         # Temp files of durable writes, out of the watcher's sight (see vault/store.py).
         self.scratch = self.root / cfg.SCRATCH_DIR
-        if self.node is not None:
-            self._recover()
+        self.recovery: Recovery | None = None
+        if self.commits is not None:
+            self.recovery = self.commits.recover(self._verifies)
             self._clear_scratch()
 
     @property
     def writable(self) -> bool:
-        return self.node is not None
+        return self.commits is not None
+
+    def _queue(self) -> CommitQueue:
+        """The commit queue of a writable vault (else the read-only error)."""
+        self._writer()
+        assert self.commits is not None
+        return self.commits
+
+    def _commit_signer(self) -> tuple[SigningKey, str, str]:
+        node, _git, key, _clock = self._writer()
+        return key, node.source, f"{node.node_id}@stigmem.invalid"
+
+    def _verifies(self, rel: str, data: bytes) -> str | None:
+        """Why ``data`` at ``rel`` does not verify (None: it does, or it is no fact file)."""
+        if not rel.startswith(FACTS_DIR + "/"):
+            return None
+        item = verify_bytes(rel, data, self.trust)
+        return None if item.verdict is Verdict.VALID else f"{item.verdict.value}: {item.reason}"
 
     def _all_paths(self) -> list[str]:
         if self.git is not None:
@@ -170,6 +157,9 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
 
     def _writer(self) -> tuple[cfg.NodeConfig, GitRepo, SigningKey, Clock]:
         self._check_open()
+        if self.read_only:
+            raise MisuseError("this vault was opened read-only; open it again without "
+                              "read_only to write")
         if self.node is None or self.git is None or self._node_key is None or self.clock is None:
             raise VaultConfigError(
                 "this copy of the vault is read-only: it has no node identity "
@@ -211,8 +201,8 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
             self._group.close()
         if self._io is not None:
             self._io.shutdown()
-        if self.writable:
-            self.flush()
+        if self.commits is not None:
+            self.commits.close()
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -248,9 +238,8 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         owner_key = self._require_key(self.config.owner_key, self.config.owner)
         key = self.keys.generate()
         binding = make_binding(normal, key_id(key.verify_key), _now_timestamp(), owner_key)
-        with self._lock:
-            self._add_binding(binding)
-            self._pending_notes.append(f"identity {normal} {binding.key}")
+        with self._queue().locked():
+            self._add_binding(binding, f"identity {normal} {binding.key}")
             self.flush()
         return Identity(normal, binding.key, True, "identity")
 
@@ -266,35 +255,37 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         old_id = key_id(old_key.verify_key)
         new_key = self.keys.generate()
         new_id = key_id(new_key.verify_key)
-        with self._lock:
+        with self._queue().locked():
             if normal == self.config.owner:
                 handover = canonicalize(cfg.rotation_object(old_id, new_id))
                 link = {"key": old_id, "signature": sign_bytes(old_key, handover),
                         "accepted": sign_bytes(new_key, handover)}
                 self.config = replace(self.config, owner_key=new_id, previous_owner_keys=(
                     *self.config.previous_owner_keys, link))
-                cfg.write_vault_config(self.root, self.config)
-                self._pending_add.append(cfg.VAULT_FILE)
+                self._queue().add(
+                    [(cfg.VAULT_FILE, cfg.write_vault_config(self.root, self.config))], [])
                 self.trust = TrustStore.load(self.root, self.config.owner_keys())
                 issuer = new_key
             else:
                 issuer = self._require_key(self.config.owner_key, self.config.owner)
-            self._add_binding(make_binding(normal, new_id, _now_timestamp(), issuer))
-            self._pending_notes.append(f"rotate {normal} {old_id} -> {new_id}")
+            self._add_binding(make_binding(normal, new_id, _now_timestamp(), issuer),
+                              f"rotate {normal} {old_id} -> {new_id}")
             self.flush()
         if self._index is not None:
             self.reload_config()
         return Identity(normal, new_id, True, "owner" if normal == self.config.owner else "identity")
 
-    def _add_binding(self, binding: Binding) -> None:
+    def _add_binding(self, binding: Binding, note: str) -> None:
         reason = self.trust.add(binding)
         if reason:
             raise IdentityError(f"binding for {binding.source} refused: {reason}")
-        write_atomic(self.root / binding.relpath(), binding.to_json().encode())
-        self._pending_add.append(binding.relpath())
+        data = binding.to_json().encode()
+        write_atomic(self.root / binding.relpath(), data)
+        self._queue().add([(binding.relpath(), data)], [note])
         entries = [(b.source, verify_key_from_id(b.key)) for b in self.trust.bindings()]
         if write_allowed_signers(self.root / cfg.ALLOWED_SIGNERS, entries):
-            self._pending_add.append(cfg.ALLOWED_SIGNERS)
+            self._queue().add([(cfg.ALLOWED_SIGNERS,
+                                (self.root / cfg.ALLOWED_SIGNERS).read_bytes())], [])
 
     def _require_key(self, kid: str, source: str) -> SigningKey:
         key = self.keys.load(kid)
@@ -386,7 +377,7 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
                     written.append((rel, data, fact))
         finally:  # whatever reached the disk goes into the next commit, even after a failure
             if written:
-                self._queue_many([rel for rel, _data, _fact in written], [
+                self._queue().add([(rel, data) for rel, data, _fact in written], [
                     f"assert {f.id[:ID_PREFIX_LEN]} {f.source} {f.entity} {f.relation}"
                     for _rel, _data, f in written])
         return results, written  # type: ignore[return-value]  # every slot is filled
@@ -423,7 +414,7 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         return True
 
     def _io_pool(self) -> ThreadPoolExecutor:
-        with self._pending_lock:
+        with self._start_lock:
             if self._io is None:
                 self._io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="stigmem-io")
             return self._io
@@ -436,7 +427,7 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         refused it. For many concurrent writers (the node); ``write_claim`` is the same write
         made on the caller's thread."""
         self._writer()
-        with self._pending_lock:
+        with self._start_lock:
             if self._group is None:
                 self._group = GroupWriter(self)
         return self._group.submit(claim, key)
@@ -490,90 +481,9 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
 
     # ----------------------------------------------------------------- commits
 
-    def _queue(self, rel: str, note: str, *, removal: bool = False) -> None:
-        """Add a written (or removed) path to the next commit."""
-        self._queue_many([rel], [note], removal=removal)
-
-    def _queue_many(self, rels: list[str], notes: list[str], *, removal: bool = False) -> None:
-        with self._pending_lock:
-            if not self._pending_add and not self._pending_remove:
-                write_atomic(self._marker, b"", sync=True)
-            (self._pending_remove if removal else self._pending_add).extend(rels)
-            self._pending_notes.extend(notes)
-            # One writer starts the commit of a full batch; the others keep queueing into the
-            # next one instead of each starting a commit of their own.
-            full = len(self._pending_add) >= self._commit_every and not self._flush_requested
-            self._flush_requested |= full
-            timed = self._commit_delay is not None
-            if timed and (full or self._timer is None):
-                # With a committer in the background, a full batch is committed by it at
-                # once: the writer that filled it does not wait for the commit.
-                if self._timer is not None:
-                    self._timer.cancel()
-                self._timer = threading.Timer(0.0 if full else self._commit_delay,
-                                              self._timed_flush)
-                self._timer.daemon = True
-                self._timer.start()
-        if full and not timed:
-            self.flush()
-
-    def _queue_removal(self, rel: str, note: str) -> None:
-        self._queue(rel, note, removal=True)
-
-    def _timed_flush(self) -> None:
-        with self._lock:
-            self._timer = None
-            if not self._closed:
-                self.flush()
-
     def flush(self) -> str | None:
         """Commit everything pending in one signed commit; returns the commit id or None."""
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            with self._pending_lock:  # take the batch; writers go on queueing the next one
-                added, removed, notes = (self._pending_add, self._pending_remove,
-                                         self._pending_notes)
-                self._pending_add, self._pending_remove, self._pending_notes = [], [], []
-                self._flush_requested = False
-            if not added and not removed:
-                return None
-            node, git, node_key, _clock = self._writer()
-            message = f"stigmem: {_summary(notes)}\n\n" + "\n".join(notes[:200]) + (
-                f"\n... and {len(notes) - 200} more\n" if len(notes) > 200 else "\n")
-            try:
-                with git.locked():
-                    oid = git.commit(added, removed, message, node_key, node.source,
-                                     f"{node.node_id}@stigmem.invalid")
-            except BaseException:
-                with self._pending_lock:  # nothing is dropped: the batch waits for the next try
-                    self._pending_add[:0], self._pending_remove[:0] = added, removed
-                    self._pending_notes[:0] = notes
-                raise
-            with self._pending_lock:
-                if not self._pending_add and not self._pending_remove:
-                    self._marker.unlink(missing_ok=True)
-            return oid
-
-    def _recover(self) -> None:
-        """Commit fact and config files a crashed writer left uncommitted."""
-        markers = list((self.root / cfg.DIRTY_MARKER).parent.glob("uncommitted*"))
-        if not markers:
-            return
-        _node, git, _key, _clock = self._writer()
-        added, removed = git.dirty_paths()
-        ours = (FACTS_DIR + "/", ".stigmem/", "conflicts/")  # what only stigmem writes
-        with self._lock:
-            self._pending_add = [p for p in added if p.startswith(ours)]
-            self._pending_remove = [p for p in removed if p.startswith(ours)]
-            self._pending_notes = [f"recover {len(self._pending_add)} uncommitted file(s)"]
-            self.flush()
-        # A live writer keeps its marker (it may write more before it commits); a dead one's
-        # files are committed now.
-        for marker in markers:
-            if not _writer_alive(marker.name):
-                marker.unlink(missing_ok=True)
+        return self._queue().flush()
 
     def _clear_scratch(self) -> None:
         """Remove temp files that writers which are gone (crashed mid-write) left behind."""
@@ -583,7 +493,7 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
             return
         for name in names:  # .<file name>.<pid>.<thread>.tmp
             parts = name.rsplit(".", 3)
-            if len(parts) == 4 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+            if len(parts) == 4 and parts[1].isdigit() and not pid_alive(int(parts[1])):
                 (self.scratch / name).unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- reading
@@ -689,37 +599,11 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
                       self.node.node_id if self.node else None,
                       self.node.source if self.node else None,
                       by_scope, len(self.trust.bindings()), len(self.schemas), head,
-                      len(self._pending_add) + len(self._pending_remove))
-
-
-def _writer_alive(marker_name: str) -> bool:
-    """Whether the process that left the marker ``uncommitted.<pid>.<object>`` still runs."""
-    parts = marker_name.split(".")
-    if len(parts) < 3 or not parts[1].isdigit():
-        return False  # the old shared marker, or not ours
-    return _pid_alive(int(parts[1]))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+                      len(self.commits) if self.commits is not None else 0)
 
 
 def _now_timestamp() -> str:
     return format_timestamp(datetime.now(UTC))
-
-
-def _summary(notes: list[str]) -> str:
-    kinds: dict[str, int] = {}
-    for note in notes:
-        kind = note.split(" ", 1)[0]
-        kinds[kind] = kinds.get(kind, 0) + 1
-    return ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
 
 
 __all__ = ["Vault", "VaultConfigError"]

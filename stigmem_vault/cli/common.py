@@ -50,7 +50,9 @@ def json_option(func: F) -> F:
 def open_vault(**options: Any) -> Iterator[Vault]:
     """The vault named by --vault, $STIGMEM_VAULT or the current directory; committed on exit.
 
-    ``options`` go to ``Vault.open`` (a long-running command passes its own ``commit_delay``).
+    ``options`` go to ``Vault.open`` (a long-running command passes its own ``commit_delay``;
+    a command that only reads passes ``read_only=True``: it never writes to the vault, takes
+    its write lock, recovers another writer's files or carries out gestures).
     """
     path = state().vault or os.getcwd()
     # One process, one batch: no commit timer; close() commits what the command wrote.

@@ -59,7 +59,7 @@ def conflicts_cmd(status: str | None) -> None:
     A conflict is resolved by a signed fact of the vault owner (`stigmem resolve`), or
     obsolete when one side stopped being live otherwise.
     """
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         records = vault.conflicts(status)
     if state().json:
         echo_json([_conflict_dict(r) for r in records])

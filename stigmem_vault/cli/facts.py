@@ -73,7 +73,7 @@ def assert_cmd(entity: str, relation: str, value: str | None, value_type: str, s
 @json_option
 def get_cmd(fact_id: str) -> None:
     """Show one fact by id or unambiguous prefix (8+ hex digits)."""
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         view = vault.get(fact_id)
     if state().json:
         echo_json(view_dict(view))

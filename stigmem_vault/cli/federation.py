@@ -71,7 +71,7 @@ def remote_add_cmd(name: str, url: str, scopes: list[str]) -> None:
 @json_option
 def remote_list_cmd() -> None:
     """List remotes: name, scopes, URL."""
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         remotes = vault.remotes()
     if state().json:
         echo_json([_remote_dict(r) for r in remotes])
@@ -162,7 +162,7 @@ def peer_group() -> None:
 def peer_list_cmd() -> None:
     """List peers: node id, owner, owner-key fingerprint, status (pending, trusted, revoked),
     the scopes they declare and how many identities they speak for."""
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         peers = vault.peers()
     if state().json:
         echo_json([_peer_dict(p) for p in peers])
@@ -221,7 +221,7 @@ def peer_revoke_cmd(node_id: str) -> None:
 def audit_cmd(limit: int | None) -> None:
     """Show the audit log: every fact rejected on sync (and where it is quarantined), every
     refused branch update, forged commit and ignored peer declaration, oldest first."""
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         entries = vault.audit_log(limit)
     if state().json:
         echo_json([asdict(e) for e in entries])

@@ -31,7 +31,7 @@ def create_cmd(source: str) -> None:
 @json_option
 def list_cmd() -> None:
     """List the identities in the trust store and whether this machine holds their keys."""
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         identities = vault.identities()
     if state().json:
         echo_json([asdict(i) for i in identities])

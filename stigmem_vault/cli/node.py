@@ -143,7 +143,7 @@ def token_create_cmd(principal: str, scopes: list[str], perms: list[str]) -> Non
 @json_option
 def token_list_cmd() -> None:
     """List tokens: id, principal, scopes, permissions, created (never the token itself)."""
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         tokens = vault.tokens()
     if state().json:
         echo_json([_token_dict(t) for t in tokens])

@@ -64,7 +64,7 @@ def _filter_options(func: F) -> F:
 
 def _query(scopes: tuple[str, ...], trusts: tuple[str, ...],
            exclude_contradicted: bool, **filters: Any) -> None:
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         items = vault.query(scope=list(scopes) or None, trust=list(trusts) or None,
                             include_contradicted=not exclude_contradicted, **filters)
     if state().json:
@@ -143,7 +143,7 @@ def recall_cmd(text: str, limit: int, scopes: tuple[str, ...], trusts: tuple[str
     score = (lexical BM25 blended with recency and trust class) x confidence x contradicted
     factor; the columns show every part.
     """
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         found = vault.recall(text, limit=limit, scope=list(scopes) or None,
                              trust=list(trusts) or None, min_confidence=min_confidence,
                              include_contradicted=not exclude_contradicted)
@@ -178,7 +178,7 @@ def _section(title: str, lines: list[str]) -> None:
 @json_option
 def provenance_cmd(fact_id: str) -> None:
     """Where fact ID comes from: signer, file verdict, supersedes chain, derivations, commits."""
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         prov = vault.provenance(fact_id)
     item, fact = prov.item, prov.item.fact
     if state().json:

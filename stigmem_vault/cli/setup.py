@@ -66,7 +66,7 @@ def status_cmd() -> None:
     """Show the vault: owner, node, facts by scope, identities, git head, the index (facts,
     live facts, open conflicts), every fact file with a problem and its reason, recent notices,
     and per remote: last sync, ahead/behind, quarantined facts, last error."""
-    with open_vault() as vault:
+    with open_vault(read_only=True) as vault:
         status = vault.status()
         counts = vault.index.counts()  # opening the index brings it up to date first
         problems = vault.index.file_statuses()

@@ -65,7 +65,7 @@ def verify_cmd(paths: tuple[str, ...], explain: bool) -> None:
     if explain:
         if len(paths) != 1:
             raise click.UsageError("--explain needs exactly one FILE")
-        with open_vault() as vault:
+        with open_vault(read_only=True) as vault:
             exp = vault.explain(paths[0])
         if state().json:
             echo_json({**asdict(exp), "ok": exp.verdict.value == "valid"})
@@ -74,7 +74,7 @@ def verify_cmd(paths: tuple[str, ...], explain: bool) -> None:
         if exp.verdict.value != "valid":
             ctx.exit(EXIT_VERIFY_FAILED)
         return
-    with ExitStack() as stack, open_vault() as vault:
+    with ExitStack() as stack, open_vault(read_only=True) as vault:
         report = vault.verify(list(paths) or None, progress=progress_bar(stack, "verifying"))
     if state().json:
         echo_json(_report_json(report))

@@ -104,6 +104,13 @@ class Index:
                                        (path,)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def file_sha256(self, path: str) -> str | None:
+        """The SHA-256 of the bytes the index read at ``path`` (None if it read none)."""
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT sha256 FROM files WHERE path = ?",
+                                       (path,)).fetchone()
+        return row[0] if row else None
+
     def ids_with_cid(self, cid: str) -> list[str]:
         with self.db.lock:
             return query.find_by_cid(self.db.conn, cid)

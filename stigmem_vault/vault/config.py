@@ -21,6 +21,7 @@ VAULT_FORMAT = "stigmem.vault/1"
 VAULT_FILE = ".stigmem/vault.json"
 NODE_FILE = ".stigmem/local/node.json"
 SCHEMA_DIR = ".stigmem/schemas"
+TRUST_DIR = ".stigmem/trust"
 ALLOWED_SIGNERS = ".stigmem/allowed_signers"
 CLOCK_FILE = ".stigmem/local/clock"
 LOCK_FILE = ".stigmem/local/write.lock"
@@ -113,8 +114,11 @@ def read_vault_config(root: Path) -> VaultConfig:
         raise VaultConfigError(f"missing or malformed {exc.args[0]!r}", path) from None
 
 
-def write_vault_config(root: Path, config: VaultConfig) -> None:
-    write_atomic(root / VAULT_FILE, (json.dumps(asdict(config), indent=2) + "\n").encode())
+def write_vault_config(root: Path, config: VaultConfig) -> bytes:
+    """Write vault.json; returns the bytes written (they go into the next commit)."""
+    data = (json.dumps(asdict(config), indent=2) + "\n").encode()
+    write_atomic(root / VAULT_FILE, data)
+    return data
 
 
 def read_node_config(root: Path) -> NodeConfig:
@@ -158,7 +162,7 @@ def find_key_material(root: Path, tracked: list[str]) -> list[str]:
     """Paths in the vault where a person has put private key material by mistake.
 
     Looked at: the vault's top-level files, the files people edit under ``.stigmem/`` (its
-    top level and ``schemas/``), and any tracked file whose name looks like a key file. Never
+    top level, ``schemas/`` and ``trust/``), and any tracked file whose name looks like a key file. Never
     looked at: data that clients and peers control (``.stigmem/local/``: quarantined pushes,
     stored answers, the index; fact files and conflict notes), which holds whatever bytes
     were sent and would let one request refuse the vault to everyone. Fact values are
@@ -166,10 +170,10 @@ def find_key_material(root: Path, tracked: list[str]) -> list[str]:
     """
     suspects: set[Path] = set(_regular_files(root))
     suspects.update(_regular_files(root / ".stigmem"))
-    schemas = root / SCHEMA_DIR
-    if schemas.is_dir() and not schemas.is_symlink():
-        for folder, _dirs, names in os.walk(schemas):
-            suspects.update(_regular_files(Path(folder), names))
+    for config_dir in (root / SCHEMA_DIR, root / TRUST_DIR):
+        if config_dir.is_dir() and not config_dir.is_symlink():
+            for folder, _dirs, names in os.walk(config_dir):
+                suspects.update(_regular_files(Path(folder), names))
     for rel in tracked:
         name = rel.rsplit("/", 1)[-1]
         if (name.endswith(_KEYISH_SUFFIXES) or name.startswith(_KEYISH_NAMES)) \

@@ -110,22 +110,23 @@ class GitRepo:
                     self._lock_handle.close()
                     self._lock_handle = None
 
-    def commit(self, added: Iterable[str], removed: Iterable[str], message: str,
+    def commit(self, changes: Iterable[tuple[str, bytes | None]], message: str,
                key: SigningKey, name: str, email: str) -> str | None:
-        """Stage the given paths and make one signed commit; None if nothing changed.
+        """Make one signed commit of ``changes``: (path, the bytes to record, or None to
+        remove the path). None if nothing changed.
 
-        The caller holds ``locked()``.
+        The bytes are the ones a writer handed over, never re-read from the work tree: a
+        file changed since it was written (a person editing it) is committed as written, and
+        shows as modified afterwards. The caller holds ``locked()``.
         """
         try:
             index = self.repo.index
             # Reload only if git's index file changed on disk (another process committed): a
             # forced re-read costs tens of ms on a large vault, under the vault's write lock.
             index.read(False)
-            # Stage each path as the work tree has it now: within one batch a note can be
-            # written and then removed (a draft rejected, fixed, then filed) or the reverse.
-            for path in dict.fromkeys([*added, *removed]):
-                if os.path.lexists(os.path.join(self.root, path)):
-                    self._stage(index, path)
+            for path, data in dict(changes).items():
+                if data is not None:
+                    self._stage(index, path, data)
                 elif path in index:
                     index.remove(path)
             tree = index.write_tree()
@@ -147,31 +148,30 @@ class GitRepo:
             index.write()
             return str(oid)
         except (pygit2.GitError, OSError) as exc:
-            raise StorageError(f"{self.root}: git commit failed: {exc}") from exc
+            raise StorageError(f"git commit failed: {exc}") from exc
 
-    def _stage(self, index: pygit2.Index, path: str) -> None:
-        """Stage a work-tree file byte for byte, with its stat data.
+    def _stage(self, index: pygit2.Index, path: str, data: bytes) -> None:
+        """Stage ``data`` as ``path``, with the work-tree file's stat data if the file holds
+        exactly these bytes (so ``git status`` sees it clean without re-reading it).
 
-        ``index.add(path)`` looks up .gitattributes filters in every parent folder of every
-        file (some 60 system calls per fact file, most of a commit's cost); our files are
-        stored exactly as written, so a regular file is read once and added as an entry that
-        carries its stat data, so that ``git status`` sees it clean without re-reading it.
-        Anything else (a symlink) goes the general way.
+        ``index.add(path)`` would read the work tree (whatever is there now, a symlink or a
+        FIFO included) and look up .gitattributes filters in every parent folder of every
+        file (some 60 system calls per fact file); our files are stored exactly as written.
         """
-        try:  # O_NOFOLLOW: a symlink fails here (ELOOP) instead of costing an lstat per file
-            fd = os.open(os.path.join(self.root, path), os.O_RDONLY | os.O_NOFOLLOW)
+        oid = self._write_blob(data)
+        entry = pygit2.IndexEntry(path, oid, pygit2.enums.FileMode.BLOB)
+        try:  # non-blocking: a FIFO put at the path must not stop the commit
+            fd = os.open(os.path.join(self.root, path),
+                         os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
-            index.add(path)  # a symlink, or let libgit2 report what is wrong with it
+            index.add(entry)  # gone, a symlink, ...: recorded as written, shows as changed
             return
         with open(fd, "rb") as handle:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                index.add(path)
-                return
-            oid = self._write_blob(handle.read())
-        mode = pygit2.enums.FileMode.BLOB_EXECUTABLE if st.st_mode & 0o100 else \
-            pygit2.enums.FileMode.BLOB
-        index.add(_StatEntry(path, oid, mode, st))
+            if stat.S_ISREG(st.st_mode) and st.st_size == len(data) \
+                    and handle.read(len(data) + 1) == data:
+                entry = _StatEntry(path, oid, pygit2.enums.FileMode.BLOB, st)
+        index.add(entry)
 
     def _write_blob(self, data: bytes) -> pygit2.Oid:
         """Store ``data`` as a loose blob exactly as git does: zlib("blob <size>\\0" + data)
@@ -204,12 +204,12 @@ class GitRepo:
         return pygit2.Oid(hex=digest)
 
     def dirty_paths(self) -> tuple[list[str], list[str]]:
-        """Paths changed in the work tree but not committed: (to add, deleted)."""
+        """Paths changed in the work tree but not committed: (changed or new, deleted)."""
         added, removed = [], []
         try:
             status = self.repo.status(untracked_files="all")
         except pygit2.GitError as exc:
-            raise StorageError(f"{self.root}: git status failed: {exc}") from exc
+            raise StorageError(f"git status failed: {exc}") from exc
         for path, flags in status.items():
             if flags & pygit2.enums.FileStatus.WT_DELETED:
                 removed.append(path)

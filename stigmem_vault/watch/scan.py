@@ -40,6 +40,9 @@ class ScanReport:
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (path, status, reason)
     dirty_keys: set[Key] = field(default_factory=set)  # keys whose facts changed
     changes: list[object] = field(default_factory=list)  # gestures carried out (api Change values)
+    # Signed facts edited or deleted since last indexed, left for a writer to carry out as
+    # gestures (a read-only open keeps their indexed originals).
+    awaiting: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -27,7 +27,7 @@ def test_threads_writing_one_vault_lose_nothing(home: Path, vault_path: Path) ->
             barrier.wait()
             for i in range(25):
                 written[n].append(vault.assert_fact(
-                    entity=f"user:u{n}", relation="memory:counter", value=i,
+                    entity=f"user:u{n}", relation=f"memory:counter{i}", value=i,
                     source="agent:codex" if i % 2 else "user:alice", scope="team"))
         except BaseException as exc:  # surfaced below, with the thread's own traceback
             errors.append(exc)

@@ -74,7 +74,8 @@ def test_bad_schemas_name_the_file(tmp_path: Path, files: dict[str, str], match:
     assert info.value.path is not None and info.value.path.startswith(cfg.SCHEMA_DIR)
 
 
-@pytest.mark.parametrize("rel", ["notes.txt", ".stigmem/stray", ".stigmem/schemas/deep/er/k.yaml"])
+@pytest.mark.parametrize("rel", ["notes.txt", ".stigmem/stray", ".stigmem/schemas/deep/er/k.yaml",
+                                 ".stigmem/trust/agent/x.json"])
 def test_key_material_found_where_people_put_files(tmp_path: Path, rel: str) -> None:
     write(tmp_path, rel, b"header\n" + PEM)
     assert cfg.find_key_material(tmp_path, []) == [rel]

@@ -32,8 +32,9 @@ def commit(repo: GitRepo, files: dict[str, str], removed: tuple[str, ...] = (),
     for rel, text in files.items():
         (repo.root / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo.root / rel).write_text(text)
+    changes = [*((rel, text.encode()) for rel, text in files.items()), *((r, None) for r in removed)]
     with repo.locked():
-        return repo.commit(list(files), list(removed), message, KEY, "system:node-1", "n@stigmem.invalid")
+        return repo.commit(changes, message, KEY, "system:node-1", "n@stigmem.invalid")
 
 
 def test_sshsig_verifies_with_ssh_keygen(tmp_path: Path) -> None:
@@ -65,7 +66,7 @@ def test_commits_are_signed_and_verify(repo: GitRepo) -> None:
 def test_commit_by_an_unlisted_key_fails_verification(repo: GitRepo) -> None:
     (repo.root / "x.md").write_text("x")
     with repo.locked():
-        oid = repo.commit(["x.md"], [], "m", OTHER_KEY, "someone", "s@x")
+        oid = repo.commit([("x.md", b"x")], "m", OTHER_KEY, "someone", "s@x")
     assert oid is not None
     assert git(repo.root, "verify-commit", oid, check=False).returncode != 0
 
@@ -86,7 +87,8 @@ def test_removal_and_dirty_paths(repo: GitRepo) -> None:
     added, removed = repo.dirty_paths()
     assert sorted(added) == ["b.md", "new/c.md"] and removed == ["a.md"]
     with repo.locked():
-        repo.commit(added, removed, "sync", KEY, "system:node-1", "n@x")
+        repo.commit([(p, (repo.root / p).read_bytes()) for p in added] + [(p, None) for p in removed],
+                    "sync", KEY, "system:node-1", "n@x")
     assert repo.dirty_paths() == ([], [])
     assert sorted(repo.tracked_paths()) == [".gitignore", "b.md", "new/c.md"]
 
@@ -117,21 +119,32 @@ def test_allowed_signers_file(tmp_path: Path) -> None:
 def test_staged_files_carry_their_stat_data(repo: GitRepo) -> None:
     """git sees committed files clean without re-reading them: each index entry has the
     file's stat data (an entry without it is listed by diff-files as changed)."""
-    commit(repo, {"facts/local/a.md": "one\n", "notes/deep/b.md": "two\n"})
-    script = repo.root / "tool.sh"
-    script.write_text("#!/bin/sh\n")
-    script.chmod(0o755)
-    (repo.root / "link.md").symlink_to("notes/deep/b.md")
-    with repo.locked():
-        repo.commit([".gitignore", "tool.sh", "link.md"], [], "more", KEY, "node", "node@x")
+    commit(repo, {"facts/local/a.md": "one\n", "notes/deep/b.md": "two\n", ".gitignore": "allowed_signers\n"})
     assert git(repo.root, "diff-files", "--name-only").stdout == ""
     assert git(repo.root, "status", "--porcelain").stdout == ""
-    listing = git(repo.root, "ls-files", "-s").stdout
-    assert "100755" in next(line for line in listing.splitlines() if line.endswith("tool.sh"))
-    assert "120000" in next(line for line in listing.splitlines() if line.endswith("link.md"))
     # An edit after the commit is seen, by stat and by content.
     (repo.root / "facts/local/a.md").write_text("changed\n")
     assert git(repo.root, "diff-files", "--name-only").stdout == "facts/local/a.md\n"
+
+
+def test_a_commit_records_the_bytes_handed_to_it_never_the_work_tree(repo: GitRepo) -> None:
+    """Issue 9, item 2: a file edited (or replaced by a symlink or a FIFO) after its writer
+    wrote it is committed as written; the work tree then shows the edit as a change."""
+    import os
+    for rel in ("a.md", "b.md", "c.md"):
+        (repo.root / rel).write_text("as written\n")
+    (repo.root / "a.md").write_text("a person's edit\n")
+    (repo.root / "b.md").unlink()
+    (repo.root / "b.md").symlink_to("/etc/passwd")
+    (repo.root / "c.md").unlink()
+    os.mkfifo(repo.root / "c.md")
+    with repo.locked():
+        repo.commit([(rel, b"as written\n") for rel in ("a.md", "b.md", "c.md")],
+                    "m", KEY, "system:node-1", "n@x")
+    for rel in ("a.md", "b.md", "c.md"):
+        assert git(repo.root, "show", f"HEAD:{rel}").stdout == "as written\n"
+        assert git(repo.root, "ls-files", "-s", rel).stdout.startswith("100644 ")
+    assert "a.md" in git(repo.root, "diff-files", "--name-only").stdout
 
 
 def test_blobs_we_store_are_what_git_would_store(repo: GitRepo) -> None:
