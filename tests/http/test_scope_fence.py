@@ -161,6 +161,16 @@ def world(vault: Vault, tokens: dict[str, str]) -> World:
           source="agent:teambot", scope="company")
     [conflict] = vault.conflicts("open")
     assert conflict.scope == "company"
+    # A team conflict that the owner settled with a company fact: resolved, by a hidden fact.
+    ids["team side"] = write(entity="project:atlas", relation="memory:stage", value="beta",
+                             source="agent:codex", scope="team").id
+    write(entity="project:atlas", relation="memory:stage", value="alpha",
+          source="agent:teambot", scope="team")
+    ids["settler"] = write(entity="project:atlas", relation="memory:stage", value="beta",
+                           source="user:alice", scope="company", supersedes=ids["team side"]).id
+    [settled] = vault.conflicts("resolved")
+    assert (settled.scope, settled.resolution) == ("team", ids["settler"])
+    ids["team conflict"] = settled.id
     return World(ids, conflict.id)
 
 
@@ -307,15 +317,17 @@ def _summary(front: Front, world: World) -> dict[str, Any]:
     record = replaced.body[1] if front.name == "http" else replaced.body["fact"]
     conflicts = front.conflicts()
     body = conflicts.body[1] if front.name == "http" else conflicts.body
+    settled = [(named(c["conflict_id"]), c.get("resolved_by", c.get("resolution_fact_id")))
+               for c in body["conflicts"]]
     return {
         "listing": sorted(named(f["id"]) for f in facts(front.listing())),
         "recall": sorted(named(f["id"]) for f in facts(front.recall("engineer"))),
-        "conflicts": named(json.dumps([c["conflict_id"] for c in body["conflicts"]])),
+        "conflicts": settled,
         "replaced": (record["live"], named(json.dumps(record["superseded_by"]))),
         "provenance visible": provenance(world.ids["visible"]),
         "provenance replaced": provenance(world.ids["replaced"]),
         "hidden": {name: front.get(world.ids[name]).ok
-                   for name in ("company", "local", "replacer", "child")},
+                   for name in ("company", "local", "replacer", "child", "settler")},
     }
 
 
@@ -323,11 +335,14 @@ def test_http_and_mcp_give_the_same_answers(fronts: dict[str, Front], world: Wor
     http, mcp = (_summary(fronts[name], world) for name in FRONTS)
 
     assert http == mcp
-    assert http["listing"] == ["<replaced>", "<visible>"]
+    assert [name for name in http["listing"] if name.startswith("<")] == [
+        "<replaced>", "<team side>", "<visible>"]  # and teambot's side of the team conflict
+    assert len(http["listing"]) == 4
     assert http["recall"] == ["<visible>"]  # the replaced one is not live
-    assert http["conflicts"] == "[]"
+    assert http["conflicts"] == [("<team conflict>", None)]  # its resolution is hidden
     # replaced by a hidden fact: not live, the replacer not named
     assert http["replaced"] == (False, "null")
     assert http["provenance replaced"]["superseded_by_chain"] == "[]"
     assert http["provenance visible"]["derived_by"] == "[]"  # its child is a company fact
-    assert http["hidden"] == dict.fromkeys(("company", "local", "replacer", "child"), False)
+    assert http["hidden"] == dict.fromkeys(("company", "local", "replacer", "child", "settler"),
+                                           False)
