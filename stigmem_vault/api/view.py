@@ -60,15 +60,26 @@ class PrincipalView:
     def sees(self, scope: str | Scope) -> bool:
         return (scope.value if isinstance(scope, Scope) else scope) in self.principal.scopes
 
-    def _shown(self, item: IndexedFact | None) -> IndexedFact | None:
-        """``item`` as this principal may see it, or None if it is hidden (or None)."""
+    def _shown(self, item: IndexedFact | None,
+               hidden: frozenset[str] | None = None) -> IndexedFact | None:
+        """``item`` as this principal may see it, or None if it is hidden (or None).
+
+        ``hidden``: the hidden ids among the items' replacers, if already known."""
         if item is None or not self.sees(item.fact.scope):
             return None
         replacer = item.superseded_by
-        if replacer is not None and self._hidden(replacer):
+        if replacer is not None and (replacer in hidden if hidden is not None
+                                     else self._hidden(replacer)):
             # Replaced by a fact it may not read: still not live, but the replacer is not named.
             return dataclasses.replace(item, superseded_by=None)
         return item
+
+    def _shown_all(self, items: Sequence[IndexedFact]) -> list[IndexedFact | None]:
+        """``_shown`` of many items, with one look-up for all their replacers."""
+        replacers = sorted({i.superseded_by for i in items if i.superseded_by is not None})
+        found = self.vault.index.get_many(replacers) if replacers else {}
+        hidden = frozenset(fid for fid, item in found.items() if not self.sees(item.fact.scope))
+        return [self._shown(item, hidden) for item in items]
 
     def _hidden(self, fact_id: str) -> bool:
         found = self.vault.index.get(fact_id)
@@ -101,7 +112,7 @@ class PrincipalView:
     def query(self, filters: Filters) -> list[IndexedFact]:
         """Facts matching ``filters`` within this principal's scopes."""
         items = self.vault.index.query(self._fenced(filters))
-        return [shown for shown in map(self._shown, items) if shown is not None]
+        return [shown for shown in self._shown_all(items) if shown is not None]
 
     def count(self, filters: Filters) -> int:
         return self.vault.index.count(self._fenced(filters))
@@ -116,7 +127,7 @@ class PrincipalView:
                                  min_confidence=min_confidence, trust=trust,
                                  include_contradicted=include_contradicted,
                                  include_unattested=include_unattested)
-        shown = [(hit, self._shown(hit.item)) for hit in hits]
+        shown = zip(hits, self._shown_all([hit.item for hit in hits]), strict=True)
         return [hit if item is hit.item else dataclasses.replace(hit, item=item)
                 for hit, item in shown if item is not None]
 
