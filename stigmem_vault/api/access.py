@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from nacl.signing import SigningKey
 
+from stigmem_vault.api.view import PrincipalView
 from stigmem_vault.canonical.signing import format_timestamp
 from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
 from stigmem_vault.model.fact import Claim, Fact, Scope
@@ -60,6 +61,11 @@ class AccessMixin:
         """The principal of an unauthenticated local node: the vault owner, every scope."""
         return Principal(self.config.owner, frozenset(s.value for s in Scope),
                          frozenset(token_store.PERMISSIONS))
+
+    def as_principal(self: Vault, principal: Principal) -> PrincipalView:  # type: ignore[misc]
+        """The vault as ``principal`` sees it: every read and write a front end offers, with
+        the principal's permissions and scopes enforced (api/view.py)."""
+        return PrincipalView(self, principal)
 
     def create_token(self: Vault, principal: str, *, scopes: list[str] | tuple[str, ...],  # type: ignore[misc]
                      perms: list[str] | tuple[str, ...] = ("read",)) -> tuple[str, token_store.Token]:

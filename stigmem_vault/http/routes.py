@@ -1,4 +1,5 @@
-"""The node's endpoints (upstream Stigmem v1 paths). Each parses, calls the Vault once, formats."""
+"""The node's endpoints (upstream Stigmem v1 paths). Each parses, calls the token principal's
+view of the vault (api/view.py, where every permission and scope rule lives), and formats."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from stigmem_vault.api.access import Principal
 from stigmem_vault.api.vault import Vault
-from stigmem_vault.canonical.cid import CID_PATTERN, upstream_cid
+from stigmem_vault.api.view import PrincipalView
+from stigmem_vault.canonical.cid import upstream_cid
 from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
 from stigmem_vault.http import schemas, wire
 from stigmem_vault.http.app import bad_parameter, reader, writer
 from stigmem_vault.http.schemas import AUTH, BODY, errors, ok
 from stigmem_vault.http.settings import NodeSettings
-from stigmem_vault.model.fact import Scope, make_claim
+from stigmem_vault.model.fact import make_claim
 from stigmem_vault.model.hlc import HLC
 from stigmem_vault.model.values import make_value, parse_iso_datetime
 
@@ -50,6 +52,10 @@ NAMESPACES = ["stigmem:", "rel:", "memory:", "intent:", "roadmap:", "preference:
 
 def _vault(request: Request) -> Vault:
     return request.app.state.vault
+
+
+def _view(request: Request, principal: Principal) -> PrincipalView:
+    return _vault(request).as_principal(principal)
 
 
 def _settings(request: Request) -> NodeSettings:
@@ -135,12 +141,11 @@ async def assert_fact(request: Request, body: wire.AssertRequest,
     ``source_not_owned``); under ``warn`` another source is accepted, flagged in ``warnings``,
     and verifies as unattested. Values are checked against their type (422 naming the field).
     """
-    vault = _vault(request)
     claim = _claim(body)
-    key, warnings = vault.attest(principal, claim, _settings(request).attestation_mode)
     # The vault's group writer signs, writes and indexes it; this request only waits, so
     # concurrent requests' facts share index transactions (api/writer.py).
-    item = await asyncio.wrap_future(vault.submit_claim(claim, key=key))
+    future, warnings = _view(request, principal).submit(claim, _settings(request).attestation_mode)
+    item = await asyncio.wrap_future(future)
     return PlainJSON(wire.fact_record(item, auth_enabled=_auth_on(request), on_read=False,
                                       warnings=warnings), status_code=201)
 
@@ -155,7 +160,6 @@ def assert_batch(request: Request, body: wire.BatchRequest,
     replays the first answer, and refuses the same key with a different body (409
     ``idempotency_key_reused``). Keys are per principal. An item the model rejects is reported
     in ``results`` with its reason; a body that is not a batch at all is a 422."""
-    vault = _vault(request)
     claims: list[Any] = []
     for item in body.facts:
         try:
@@ -164,9 +168,9 @@ def assert_batch(request: Request, body: wire.BatchRequest,
             claims.append(exc)
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     try:
-        return vault.write_batch(principal, claims, atomic=body.atomic, key=body.idempotency_key,
-                                 request_hash=digest,
-                                 attestation=_settings(request).attestation_mode)
+        return _view(request, principal).write_batch(
+            claims, atomic=body.atomic, key=body.idempotency_key, request_hash=digest,
+            attestation=_settings(request).attestation_mode)
     except AccessDenied as exc:
         if exc.code != "idempotency_key_reused":
             raise
@@ -204,16 +208,6 @@ def _as_of(raw: str | None) -> str | None:
         return str(HLC(int(moment.timestamp() * 1000), 999_999, "zzzzzzzzzzzzzzzz"))
 
 
-def _scopes(principal: Principal, scope: str | None) -> list[str]:
-    if scope is None:
-        return sorted(principal.scopes)
-    wanted = scope.strip().lower()
-    if wanted not in {s.value for s in Scope}:
-        raise InvalidFact("scope", f"{scope!r} is not one of: local, team, company, public")
-    principal.require_scope(wanted)
-    return [wanted]
-
-
 @router.get("/v1/facts", tags=["facts"], summary="Query facts", response_model=None,
             responses={**ok(schemas.FactList, "one page of matching facts, newest first",
                             headers={"X-Total-Count": "matching facts across all pages"}),
@@ -249,10 +243,10 @@ def list_facts(
     Of contradicted facts only each key's current winner (higher confidence, then later HLC)
     is listed, flagged ``contradicted``; ``include_contradicted=true`` lists every side.
     """
-    vault = _vault(request)
+    view = _view(request, principal)
     try:
-        filters = vault.filters(
-            entity=entity, relation=relation, source=source, scope=_scopes(principal, scope),
+        filters = view.filters(
+            entity=entity, relation=relation, source=source, scope=scope,
             trust=trust, min_confidence=min_confidence or None, as_of=_as_of(as_of),
             include_expired=include_expired, include_superseded=include_superseded,
             winners_only=not include_contradicted, after_timestamp=after, newest_first=True,
@@ -261,8 +255,8 @@ def list_facts(
             before=_cursor(cursor), limit=limit)
     except InvalidFact as exc:
         raise bad_parameter(exc) from None
-    items = vault.index.query(filters)
-    total = vault.index.count(filters)
+    items = view.query(filters)
+    total = view.count(filters)
     next_cursor = (_encode_cursor(items[-1].fact.hlc, items[-1].fact.id)
                    if len(items) == limit else None)
     return PlainJSON({"facts": [wire.fact_record(i, auth_enabled=_auth_on(request)) for i in items],
@@ -270,24 +264,12 @@ def list_facts(
                      headers={"X-Total-Count": str(total)})
 
 
-def _visible(vault: Vault, principal: Principal, ref: str):
+def _malformed(ref: str) -> HTTPException:
     if ref.startswith("sha256:"):
-        if not CID_PATTERN.match(ref):
-            raise HTTPException(400, detail={"code": "cid_malformed",
-                                             "message": "a cid is sha256: and 64 lowercase hex"})
-        ids = vault.index.ids_with_cid(ref)
-        item = vault.index.get(ids[0]) if ids else None
-    else:
-        try:
-            item = vault.lookup(ref)
-        except InvalidFact:
-            raise HTTPException(400, detail={"code": "id_malformed",
-                                             "message": "a fact id is 64 hex digits"}) from None
-        except NotFound:
-            item = None
-    if item is None or item.fact.scope.value not in principal.scopes:
-        raise NotFound("fact", ref)
-    return item
+        return HTTPException(400, detail={"code": "cid_malformed",
+                                          "message": "a cid is sha256: and 64 lowercase hex"})
+    return HTTPException(400, detail={"code": "id_malformed",
+                                      "message": "a fact id is 64 hex digits"})
 
 
 @router.get("/v1/facts/{fact_ref:fact_ref}", tags=["facts"], summary="Get one fact", response_model=None,
@@ -298,7 +280,10 @@ def get_fact(request: Request,
                                            json_schema_extra=FACT_REF)],
              principal: Principal = reader) -> dict[str, Any]:
     """One fact by id (64 hex, or a unique prefix of 8+) or by upstream cid (``sha256:…``)."""
-    item = _visible(_vault(request), principal, fact_ref)
+    try:
+        item = _view(request, principal).get(fact_ref)
+    except InvalidFact:
+        raise _malformed(fact_ref) from None
     return wire.fact_record(item, auth_enabled=_auth_on(request))
 
 
@@ -314,30 +299,25 @@ def provenance(request: Request,
 
     A parent the token may not see shows only as ``{hash, exists}``.
     """
-    vault = _vault(request)
-    item = _visible(vault, principal, fact_id)
-    prov = vault.provenance(item.fact.id)
+    try:
+        prov = _view(request, principal).provenance(fact_id)
+    except InvalidFact:
+        raise _malformed(fact_id) from None
+    item = prov.item
     derived = []
-    for parent, found in prov.derived_from:
-        if found is None and parent.startswith("sha256:"):  # an upstream cid: find its fact
-            ids = vault.index.ids_with_cid(parent)
-            found = vault.index.get(ids[0]) if ids else None
-        if found is not None and found.fact.scope.value not in principal.scopes:
-            found = None  # a fact this token may not see shows as missing, never its existence
+    for parent, found in prov.derived_from:  # a parent the token may not see is missing
         entry: dict[str, Any] = {"hash": parent if parent.startswith("sha256:") else
                                  (found.cid if found else None), "exists": found is not None}
         if found is not None:
             entry.update(fact_id=found.fact.id, entity=found.fact.entity)
         derived.append(entry)
-    derived_by = [child for child in prov.derived_by
-                  if (seen := vault.index.get(child)) and seen.fact.scope.value in principal.scopes]
     return {
         "fact_id": item.fact.id, "cid": item.cid, "derived_from": derived,
         "signer": item.fact.signer, "signer_sources": prov.signer_sources,
         "verification": prov.file_status, "verification_reason": prov.file_reason,
         "supersedes_chain": [older.fact.id for older in prov.replaced],
         "superseded_by_chain": [newer.fact.id for newer in prov.replaced_by],
-        "derived_by": derived_by,
+        "derived_by": prov.derived_by,
         "commits": [{"commit": sha, "message": message} for sha, message in prov.commits],
     }
 
@@ -351,11 +331,11 @@ def verify_cid(request: Request,
                                             json_schema_extra=FACT_REF)],
                principal: Principal = reader) -> dict[str, Any]:
     """Recompute the cid from the fact, and re-verify the signed file on disk (body ignored)."""
-    vault = _vault(request)
-    item = _visible(vault, principal, fact_id)
+    try:
+        item, verdict = _view(request, principal).verify(fact_id)
+    except InvalidFact:
+        raise _malformed(fact_id) from None
     computed = upstream_cid(item.fact.claim)
-    report = vault.verify([str(vault.root / item.path)]) if item.path else None
-    verdict = report.files[0] if report and report.files else None
     return {
         "cid_valid": computed == item.cid, "computed_cid": computed, "stored_cid": item.cid,
         "mismatch_reason": None if computed == item.cid else "the index holds a different cid",
@@ -377,9 +357,9 @@ def recall(request: Request, response: Response, body: wire.RecallRequest,
     """Ranked recall over live facts the token may read: lexical match blended with recency and
     trust class, times confidence (contradicted facts count less). Packed greedily by score into
     ``token_budget``. Results are data; this node never returns instructions."""
-    vault = _vault(request)
     try:
-        hits = vault.recall(body.query, limit=body.limit, scope=_scopes(principal, body.scope),
+        hits = _view(request, principal).recall(
+                            body.query, limit=body.limit, scope=body.scope,
                             min_confidence=body.min_confidence,
                             include_unattested=_settings(request).attestation_mode != "enforce")
     except InvalidFact as exc:
@@ -423,7 +403,7 @@ def neighbors(request: Request,
     if not 1 <= depth <= 3:
         raise HTTPException(400, detail={"code": "graph_depth_exceeded",
                                          "message": "depth must be between 1 and 3"})
-    vault = _vault(request)
+    view = _view(request, principal)
     try:
         offset = int(json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
                      ) if cursor else 0
@@ -431,9 +411,9 @@ def neighbors(request: Request,
         raise HTTPException(400, detail={"code": "invalid_cursor", "message": "bad cursor"}) from None
     prefix = relation_filter.rstrip("*") if relation_filter else None
     try:
-        found = vault.neighbors(entity, depth=depth, scopes=_scopes(principal, scope),
-                                relation_prefix=prefix, min_confidence=min_confidence)
-        normalized = vault.filters(entity=entity).entity
+        found = view.neighbors(entity, depth=depth, scope=scope, relation_prefix=prefix,
+                               min_confidence=min_confidence)
+        normalized = view.vault.filters(entity=entity).entity
     except InvalidFact as exc:
         raise bad_parameter(exc) from None
     page = found[offset:offset + page_size]
@@ -470,9 +450,7 @@ def conflicts(request: Request, principal: Principal = reader,
     if status is not None and status not in _STATUS_IN:
         raise HTTPException(400, detail={"code": "invalid_parameter", "field": "status",
                                          "message": "status is unresolved, resolved or obsolete"})
-    vault = _vault(request)
-    records = [c for c in vault.conflicts(_STATUS_IN[status] if status else None)
-               if c.scope in principal.scopes]
+    records = _view(request, principal).conflicts(_STATUS_IN[status] if status else None)
     after = _cursor(cursor)
     if after is not None:
         records = [c for c in records if (c.opened_hlc, c.id) < after]
@@ -504,23 +482,19 @@ def resolve(request: Request,
     ``new_value``: exactly one (422 otherwise). The resolution is a new signed fact deriving
     from both sides; the originals are never changed. Only the vault owner (or a system
     source) may settle a conflict between other authors (403 ``resolution_requires_owner``)."""
-    vault = _vault(request)
-    record = vault.index.conflict(conflict_id.strip().lower())
-    if record is None or record.scope not in principal.scopes:
-        raise NotFound("conflict", conflict_id)
-    if record.status != "open":
-        raise HTTPException(409, detail=f"conflict already {record.status}")
     value = None
     if body.new_value is not None:
         value = make_value(body.new_value.type, body.new_value.v, "new_value")
     try:
-        fact = vault.resolve(record.id, winner=body.winning_fact_id, value=value,
-                             source=principal.source)
+        _record, item = _view(request, principal).resolve(
+            conflict_id, winner=body.winning_fact_id, value=value)
     except InvalidFact as exc:
+        if exc.field == "conflict":  # not open (resolved or obsolete)
+            raise HTTPException(409, detail=f"conflict {exc.reason}") from None
         if exc.field != "winner":
             raise
         raise InvalidFact("winning_fact_id", exc.reason) from None  # name the wire field
-    return {"resolution_fact_id": fact.id, "conflict_status": "resolved"}
+    return {"resolution_fact_id": item.fact.id, "conflict_status": "resolved"}
 
 
 def _iso_from_hlc(hlc: str) -> str:

@@ -1,14 +1,15 @@
-"""The MCP server: seven tools, each one thin call into ``Vault``, acting as one principal.
+"""The MCP server: seven tools, each one thin call into the principal's view of the vault.
 
     vault = Vault.open(path, commit_delay=COMMIT_DELAY)
     serve_stdio(vault, principal_for(vault, "agent:codex"))     # until stdin closes
 
 The process opens the vault once and acts as one principal (``stigmem mcp --as SOURCE``): every
-write is that principal's claim, signed with its key (``Vault.write_as``, source attestation
-enforced), and reads see only the principal's scopes. While it runs, the vault watcher indexes
-and signs what agents and humans drop into the vault, and every call first brings the index in
-step with the files (cheap when nothing changed), so writes of other processes (the HTTP node,
-the CLI) are visible.
+call goes through ``vault.as_principal(principal)`` (api/view.py, where the permission and scope
+rules live, shared with the HTTP node): every write is that principal's claim, signed with its
+key (source attestation enforced), and reads see only the principal's scopes. While it runs,
+the vault watcher indexes and signs what agents and humans drop into the vault, and every call
+first brings the index in step with the files (cheap when nothing changed), so writes of other
+processes (the HTTP node, the CLI) are visible.
 
 Stored text never becomes instructions: tool descriptions are fixed strings, and every result
 that carries facts is an object ``{"kind": "stigmem.…", "note": DATA_NOTE, …}`` whose facts are
@@ -31,7 +32,7 @@ from pydantic import Field
 
 from stigmem_vault.api.access import Principal
 from stigmem_vault.api.vault import Vault, infer_type
-from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound, StigmemError
+from stigmem_vault.errors import AccessDenied, InvalidFact, StigmemError
 from stigmem_vault.http import wire
 from stigmem_vault.index.query import ConflictRecord, IndexedFact
 from stigmem_vault.model.fact import Scope, make_claim
@@ -181,6 +182,7 @@ def _limit(limit: int) -> int:
 
 def build_server(vault: Vault, principal: Principal) -> MCPServer:
     """An MCP server whose tools call ``vault`` on behalf of ``principal``."""
+    view = vault.as_principal(principal)
     tools: list[Tool] = []
     read = ToolAnnotations(read_only_hint=True, open_world_hint=False)
     write = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
@@ -194,20 +196,6 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
 
     def fresh() -> None:
         vault.refresh()  # see what other processes and dropped files did since the last call
-
-    def scopes(scope: str | None) -> list[str]:
-        if scope is None:
-            return sorted(principal.scopes)
-        wanted = vault.filters(scope=scope).scopes or ()
-        for item in wanted:
-            principal.require_scope(item)
-        return list(wanted)
-
-    def visible(fact_id: str) -> IndexedFact:
-        item = vault.lookup(fact_id)
-        if item.fact.scope.value not in principal.scopes:
-            raise NotFound("fact", fact_id)
-        return item
 
     @tool(write)
     def assert_fact(entity: Entity, relation: Relation, value: ValueIn = None,
@@ -227,10 +215,7 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
                            source=principal.source, confidence=confidence, trust=trust,
                            scope=scope, valid_until=valid_until, supersedes=supersedes,
                            derived_from=derived_from)
-        fact, warnings = vault.write_as(principal, claim)
-        item = vault.index.get(fact.id)
-        if item is None:
-            raise NotFound("fact", fact.id, "it was written but is not in the index")
+        item, warnings = view.write(claim)
         return _data("stigmem.asserted", fact=_record(item), warnings=warnings)
 
     @tool(read)
@@ -253,8 +238,8 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
         superseded, retracted or expired. Contradicting facts are all listed, flagged
         contradicted (see list_conflicts)."""
         fresh()
-        items = vault.index.query(vault.filters(
-            entity=entity, relation=relation, source=source, scope=scopes(scope), trust=trust,
+        items = view.query(view.filters(
+            entity=entity, relation=relation, source=source, scope=scope, trust=trust,
             value_type=value_type, min_confidence=min_confidence,
             include_superseded=include_superseded, include_expired=include_expired,
             newest_first=True, limit=_limit(limit)))
@@ -265,7 +250,7 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
         """One fact by id, whether or not it is still live (see its live, superseded_by and
         contradicted fields)."""
         fresh()
-        return _data("stigmem.fact", fact=_record(visible(fact_id)))
+        return _data("stigmem.fact", fact=_record(view.get(fact_id)))
 
     @tool(read)
     def recall(
@@ -278,8 +263,7 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
         """Ranked recall over live facts: full-text relevance blended with recency and trust,
         times confidence. Best first; each fact carries its score."""
         fresh()
-        hits = vault.recall(text, limit=_limit(limit), scope=scopes(scope),
-                            min_confidence=min_confidence)
+        hits = view.recall(text, limit=_limit(limit), scope=scope, min_confidence=min_confidence)
         facts = []
         for hit in hits:
             scored = wire.scored_fact(hit, auth_enabled=True)
@@ -293,13 +277,11 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
         its file verifies, what it replaced and what replaced it, what it derives from and
         what derives from it, and the git commits that touched its file."""
         fresh()
-        item = visible(fact_id)
-        prov = vault.provenance(item.fact.id)
-        derived = []
-        for parent, found in prov.derived_from:
-            shown = found is not None and found.fact.scope.value in principal.scopes
-            derived.append({"fact_id": parent, "exists": found is not None,
-                            "fact": _record(found) if shown and found else None})
+        prov = view.provenance(fact_id)  # a fact the principal may not see is missing
+        item = prov.item
+        derived = [{"fact_id": parent, "exists": found is not None,
+                    "fact": _record(found) if found else None}
+                   for parent, found in prov.derived_from]
         return _data(
             "stigmem.provenance", fact=_record(item), signer=item.fact.signer,
             signer_sources=prov.signer_sources, verification=prov.file_status,
@@ -319,9 +301,8 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
         fresh()
         if status not in CONFLICT_STATUSES:
             raise InvalidFact("status", f"{status!r} is not one of: {', '.join(CONFLICT_STATUSES)}")
-        records = vault.conflicts(None if status == "all" else status)
-        return _data("stigmem.conflicts", conflicts=[
-            _conflict(c) for c in records if c.scope in principal.scopes])
+        records = view.conflicts(None if status == "all" else status)
+        return _data("stigmem.conflicts", conflicts=[_conflict(c) for c in records])
 
     @tool(write)
     def resolve_conflict(
@@ -335,15 +316,7 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
         one of winner and value. Only the vault owner may resolve a conflict between other
         authors."""
         fresh()
-        principal.require("write")
-        record = vault.index.conflict(conflict_id.strip().lower())
-        if record is None or record.scope not in principal.scopes:
-            raise NotFound("conflict", conflict_id, "see list_conflicts")
-        principal.require_scope(record.scope)
-        fact = vault.resolve(record.id, winner=winner, value=value, source=principal.source)
-        item = vault.index.get(fact.id)
-        if item is None:
-            raise NotFound("fact", fact.id, "it was written but is not in the index")
+        record, item = view.resolve(conflict_id, winner=winner, value=value)
         return _data("stigmem.resolution", conflict_id=record.id, status="resolved",
                      fact=_record(item))
 

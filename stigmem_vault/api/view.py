@@ -1,0 +1,308 @@
+"""The vault as one principal sees it: every read and write a front end makes, fenced.
+
+    view = vault.as_principal(principal)     # a token's principal, or vault.operator()
+    item = view.get("3f2a9c1e")              # NotFound, exactly as for a missing id
+    fact, warnings = view.write(claim)
+
+Authorization lives here and only here: the HTTP node and the MCP server parse a request, call
+one method of a ``PrincipalView`` and format what it returns; neither filters by scope itself,
+so no front end can show what another hides.
+
+The rules (spec §15.4):
+
+* A fact, conflict or derivation link is **visible** to a principal when its scope is one of
+  the principal's scopes. Reads need ``read``, writes ``write``.
+* A fact outside the principal's scopes is **missing** to it, everywhere and alike: the same
+  ``NotFound`` (type and message, but for the reference itself) whether it is hidden or does
+  not exist, as a fact reference, as the target of ``supersedes``, as a derivation parent or
+  child, as a link in a replacement chain, as a conflict's resolution, or as a fact's
+  ``superseded_by``. An id prefix is matched among visible facts only, so an ambiguity never
+  names a hidden fact.
+* A write's ``supersedes`` must name a visible fact: the principal never changes the liveness of
+  a fact it may not read. ``derived_from`` may name any fact id or cid, as before (a parent need
+  not be in this vault); a derivation replaces a fact only on its own key (§13.1), and a hidden
+  fact is never on the key of a fact the principal may write, since the scope is part of the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+from nacl.signing import SigningKey
+
+from stigmem_vault.canonical.cid import CID_PATTERN
+from stigmem_vault.errors import InvalidFact, NotFound, StigmemError
+from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
+from stigmem_vault.model.fact import Claim, Scope, parse_enum
+from stigmem_vault.vault.verify import FileVerdict
+
+if TYPE_CHECKING:
+    from stigmem_vault.api.access import Principal
+    from stigmem_vault.api.memory import Neighbor, Provenance
+    from stigmem_vault.api.vault import Vault
+
+_HEX = frozenset("0123456789abcdef")
+_PREFIX_MATCHES = 50  # ids fetched for a prefix before the hidden ones are dropped
+
+
+class PrincipalView:
+    """Every operation a front end offers, on behalf of one principal, with its rules applied."""
+
+    def __init__(self, vault: Vault, principal: Principal) -> None:
+        self.vault = vault
+        self.principal = principal
+
+    # ------------------------------------------------------------- what it sees
+
+    def sees(self, scope: str | Scope) -> bool:
+        return (scope.value if isinstance(scope, Scope) else scope) in self.principal.scopes
+
+    def _shown(self, item: IndexedFact | None,
+               hidden: frozenset[str] | None = None) -> IndexedFact | None:
+        """``item`` as this principal may see it, or None if it is hidden (or None).
+
+        ``hidden``: the hidden ids among the items' replacers, if already known."""
+        if item is None or not self.sees(item.fact.scope):
+            return None
+        replacer = item.superseded_by
+        if replacer is not None and (replacer in hidden if hidden is not None
+                                     else self._hidden(replacer)):
+            # Replaced by a fact it may not read: still not live, but the replacer is not named.
+            return dataclasses.replace(item, superseded_by=None)
+        return item
+
+    def _shown_all(self, items: Sequence[IndexedFact]) -> list[IndexedFact | None]:
+        """``_shown`` of many items, with one look-up for all their replacers."""
+        replacers = sorted({i.superseded_by for i in items if i.superseded_by is not None})
+        found = self.vault.index.get_many(replacers) if replacers else {}
+        hidden = frozenset(fid for fid, item in found.items() if not self.sees(item.fact.scope))
+        return [self._shown(item, hidden) for item in items]
+
+    def _hidden(self, fact_id: str) -> bool:
+        found = self.vault.index.get(fact_id)
+        return found is not None and not self.sees(found.fact.scope)
+
+    def _visible_id(self, fact_id: str) -> IndexedFact | None:
+        return self._shown(self.vault.index.get(fact_id))
+
+    def scopes(self, scope: str | Sequence[str] | None = None) -> tuple[str, ...]:
+        """The scopes a read covers: the asked ones (each must be the principal's, else 403
+        ``scope_not_permitted``; an unknown one is InvalidFact ``scope``), or all of its own."""
+        if scope is None or (not isinstance(scope, str) and not scope):
+            return tuple(sorted(self.principal.scopes))
+        asked = [scope] if isinstance(scope, str) else list(scope)
+        wanted = tuple(dict.fromkeys(parse_enum(Scope, s, "scope").value for s in asked))
+        for item in wanted:
+            self.principal.require_scope(item)
+        return wanted
+
+    # ------------------------------------------------------------- reads
+
+    def filters(self, *, scope: str | Sequence[str] | None = None, **options: object) -> Filters:
+        """Query filters (``Vault.filters``) over the scopes this principal may read."""
+        return self.vault.filters(scope=list(self.scopes(scope)), **options)  # type: ignore[arg-type]
+
+    def _fenced(self, filters: Filters) -> Filters:
+        self.principal.require("read")
+        return dataclasses.replace(filters, scopes=self.scopes(filters.scopes))
+
+    def query(self, filters: Filters) -> list[IndexedFact]:
+        """Facts matching ``filters`` within this principal's scopes."""
+        items = self.vault.index.query(self._fenced(filters))
+        return [shown for shown in self._shown_all(items) if shown is not None]
+
+    def count(self, filters: Filters) -> int:
+        return self.vault.index.count(self._fenced(filters))
+
+    def recall(self, text: str, *, limit: int = 10, scope: str | Sequence[str] | None = None,
+               min_confidence: float | None = None, trust: str | list[str] | None = None,
+               include_contradicted: bool = True,
+               include_unattested: bool = False) -> list[Recalled]:
+        """Ranked recall (``Vault.recall``) over the live facts this principal may read."""
+        self.principal.require("read")
+        hits = self.vault.recall(text, limit=limit, scope=list(self.scopes(scope)),
+                                 min_confidence=min_confidence, trust=trust,
+                                 include_contradicted=include_contradicted,
+                                 include_unattested=include_unattested)
+        shown = zip(hits, self._shown_all([hit.item for hit in hits]), strict=True)
+        return [hit if item is hit.item else dataclasses.replace(hit, item=item)
+                for hit, item in shown if item is not None]
+
+    def neighbors(self, entity: str, *, depth: int = 1, scope: str | Sequence[str] | None = None,
+                  relation_prefix: str | None = None,
+                  min_confidence: float = 0.0) -> list[Neighbor]:
+        """The graph walk (``Vault.neighbors``) over ``ref`` facts this principal may read."""
+        self.principal.require("read")
+        return self.vault.neighbors(entity, depth=depth, scopes=list(self.scopes(scope)),
+                                    relation_prefix=relation_prefix,
+                                    min_confidence=min_confidence)
+
+    def get(self, ref: str) -> IndexedFact:
+        """The fact a reference names: a fact id, a unique prefix of 8+ hex digits among the
+        facts this principal may read, or an upstream cid (``sha256:`` + 64 hex).
+
+        InvalidFact(``id``) for a malformed reference or an ambiguous prefix; NotFound for a
+        fact that is missing or hidden, alike."""
+        self.principal.require("read")
+        found = self._resolve(ref)
+        if found is None:
+            raise NotFound("fact", ref)
+        return found
+
+    def _resolve(self, ref: str) -> IndexedFact | None:
+        wanted = ref.strip()
+        index = self.vault.index
+        if wanted.startswith("sha256:"):
+            if not CID_PATTERN.match(wanted):
+                raise InvalidFact("id", f"{ref!r} is not a cid (sha256: and 64 lowercase hex)")
+            # Same claim, same cid: the live fact first, then the newest.
+            return next(filter(None, map(self._visible_id, index.ids_with_cid(wanted))), None)
+        if not 8 <= len(wanted) <= 64 or not set(wanted.lower()) <= _HEX:
+            raise InvalidFact("id", f"{ref!r} is not a fact id or a prefix of 8+ hex digits")
+        wanted = wanted.lower()
+        if len(wanted) == 64:
+            return self._visible_id(wanted)
+        items = [item for item in map(self._visible_id, index.ids_with_prefix(wanted, _PREFIX_MATCHES))
+                 if item is not None]
+        if len(items) > 1:
+            raise InvalidFact("id", f"prefix {ref!r} is ambiguous: "
+                                    + ", ".join(i.fact.id[:16] for i in items[:5]))
+        return items[0] if items else None
+
+    def provenance(self, ref: str) -> Provenance:
+        """``Vault.provenance`` of a visible fact, with every hidden fact left out as missing:
+        a hidden parent is ``(link, None)``, a hidden child is not listed, and a replacement
+        chain stops before its first hidden fact."""
+        item = self.get(ref)
+        prov = self.vault.provenance(item.fact.id)
+        index = self.vault.index
+        parents: list[tuple[str, IndexedFact | None]] = []
+        for parent, found in prov.derived_from:
+            if found is None and parent.startswith("sha256:"):  # an upstream cid: find its fact
+                found = next(iter(index.get_many(index.ids_with_cid(parent)[:1]).values()), None)
+            parents.append((parent, self._shown(found)))
+        children = index.get_many(prov.derived_by)
+        return dataclasses.replace(
+            prov, item=item, replaced=self._chain(prov.replaced),
+            replaced_by=self._chain(prov.replaced_by), derived_from=parents,
+            derived_by=[c for c in prov.derived_by if self._shown(children.get(c)) is not None])
+
+    def _chain(self, items: Iterable[IndexedFact]) -> list[IndexedFact]:
+        chain: list[IndexedFact] = []
+        for item in items:
+            shown = self._shown(item)
+            if shown is None:
+                break  # what lies beyond a hidden link is reached only through it
+            chain.append(shown)
+        return chain
+
+    def verify(self, ref: str) -> tuple[IndexedFact, FileVerdict | None]:
+        """A visible fact and its file's verdict now (None if the fact has no file)."""
+        item = self.get(ref)
+        if not item.path:
+            return item, None
+        report = self.vault.verify([str(self.vault.root / item.path)])
+        return item, report.files[0] if report.files else None
+
+    def conflicts(self, status: str | None = None) -> list[ConflictRecord]:
+        """Conflicts (``Vault.conflicts``) in this principal's scopes."""
+        self.principal.require("read")
+        return self._conflicts(status)
+
+    def _conflicts(self, status: str | None = None) -> list[ConflictRecord]:
+        return [self._conflict_shown(c) for c in self.vault.conflicts(status) if self.sees(c.scope)]
+
+    def _conflict_shown(self, record: ConflictRecord) -> ConflictRecord:
+        # Both sides share the conflict's key, hence its scope; a resolution need not.
+        resolution = record.resolution
+        if resolution is not None and self._hidden(resolution):
+            resolution = None
+        return dataclasses.replace(record, fact_a=self._shown(record.fact_a),
+                                   fact_b=self._shown(record.fact_b), resolution=resolution)
+
+    def conflict(self, conflict_id: str) -> ConflictRecord:
+        """A visible conflict by id or unique prefix of 8+ hex digits; NotFound if it is
+        missing or hidden, alike."""
+        self.principal.require("read")
+        return self._conflict(conflict_id)
+
+    def _conflict(self, conflict_id: str) -> ConflictRecord:
+        wanted = conflict_id.strip().lower()
+        if not 8 <= len(wanted) <= 32 or not set(wanted) <= _HEX:
+            raise NotFound("conflict", conflict_id)  # no conflict has such an id
+        found = [c for c in self._conflicts() if c.id.startswith(wanted)]
+        if len(found) > 1:
+            raise InvalidFact("conflict_id", f"prefix {conflict_id!r} is ambiguous: "
+                                             + ", ".join(c.id for c in found[:5]))
+        if not found:
+            raise NotFound("conflict", conflict_id)
+        return found[0]
+
+    # ------------------------------------------------------------- writes
+
+    def attest(self, claim: Claim, attestation: str = "enforce") -> tuple[SigningKey, list[str]]:
+        """May this principal write ``claim``? Its permission, scope and source (``Vault.attest``:
+        403), then what the claim refers to (404). Returns the key to sign with and warnings."""
+        key, warnings = self.vault.attest(self.principal, claim, attestation)
+        self._check_references(claim)
+        return key, warnings
+
+    def _check_references(self, claim: Claim) -> None:
+        if claim.supersedes is not None and self._visible_id(claim.supersedes) is None:
+            raise NotFound("fact", claim.supersedes, "supersedes must name a fact you may read")
+
+    def write(self, claim: Claim, attestation: str = "enforce") -> tuple[IndexedFact, list[str]]:
+        """Sign ``claim`` with this principal's key and write it durably (on this thread)."""
+        key, warnings = self.attest(claim, attestation)
+        fact = self.vault.write_claim(claim, key=key)
+        item = self.vault.index.get(fact.id)
+        if item is None:
+            raise NotFound("fact", fact.id, "it was written but is not in the index")
+        return item, warnings
+
+    def submit(self, claim: Claim,
+               attestation: str = "enforce") -> tuple[Future[IndexedFact], list[str]]:
+        """``write`` through the vault's group writer: returns at once with the future fact."""
+        key, warnings = self.attest(claim, attestation)
+        return self.vault.submit_claim(claim, key=key), warnings
+
+    def write_batch(self, claims: list[Claim | Exception], *, atomic: bool, key: str | None,
+                    request_hash: str, attestation: str = "enforce") -> dict[str, object]:
+        """``Vault.write_batch`` (spec §15.5) with each item's references checked as in
+        ``write``: an item naming a hidden fact is rejected exactly as one naming none."""
+        checked: list[Claim | Exception] = []
+        for claim in claims:
+            if not isinstance(claim, Exception):
+                try:
+                    self.vault.attest(self.principal, claim, attestation)
+                except StigmemError:
+                    pass  # refused by the batch's own checks, with this same error
+                else:
+                    try:
+                        self._check_references(claim)
+                    except NotFound as exc:
+                        claim = exc
+            checked.append(claim)
+        return self.vault.write_batch(self.principal, checked, atomic=atomic, key=key,
+                                      request_hash=request_hash, attestation=attestation)
+
+    def resolve(self, conflict_id: str, *, winner: str | None = None,
+                value: object = None) -> tuple[ConflictRecord, IndexedFact]:
+        """Resolve a visible open conflict with a fact signed by this principal (who must be
+        the vault owner or a system source: ``Vault.resolve``). A conflict that is not open
+        is InvalidFact(``conflict``). Returns the conflict (as it was) and the resolution."""
+        self.principal.require("write")
+        record = self._conflict(conflict_id)
+        self.principal.require_scope(record.scope)
+        fact = self.vault.resolve(record.id, winner=winner, value=value,
+                                  source=self.principal.source)
+        item = self.vault.index.get(fact.id)
+        if item is None:
+            raise NotFound("fact", fact.id, "it was written but is not in the index")
+        return record, item
+
+
+__all__ = ["PrincipalView"]
