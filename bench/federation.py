@@ -55,9 +55,9 @@ from _common import (
     table,
 )
 
-import stigmem_vault.api.sync as sync_module
-from stigmem_vault.api.memory import MemoryMixin
-from stigmem_vault.api.sync import SyncMixin, SyncReport
+import stigmem_vault.api.federation as sync_module
+from stigmem_vault.api.federation import Federation, SyncReport
+from stigmem_vault.api.index_keeper import IndexKeeper
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.federation.declaration import fingerprint
 
@@ -84,9 +84,9 @@ sync_module.fetch = _timed("fetch", sync_module.fetch)
 sync_module.push = _timed("push", sync_module.push)
 sync_module.examine = _timed("examine", sync_module.examine)
 sync_module.update_projection = _timed("projection", sync_module.update_projection)
-SyncMixin._import = _timed("import", SyncMixin._import)  # type: ignore[method-assign]
+Federation._import = _timed("import", Federation._import)  # type: ignore[method-assign]
 # A refresh (stat scan) should not happen during a sync any more; timed to show it stays 0.
-MemoryMixin.refresh = _timed("rescan", MemoryMixin.refresh)  # type: ignore[method-assign]
+IndexKeeper.refresh = _timed("rescan", IndexKeeper.refresh)  # type: ignore[method-assign]
 PART_NAMES = ("fetch", "examine", "import", "rescan", "projection", "push")
 
 

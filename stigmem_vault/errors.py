@@ -11,12 +11,15 @@
     ├── NotFound                 no fact/identity/conflict with that id
     ├── IdentityError            no usable identity (no key held for a source, duplicate identity)
     ├── VaultConfigError         .stigmem/ is missing, unreadable or inconsistent
-    │   └── KeyMaterialInVault   private key material found inside the vault: refuse to run
+    │   ├── KeyMaterialInVault   private key material found inside the vault: refuse to run
+    │   └── ReadOnlyCopy         a copy without a node identity (or opened read-only) cannot write
     ├── RemoteError              a git remote could not be reached or refused us: .remote
     └── StorageError             the file system or git failed underneath us
 
-Each class carries ``exit_code``: the CLI maps an exception to its process exit status from
-this attribute alone, so the mapping lives with the error, not in a front end.
+Each class carries ``exit_code`` and ``http_status``: the CLI maps an exception to its
+process exit status, and the HTTP node to its response status, from these attributes alone,
+so the mapping lives with the error, not in a front end. Messages name the thing and the
+reason, never a CLI command: a front end adds its own hint (the CLI does, in cli/main.py).
 
 Expected outcomes (a fact that fails verification during ``verify``, a duplicate assertion)
 are returned as data by the API; these exceptions are for refusing an operation.
@@ -38,14 +41,19 @@ class StigmemError(Exception):
     """Root of every error raised by stigmem-vault."""
 
     exit_code = EXIT_BAD_INPUT
+    http_status = 400
 
 
 class MisuseError(StigmemError):
     """The API was called in a way it does not support."""
 
+    http_status = 500
+
 
 class InvalidFact(StigmemError):
     """A fact (or a draft of one) breaks a rule of the fact model or a relation schema."""
+
+    http_status = 422
 
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
@@ -55,6 +63,8 @@ class InvalidFact(StigmemError):
 
 class FormatError(StigmemError):
     """A file is not a well-formed fact file (or config file)."""
+
+    http_status = 422
 
     def __init__(self, path: Path | str, reason: str, line: int | None = None) -> None:
         self.path = str(path)
@@ -66,6 +76,8 @@ class FormatError(StigmemError):
 
 class VerificationError(StigmemError):
     """A fact does not verify: its id, signature or signer binding is wrong."""
+
+    http_status = 422
 
     exit_code = EXIT_VERIFY_FAILED
 
@@ -86,6 +98,8 @@ class UnknownSigner(VerificationError):
 class AccessDenied(StigmemError):
     """The caller's token does not allow this: a missing permission, scope or source."""
 
+    http_status = 403
+
     def __init__(self, code: str, reason: str) -> None:
         self.code = code
         self.reason = reason
@@ -94,6 +108,8 @@ class AccessDenied(StigmemError):
 
 class NotFound(StigmemError):
     """Nothing with that identifier exists."""
+
+    http_status = 404
 
     def __init__(self, what: str, ident: str, hint: str = "") -> None:
         self.what = what
@@ -105,9 +121,13 @@ class NotFound(StigmemError):
 class IdentityError(StigmemError):
     """An identity cannot be used: its private key is not held here, or it already exists."""
 
+    http_status = 422
+
 
 class VaultConfigError(StigmemError):
     """The vault's configuration (.stigmem/) is missing, unreadable or inconsistent."""
+
+    http_status = 503
 
     exit_code = EXIT_VAULT_UNUSABLE
 
@@ -120,8 +140,16 @@ class KeyMaterialInVault(VaultConfigError):
     """Private key material sits inside the vault, where git would share it."""
 
 
+class ReadOnlyCopy(VaultConfigError):
+    """A write was asked of a vault that cannot write: a copy without a node identity."""
+
+    http_status = 409
+
+
 class RemoteError(StigmemError):
     """Talking to a git remote failed (unreachable, refused, not fast-forward)."""
+
+    http_status = 502
 
     exit_code = EXIT_STORAGE
 
@@ -133,5 +161,7 @@ class RemoteError(StigmemError):
 
 class StorageError(StigmemError):
     """Writing to disk or to git failed."""
+
+    http_status = 503
 
     exit_code = EXIT_STORAGE

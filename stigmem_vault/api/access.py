@@ -16,19 +16,16 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from nacl.signing import SigningKey
 
-from stigmem_vault.api.view import PrincipalView
+from stigmem_vault.api.context import VaultContext
+from stigmem_vault.api.facts import FactWriter
 from stigmem_vault.canonical.signing import format_timestamp
 from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
 from stigmem_vault.model.fact import Claim, Fact, Scope
 from stigmem_vault.model.identifiers import normalize_source
 from stigmem_vault.vault import tokens as token_store
-
-if TYPE_CHECKING:
-    from stigmem_vault.api.vault import Vault
 
 ATTESTATION_MODES = ("enforce", "warn", "off")
 TOKEN_RECHECK = 0.1  # seconds a stat of the token store is trusted for (see _current_tokens)
@@ -52,42 +49,39 @@ class Principal:
                                f"({', '.join(sorted(self.scopes))})")
 
 
-class AccessMixin:
-    """Token management and principal-bound writes (part of ``Vault``)."""
+class AccessControl:
+    """Who may do what: tokens, principals, and writes on a principal's behalf."""
 
-    _token_cache: tuple[tuple[int, ...] | None, list[token_store.Token], float] | None = None
+    def __init__(self, ctx: VaultContext, facts: FactWriter) -> None:
+        self._ctx = ctx
+        self._facts = facts
+        self._token_cache: tuple[tuple[int, ...] | None, list[token_store.Token], float] | None = None
 
-    def operator(self: Vault) -> Principal:  # type: ignore[misc]
+    def operator(self) -> Principal:
         """The principal of an unauthenticated local node: the vault owner, every scope."""
-        return Principal(self.config.owner, frozenset(s.value for s in Scope),
+        return Principal(self._ctx.config.owner, frozenset(s.value for s in Scope),
                          frozenset(token_store.PERMISSIONS))
 
-    def as_principal(self: Vault, principal: Principal) -> PrincipalView:  # type: ignore[misc]
-        """The vault as ``principal`` sees it: every read and write a front end offers, with
-        the principal's permissions and scopes enforced (api/view.py)."""
-        return PrincipalView(self, principal)
-
-    def create_token(self: Vault, principal: str, *, scopes: list[str] | tuple[str, ...],  # type: ignore[misc]
+    def create_token(self, principal: str, *, scopes: list[str] | tuple[str, ...],
                      perms: list[str] | tuple[str, ...] = ("read",)) -> tuple[str, token_store.Token]:
         """A new bearer token for ``principal``; returns (raw token, record). Shown once."""
         source = normalize_source(principal, "principal")
         parsed_perms = token_store.parse_perms(perms)
-        if not self.trust.keys_for(source):
-            raise InvalidFact("principal", f"no identity {source} in this vault; create it with "
-                                           f"`stigmem identity create {source}`")
+        if not self._ctx.trust.keys_for(source):
+            raise InvalidFact("principal", f"no identity {source} in this vault; create it first")
         if "write" in parsed_perms:
-            self.signing_key_for(source)  # the node must hold its key to sign its writes
+            self._ctx.signing_key_for(source)  # the node must hold its key to sign its writes
         raw, record = token_store.new_token(source, token_store.parse_scopes(scopes), parsed_perms,
                                             format_timestamp(datetime.now(UTC)))
-        self._writer()
-        token_store.save_tokens(self.root, [*token_store.load_tokens(self.root), record])
+        self._ctx.writer()
+        token_store.save_tokens(self._ctx.root, [*token_store.load_tokens(self._ctx.root), record])
         self._token_cache = None
         return raw, record
 
-    def tokens(self: Vault) -> list[token_store.Token]:  # type: ignore[misc]
-        return token_store.load_tokens(self.root)
+    def tokens(self) -> list[token_store.Token]:
+        return token_store.load_tokens(self._ctx.root)
 
-    def _current_tokens(self: Vault) -> list[token_store.Token]:  # type: ignore[misc]
+    def _current_tokens(self) -> list[token_store.Token]:
         """The token store, re-read only when the file changed (every save replaces it).
 
         This vault's own saves drop the cache at once; a change made by another process
@@ -99,38 +93,38 @@ class AccessMixin:
         if cached is not None and now - cached[2] < TOKEN_RECHECK:
             return cached[1]
         try:
-            st = os.stat(self.root / token_store.TOKENS_FILE)
+            st = os.stat(self._ctx.root / token_store.TOKENS_FILE)
             stamp: tuple[int, ...] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
         except FileNotFoundError:
             stamp = None
         if cached is not None and cached[0] == stamp:
             self._token_cache = (stamp, cached[1], now)
             return cached[1]
-        tokens = token_store.load_tokens(self.root)
+        tokens = token_store.load_tokens(self._ctx.root)
         self._token_cache = (stamp, tokens, now)
         return tokens
 
-    def revoke_token(self: Vault, token_id: str) -> None:  # type: ignore[misc]
-        current = token_store.load_tokens(self.root)
+    def revoke_token(self, token_id: str) -> None:
+        current = token_store.load_tokens(self._ctx.root)
         kept = [t for t in current if t.id != token_id]
         if len(kept) == len(current):
-            raise NotFound("token", token_id, "list them with `stigmem token list`")
-        token_store.save_tokens(self.root, kept)
+            raise NotFound("token", token_id)
+        token_store.save_tokens(self._ctx.root, kept)
         self._token_cache = None
 
-    def authenticate(self: Vault, raw: str) -> Principal | None:  # type: ignore[misc]
+    def authenticate(self, raw: str) -> Principal | None:
         token = token_store.find_token(self._current_tokens(), raw)
         if token is None:
             return None
         return Principal(token.principal, frozenset(token.scopes), frozenset(token.perms), token.id)
 
-    def write_as(self: Vault, principal: Principal, claim: Claim,  # type: ignore[misc]
+    def write_as(self, principal: Principal, claim: Claim,
                  attestation: str = "enforce") -> tuple[Fact, list[str]]:
         """Write ``claim`` on behalf of ``principal``; returns the fact and any warnings."""
         key, warnings = self.attest(principal, claim, attestation)
-        return self.write_claim(claim, key=key), warnings
+        return self._facts.write_claim(claim, key=key), warnings
 
-    def attest(self: Vault, principal: Principal, claim: Claim,  # type: ignore[misc]
+    def attest(self, principal: Principal, claim: Claim,
                attestation: str = "enforce") -> tuple[SigningKey, list[str]]:
         """May ``principal`` write ``claim``? Returns the key to sign it with and any warnings.
 
@@ -149,13 +143,10 @@ class AccessMixin:
             if attestation == "warn":
                 warnings.append(f"source_unattested: {claim.source} is not the writer "
                                 f"{principal.source}; the fact is signed by the writer's key")
-        return self.signing_key_for(principal.source), warnings
+        return self._ctx.signing_key_for(principal.source), warnings
 
 
-class BatchMixin:
-    """Batch assert with spec-14 semantics (part of ``Vault``)."""
-
-    def write_batch(self: Vault, principal: Principal, claims: list[Claim | Exception],  # type: ignore[misc]
+    def write_batch(self, principal: Principal, claims: list[Claim | Exception],
                     *, atomic: bool, key: str | None, request_hash: str,
                     attestation: str = "enforce") -> dict[str, object]:
         """Write each valid claim; with ``atomic`` write none unless all are valid.
@@ -164,7 +155,7 @@ class BatchMixin:
         idempotency ``key`` replays the first response; reusing it for a different request
         (another ``request_hash``) is refused.
         """
-        store = IdempotencyStore(self.root / IDEMPOTENCY_FILE)
+        store = IdempotencyStore(self._ctx.root / IDEMPOTENCY_FILE)
         if key is not None:
             previous = store.get(principal.source, key)
             if previous is not None:
@@ -183,7 +174,7 @@ class BatchMixin:
                 if attestation == "enforce" and claim.source != principal.source:
                     raise AccessDenied("source_not_owned", f"source {claim.source} is not "
                                                            f"{principal.source}")
-                self._check_claim(claim)
+                self._facts.check_claim(claim)
             except (InvalidFact, NotFound, AccessDenied) as exc:
                 errors[index] = _describe(exc)
         results: list[dict[str, object]] = []
@@ -197,7 +188,7 @@ class BatchMixin:
             valid = [i for i in range(len(claims)) if i not in errors]
             group = [claims[i] for i in valid]
             keys = [self.attest(principal, claim, attestation)[0] for claim in group]  # type: ignore[arg-type]
-            outcomes = dict(zip(valid, self.write_claims(group, keys=keys), strict=True))  # type: ignore[arg-type]
+            outcomes = dict(zip(valid, self._facts.write_claims(group, keys=keys), strict=True))  # type: ignore[arg-type]
             for index in range(len(claims)):
                 outcome = outcomes.get(index)
                 if outcome is None:

@@ -1,4 +1,5 @@
-"""``Vault``: the one Python API. The CLI (and later HTTP and MCP) call this and nothing below it.
+"""``Vault``: the one Python API. The CLI, the HTTP node and the MCP server call this and
+nothing below it.
 
     vault = Vault.init(path, owner="user:alice")        # or Vault.open(path)
     fact = vault.assert_fact(entity="user:alice", relation="memory:role", value="engineer",
@@ -7,7 +8,21 @@
 
 Writes are durable when ``assert_fact`` returns (fsynced file); commits are batched: one
 commit per ``commit_every`` writes, after ``commit_delay`` seconds of quiet, or on ``flush()``
-and ``close()``. A crash before the commit loses nothing: the next ``open`` commits the files.
+and ``close()``. A crash before the commit loses nothing: the next writer to open the vault
+commits the files (api/commits.py).
+
+The façade only opens the vault and wires its services, each in a module of its own and
+none aware of this class:
+
+    context.py       VaultContext: folder, config, keys, trust store, schemas, clock, git
+    commits.py       CommitQueue: what the next signed commit holds; recovery
+    index_keeper.py  IndexKeeper: the index, scans, conflict notes, every query
+    facts.py         FactWriter: check, sign, durably write (writer.py: group writes)
+    identities.py    Identities: key pairs and trust bindings
+    gestures.py      GestureApplier: edits of notes become new signed facts
+    federation.py    Federation: remotes, sync, peers, audit
+    access.py        AccessControl: tokens and principals; view.py: a principal's fenced view
+    inspection.py    Inspector: fact files as they are on disk, verify, status
 """
 
 from __future__ import annotations
@@ -15,170 +30,120 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
-from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
 
 from nacl.signing import SigningKey
 
-from stigmem_vault.api.access import AccessMixin, BatchMixin
+from stigmem_vault.api.access import AccessControl, Principal
 from stigmem_vault.api.commits import CommitQueue, Recovery, pid_alive
-from stigmem_vault.api.memory import MemoryMixin
-from stigmem_vault.api.results import Explanation, FactView, Identity, Status, VerifyReport
-from stigmem_vault.api.sync import SyncMixin
-from stigmem_vault.api.writer import GroupWriter
-from stigmem_vault.canonical.jcs import canonicalize
-from stigmem_vault.canonical.signing import (
-    format_timestamp,
-    key_id,
-    sign_bytes,
-    sign_claim,
-    verify_key_from_id,
+from stigmem_vault.api.context import VaultContext
+from stigmem_vault.api.facts import FactWriter, infer_type
+from stigmem_vault.api.federation import Federation, PeerInfo, SyncReport
+from stigmem_vault.api.gestures import GestureApplier
+from stigmem_vault.api.identities import Identities
+from stigmem_vault.api.index_keeper import IndexKeeper
+from stigmem_vault.api.inspection import Inspector
+from stigmem_vault.api.results import (
+    Change,
+    Explanation,
+    FactView,
+    Identity,
+    Neighbor,
+    Provenance,
+    Status,
+    VerifyReport,
 )
-from stigmem_vault.errors import (
-    IdentityError,
-    InvalidFact,
-    MisuseError,
-    NotFound,
-    StigmemError,
-    VaultConfigError,
-)
+from stigmem_vault.api.view import PrincipalView
+from stigmem_vault.errors import IdentityError, StigmemError, VaultConfigError
+from stigmem_vault.federation import state as fed
 from stigmem_vault.index.index import Index
-from stigmem_vault.index.query import IndexedFact
-from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, make_claim, parse_enum
+from stigmem_vault.index.ingest import FileRecord
+from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
+from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, parse_enum
 from stigmem_vault.model.hlc import Clock
-from stigmem_vault.model.identifiers import normalize_source
 from stigmem_vault.model.relations import RelationSchema
-from stigmem_vault.model.values import Value, ValueType, make_value
+from stigmem_vault.model.values import ValueType
 from stigmem_vault.vault import config as cfg
-from stigmem_vault.vault import markdown
-from stigmem_vault.vault.git import GitRepo, write_allowed_signers
-from stigmem_vault.vault.keys import KeyStore, looks_like_private_key, stigmem_home
-from stigmem_vault.vault.layout import FACTS_DIR, ID_PREFIX_LEN, fact_relpath
-from stigmem_vault.vault.store import write_atomic
-from stigmem_vault.vault.trust import Binding, TrustStore, make_binding
-from stigmem_vault.vault.verify import FileVerdict, Verdict, judge, read_text, verify_bytes, verify_file
+from stigmem_vault.vault import tokens as token_store
+from stigmem_vault.vault.git import GitRepo
+from stigmem_vault.vault.keys import KeyStore, stigmem_home
+from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
+from stigmem_vault.vault.trust import TrustStore
+from stigmem_vault.vault.verify import Verdict, verify_bytes
+from stigmem_vault.watch.scan import Progress, ScanReport, is_fact_path
+from stigmem_vault.watch.watcher import Watcher
 
 COMMIT_EVERY = 256
 COMMIT_DELAY = 0.5
-IO_THREADS = 8  # durable writes in flight at once within one group (write_claims)
-_UNSET = object()
+
+__all__ = ["COMMIT_DELAY", "COMMIT_EVERY", "Vault", "VaultConfigError", "infer_type"]
 
 
-def infer_type(v: object) -> str:
-    """The value type a plain Python value implies (bool before int: bool is an int)."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int | float):
-        return "number"
-    return "string"
-
-
-class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
+class Vault:
     """An open vault: its files, keys, trust store, schemas, clock, git history and index."""
 
     def __init__(self, root: Path, home: Path, *, commit_every: int = COMMIT_EVERY,
                  commit_delay: float | None = COMMIT_DELAY, read_only: bool = False) -> None:
-        self.root = root
-        self.read_only = read_only
-        self.keys = KeyStore(home)
-        self.config = cfg.read_vault_config(root)  # first: "not a vault" beats everything
-        self.keys.check_outside(root)
+        keys = KeyStore(home)
+        config = cfg.read_vault_config(root)  # first: "not a vault" beats everything
+        keys.check_outside(root)
         # Without a node identity this copy is read-only: anyone holding the vault can still
         # list and verify every fact, offline.
-        self.node: cfg.NodeConfig | None = (
-            cfg.read_node_config(root) if (root / cfg.NODE_FILE).exists() else None)
-        self.git: GitRepo | None = (
-            GitRepo.open(root, root / cfg.LOCK_FILE) if (root / ".git").exists() else None)
-        if self.node is not None and self.git is None:
+        node = cfg.read_node_config(root) if (root / cfg.NODE_FILE).exists() else None
+        git = GitRepo.open(root, root / cfg.LOCK_FILE) if (root / ".git").exists() else None
+        if node is not None and git is None:
             raise VaultConfigError("the vault has a node identity but no git repository", root)
-        cfg.refuse_key_material(root, self._all_paths())
-        self.trust = TrustStore.load(root, self.config.owner_keys())
-        self.schemas: dict[str, RelationSchema] = cfg.load_schemas(root)
-        self.clock: Clock | None = None
-        self._node_key: SigningKey | None = None
-        if self.node is not None:
-            self.clock = Clock(self.node.node_id, root / cfg.CLOCK_FILE)
+        cfg.refuse_key_material(root, _all_paths(root, git))
+        ctx = VaultContext(root, keys, config, node, git,
+                           TrustStore.load(root, config.owner_keys()), cfg.load_schemas(root),
+                           None, None, read_only)
+        if node is not None:
+            ctx.clock = Clock(node.node_id, root / cfg.CLOCK_FILE)
             try:
-                self._node_key = self._require_key(self.node.key, self.node.source)
+                ctx.node_key = ctx.require_key(node.key, node.source)
             except IdentityError as exc:  # this clone cannot sign commits: the vault is unusable
                 raise VaultConfigError(str(exc), root) from None
-        # What the next commit contains, and only that (api/commits.py). A read-only open
-        # has none: it never writes to the vault, takes its write lock or recovers.
+        self._ctx = ctx
+        # What the next commit contains, and only that. A read-only open has none: it never
+        # writes to the vault, takes its write lock or recovers.
         self.commits: CommitQueue | None = None
-        if self.node is not None and self.git is not None and not read_only:
-            self.commits = CommitQueue(root, self.git, self._commit_signer,
-                                       every=commit_every, delay=commit_delay,
-                                       on_error=self.notify)
-        self._group: GroupWriter | None = None  # started by the first submit_claim
-        self._io: ThreadPoolExecutor | None = None  # started by the first group write
-        self._start_lock = threading.Lock()  # starts the group writer and the I/O pool once
-        self._closed = False
-        self._index: Index | None = None
-        self._index_stale = False  # opened for a write, not yet brought up to date
-        self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
-        self._own_lock = threading.Lock()
+        if node is not None and git is not None and not read_only:
+            self.commits = CommitQueue(root, git, self._commit_signer, every=commit_every,
+                                       delay=commit_delay, on_error=ctx.notify)
+        self._keeper = IndexKeeper(ctx, self.commits)
+        self._facts = FactWriter(ctx, self.commits, self._keeper)
+        self._identities = Identities(ctx, self.commits, self.reload_config)
+        self._inspector = Inspector(ctx)
+        self._access = AccessControl(ctx, self._facts)
+        self._federation = Federation(ctx, self.commits, self._keeper, self._identities,
+                                      self.reload_config)
+        self._gestures: GestureApplier | None = None
+        if self.commits is not None:
+            self._gestures = GestureApplier(ctx, self.commits, self._keeper, self._facts,
+                                            self._identities, self.reload_config)
+            self._keeper.carry_out = self._gestures.apply
         self.init_report: list[tuple[str, str]] = []  # files `init --from` did not import
-        # Temp files of durable writes, out of the watcher's sight (see vault/store.py).
-        self.scratch = self.root / cfg.SCRATCH_DIR
         self.recovery: Recovery | None = None
         if self.commits is not None:
             self.recovery = self.commits.recover(self._verifies)
-            self._clear_scratch()
-
-    @property
-    def writable(self) -> bool:
-        return self.commits is not None
-
-    def _queue(self) -> CommitQueue:
-        """The commit queue of a writable vault (else the read-only error)."""
-        self._writer()
-        assert self.commits is not None
-        return self.commits
-
-    def _commit_signer(self) -> tuple[SigningKey, str, str]:
-        node, _git, key, _clock = self._writer()
-        return key, node.source, f"{node.node_id}@stigmem.invalid"
-
-    def _verifies(self, rel: str, data: bytes) -> str | None:
-        """Why ``data`` at ``rel`` does not verify (None: it does, or it is no fact file)."""
-        if not rel.startswith(FACTS_DIR + "/"):
-            return None
-        item = verify_bytes(rel, data, self.trust)
-        return None if item.verdict is Verdict.VALID else f"{item.verdict.value}: {item.reason}"
-
-    def _all_paths(self) -> list[str]:
-        if self.git is not None:
-            return list(self.git.tracked_paths())
-        return [p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file()]
-
-    def _writer(self) -> tuple[cfg.NodeConfig, GitRepo, SigningKey, Clock]:
-        self._check_open()
-        if self.read_only:
-            raise MisuseError("this vault was opened read-only; open it again without "
-                              "read_only to write")
-        if self.node is None or self.git is None or self._node_key is None or self.clock is None:
-            raise VaultConfigError(
-                "this copy of the vault is read-only: it has no node identity "
-                f"({cfg.NODE_FILE}). Make a vault of your own from it with "
-                f"`stigmem init NEW_PATH --owner user:NAME --from {self.root}`", self.root)
-        return self.node, self.git, self._node_key, self.clock
+            _clear_scratch(ctx.scratch)
 
     # ----------------------------------------------------------------- lifecycle
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, home: str | os.PathLike[str] | None = None,
-             **options: object) -> Vault:
-        root = Path(path).resolve()
-        return cls(root, Path(home) if home else stigmem_home(), **options)  # type: ignore[arg-type]
+             commit_every: int = COMMIT_EVERY, commit_delay: float | None = COMMIT_DELAY,
+             read_only: bool = False) -> Vault:
+        return cls(Path(path).resolve(), Path(home) if home else stigmem_home(),
+                   commit_every=commit_every, commit_delay=commit_delay, read_only=read_only)
 
     @classmethod
     def init(cls, path: str | os.PathLike[str], *, owner: str,
              home: str | os.PathLike[str] | None = None,
-             template: str | os.PathLike[str] | None = None, **options: object) -> Vault:
+             template: str | os.PathLike[str] | None = None,
+             commit_every: int = COMMIT_EVERY, commit_delay: float | None = COMMIT_DELAY) -> Vault:
         """Create a vault: git repo, .stigmem/, owner and node identities, first signed commit.
 
         With ``template`` (another vault's folder), its valid facts, schemas and identities
@@ -190,23 +155,18 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         home_dir = Path(home) if home else stigmem_home()
         skipped = create_vault(root, owner, KeyStore(home_dir),
                                Path(template).resolve() if template else None)
-        vault = cls(root, home_dir, **options)  # type: ignore[arg-type]
+        vault = cls(root, home_dir, commit_every=commit_every, commit_delay=commit_delay)
         vault.init_report = skipped
         return vault
 
     def close(self) -> None:
-        if self._closed:
+        if self._ctx.closed:
             return
-        if self._group is not None:
-            self._group.close()
-        if self._io is not None:
-            self._io.shutdown()
+        self._facts.close()
         if self.commits is not None:
             self.commits.close()
-        if self._index is not None:
-            self._index.close()
-            self._index = None
-        self._closed = True
+        self._keeper.close()
+        self._ctx.closed = True
 
     def __enter__(self) -> Vault:
         return self
@@ -214,101 +174,90 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise MisuseError("this Vault is closed; open it again with Vault.open(path)")
+    def _commit_signer(self) -> tuple[SigningKey, str, str]:
+        node, _git, key, _clock = self._ctx.writer()
+        return key, node.source, f"{node.node_id}@stigmem.invalid"
+
+    def _verifies(self, rel: str, data: bytes) -> str | None:
+        """Why ``data`` at ``rel`` does not verify (None: it does, or it is no fact file)."""
+        if not rel.startswith(FACTS_DIR + "/"):
+            return None
+        item = verify_bytes(rel, data, self._ctx.trust)
+        return None if item.verdict is Verdict.VALID else f"{item.verdict.value}: {item.reason}"
+
+    # ----------------------------------------------------------------- what it is
+
+    @property
+    def root(self) -> Path:
+        return self._ctx.root
+
+    @property
+    def keys(self) -> KeyStore:
+        return self._ctx.keys
+
+    @property
+    def config(self) -> cfg.VaultConfig:
+        return self._ctx.config
+
+    @property
+    def node(self) -> cfg.NodeConfig | None:
+        return self._ctx.node
+
+    @property
+    def git(self) -> GitRepo | None:
+        return self._ctx.git
+
+    @property
+    def trust(self) -> TrustStore:
+        return self._ctx.trust
+
+    @property
+    def schemas(self) -> dict[str, RelationSchema]:
+        return self._ctx.schemas
+
+    @property
+    def clock(self) -> Clock | None:
+        return self._ctx.clock
+
+    @property
+    def read_only(self) -> bool:
+        return self._ctx.read_only
+
+    @property
+    def writable(self) -> bool:
+        return self.commits is not None
+
+    @property
+    def index(self) -> Index:
+        """The vault's index, opened (and brought up to date) on first use."""
+        return self._keeper.index
+
+    def status(self) -> Status:
+        return self._inspector.status(len(self.commits) if self.commits is not None else 0)
+
+    def notify(self, message: str) -> None:
+        """Record a notice for the human (shown in the vault's status)."""
+        self._ctx.notify(message)
+
+    def notices(self, limit: int = 20) -> list[str]:
+        return self._ctx.notices(limit)
 
     # ----------------------------------------------------------------- identities
 
     def identities(self) -> list[Identity]:
-        result = []
-        for binding in sorted(self.trust.bindings(), key=lambda b: (b.source, b.key)):
-            role = ("owner" if binding.key == self.config.owner_key else
-                    "node" if self.node and binding.key == self.node.key else "identity")
-            held = self.keys.path_for(binding.key).exists()
-            result.append(Identity(binding.source, binding.key, held, role))
-        return result
+        return self._identities.list()
 
     def create_identity(self, source: str) -> Identity:
         """Create a key pair for ``source`` on this machine and bind it in the trust store."""
-        self._writer()
-        normal = normalize_source(source)
-        if self.trust.keys_for(normal):
-            raise IdentityError(f"identity {normal} already exists; see `stigmem identity list`")
-        owner_key = self._require_key(self.config.owner_key, self.config.owner)
-        key = self.keys.generate()
-        binding = make_binding(normal, key_id(key.verify_key), _now_timestamp(), owner_key)
-        with self._queue().locked():
-            self._add_binding(binding, f"identity {normal} {binding.key}")
-            self.flush()
-        return Identity(normal, binding.key, True, "identity")
+        return self._identities.create(source)
 
     def rotate_identity(self, source: str) -> Identity:
-        """Give ``source`` a new key. Its old binding stays, so facts signed before still verify.
-
-        Rotating the owner key also records the hand-over in vault.json, signed by the old key,
-        so every binding the old owner key issued keeps counting.
-        """
-        self._writer()
-        normal = normalize_source(source)
-        old_key = self.signing_key_for(normal)
-        old_id = key_id(old_key.verify_key)
-        new_key = self.keys.generate()
-        new_id = key_id(new_key.verify_key)
-        with self._queue().locked():
-            if normal == self.config.owner:
-                handover = canonicalize(cfg.rotation_object(old_id, new_id))
-                link = {"key": old_id, "signature": sign_bytes(old_key, handover),
-                        "accepted": sign_bytes(new_key, handover)}
-                self.config = replace(self.config, owner_key=new_id, previous_owner_keys=(
-                    *self.config.previous_owner_keys, link))
-                self._queue().add(
-                    [(cfg.VAULT_FILE, cfg.write_vault_config(self.root, self.config))], [])
-                self.trust = TrustStore.load(self.root, self.config.owner_keys())
-                issuer = new_key
-            else:
-                issuer = self._require_key(self.config.owner_key, self.config.owner)
-            self._add_binding(make_binding(normal, new_id, _now_timestamp(), issuer),
-                              f"rotate {normal} {old_id} -> {new_id}")
-            self.flush()
-        if self._index is not None:
-            self.reload_config()
-        return Identity(normal, new_id, True, "owner" if normal == self.config.owner else "identity")
-
-    def _add_binding(self, binding: Binding, note: str) -> None:
-        reason = self.trust.add(binding)
-        if reason:
-            raise IdentityError(f"binding for {binding.source} refused: {reason}")
-        data = binding.to_json().encode()
-        write_atomic(self.root / binding.relpath(), data)
-        self._queue().add([(binding.relpath(), data)], [note])
-        entries = [(b.source, verify_key_from_id(b.key)) for b in self.trust.bindings()]
-        if write_allowed_signers(self.root / cfg.ALLOWED_SIGNERS, entries):
-            self._queue().add([(cfg.ALLOWED_SIGNERS,
-                                (self.root / cfg.ALLOWED_SIGNERS).read_bytes())], [])
-
-    def _require_key(self, kid: str, source: str) -> SigningKey:
-        key = self.keys.load(kid)
-        if key is None:
-            raise IdentityError(
-                f"the private key of {source} ({kid}) is not held on this machine "
-                f"(looked in {self.keys.dir}); set STIGMEM_HOME to where it lives"
-            )
-        return key
+        """Give ``source`` a new key; its old binding stays, so older facts still verify."""
+        return self._identities.rotate(source)
 
     def signing_key_for(self, source: str) -> SigningKey:
         """The key this machine signs ``source``'s facts with; InvalidFact(source) if none."""
-        keys = self.trust.keys_for(source)
-        if not keys:
-            raise InvalidFact(
-                "source", f"no identity {source} in this vault; create it with "
-                f"`stigmem identity create {source}`")
-        for kid in keys:  # the newest binding first
-            key = self.keys.load(kid)
-            if key is not None:
-                return key
-        raise InvalidFact("source", f"identity {source} exists but its private key is not "
-                                    f"held on this machine ({self.keys.dir})")
+        return self._ctx.signing_key_for(source)
 
     # ----------------------------------------------------------------- writing facts
 
@@ -319,202 +268,134 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
                     supersedes: str | None = None,
                     derived_from: list[str] | tuple[str, ...] | None = None) -> Fact:
         """Validate, sign, durably write and queue for commit one fact. Returns the Fact."""
-        typed = value if isinstance(value, Value) else make_value(
-            value_type or infer_type(value), value)
-        claim = make_claim(entity=entity, relation=relation, value=typed,
-                           source=source or self.config.owner, confidence=confidence,
-                           trust=trust, scope=scope, valid_until=valid_until,
-                           supersedes=supersedes, derived_from=derived_from)
-        return self.write_claim(claim)
+        return self._facts.assert_fact(
+            entity=entity, relation=relation, value=value, value_type=value_type, source=source,
+            confidence=confidence, trust=trust, scope=scope, valid_until=valid_until,
+            supersedes=supersedes, derived_from=derived_from)
 
     def write_claim(self, claim: Claim, *, key: SigningKey | None = None,
                     notes: str = "") -> Fact:
-        """Sign ``claim`` (with ``key``, else the key of its source) and write it durably.
-
-        ``notes`` (what a person typed in a draft's body) is kept in the file's unsigned body.
-        """
-        result = self.write_claims([claim], keys=[key], notes=[notes])[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        """Sign ``claim`` (with ``key``, else the key of its source) and write it durably."""
+        return self._facts.write_claim(claim, key=key, notes=notes)
 
     def write_claims(self, claims: Sequence[Claim], *,
                      keys: Sequence[SigningKey | None] | None = None,
                      notes: Sequence[str] | None = None) -> list[Fact | StigmemError]:
-        """Sign and durably write several claims; each result is its Fact or its error.
-
-        One claim's error never stops the others. The files are written concurrently (each
-        fsynced: their waits on the disk overlap), then indexed in one transaction with one
-        pass over the conflict notes the group touched.
-        """
-        results, written = self._write_files(claims, keys, notes)
-        self._index_written(written)
-        return results
-
-    def _write_files(self, claims: Sequence[Claim], keys: Sequence[SigningKey | None] | None,
-                     notes: Sequence[str] | None,
-                     ) -> tuple[list[Fact | StigmemError], list[tuple[str, bytes, Fact]]]:
-        """The first half of write_claims: check, sign and durably write, and queue for the
-        next commit. Returns each claim's result and the files newly written (to index)."""
-        _node, _git, _node_key, clock = self._writer()
-        results: list[Fact | StigmemError | None] = [None] * len(claims)
-        staged: list[tuple[int, Fact, str, bytes]] = []
-        for i, claim in enumerate(claims):
-            try:
-                fact, rel, data = self._prepare(
-                    claim, keys[i] if keys else None, notes[i] if notes else "", clock)
-            except StigmemError as exc:
-                results[i] = exc
-                continue
-            staged.append((i, fact, rel, data))
-        written: list[tuple[str, bytes, Fact]] = []
-        try:
-            stored = (map(self._store, staged) if len(staged) < 2
-                      else self._io_pool().map(self._store, staged))
-            for (i, fact, rel, data), outcome in zip(staged, stored, strict=True):
-                results[i] = outcome if isinstance(outcome, StigmemError) else fact
-                if outcome is True:
-                    written.append((rel, data, fact))
-        finally:  # whatever reached the disk goes into the next commit, even after a failure
-            if written:
-                self._queue().add([(rel, data) for rel, data, _fact in written], [
-                    f"assert {f.id[:ID_PREFIX_LEN]} {f.source} {f.entity} {f.relation}"
-                    for _rel, _data, f in written])
-        return results, written  # type: ignore[return-value]  # every slot is filled
-
-    def _index_written(self, written: list[tuple[str, bytes, Fact]]) -> None:
-        """The second half of write_claims: index what was written, refresh conflict notes."""
-        if written:
-            self._after_writes(written)
-
-    def _prepare(self, claim: Claim, key: SigningKey | None, notes: str,
-                 clock: Clock) -> tuple[Fact, str, bytes]:
-        """Check and sign one claim: the fact, its path and its file's bytes."""
-        self._check_claim(claim)
-        key = key or self.signing_key_for(claim.source)
-        fact = sign_claim(claim, clock.now(), _now_timestamp(), key)
-        text = markdown.render(fact)
-        if notes:
-            text += "\n## Notes\n\n" + notes.rstrip() + "\n"
-        return fact, str(fact_relpath(fact)), text.encode("utf-8")
-
-    def _store(self, item: tuple[int, Fact, str, bytes]) -> bool | StigmemError:
-        """Write one signed fact durably: True if written, False if it was already there."""
-        _i, fact, rel, data = item
-        try:
-            # No lock: the file is created exclusively, so concurrent writers never collide.
-            write_atomic(self.root / rel, data, exclusive=True, scratch=self.scratch)
-        except FileExistsError:
-            existing = self._read_fact(rel)
-            if existing is None or existing.id != fact.id:
-                return InvalidFact("id", f"another fact already occupies {rel}")
-            return False  # the same signed fact is already on disk
-        except StigmemError as exc:
-            return exc
-        return True
-
-    def _io_pool(self) -> ThreadPoolExecutor:
-        with self._start_lock:
-            if self._io is None:
-                self._io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="stigmem-io")
-            return self._io
+        """Sign and durably write several claims; each result is its Fact or its error."""
+        return self._facts.write_claims(claims, keys=keys, notes=notes)
 
     def submit_claim(self, claim: Claim, *,
                      key: SigningKey | None = None) -> Future[IndexedFact]:
-        """Queue ``claim`` for the vault's group writer (api/writer.py) and return at once.
+        """Queue ``claim`` for the group writer and return at once (for many concurrent
+        writers, as the node has); the future holds the indexed fact or the refusal."""
+        return self._facts.submit(claim, key=key)
 
-        The future holds the indexed fact once its file is durable, or the error that
-        refused it. For many concurrent writers (the node); ``write_claim`` is the same write
-        made on the caller's thread."""
-        self._writer()
-        with self._start_lock:
-            if self._group is None:
-                self._group = GroupWriter(self)
-        return self._group.submit(claim, key)
+    def amend(self, fact_id: str, *, source: str | None = None, **changes: object) -> Fact:
+        """A new fact that supersedes ``fact_id``, with ``changes`` applied to its fields."""
+        return self._facts.amend(fact_id, source=source, **changes)
+
+    def retract(self, fact_id: str, *, source: str | None = None) -> Fact:
+        """Retract a fact: the same claim at confidence 0, superseding it."""
+        return self._facts.retract(fact_id, source=source)
+
+    def resolve(self, conflict_id: str, *, winner: str | None = None, value: object = None,
+                source: str | None = None) -> Fact:
+        """Resolve an open conflict with a signed fact (by the owner unless ``source`` says)."""
+        return self._facts.resolve(conflict_id, winner=winner, value=value, source=source)
 
     def path_of(self, fact: Fact) -> str:
         """The vault-relative path where ``fact`` is (or would be) stored."""
         return str(fact_relpath(fact))
 
-    def _check_claim(self, claim: Claim) -> None:
-        schema = self.schemas.get(claim.relation)
-        if schema is not None:
-            schema.check(claim.value)
-        if isinstance(claim.value.v, str) and looks_like_private_key(claim.value.v.encode()):
-            raise InvalidFact("value", "looks like private key material; refusing to write it "
-                                       "into the vault")
-        if claim.supersedes is not None:
-            self.get(claim.supersedes)  # NotFound if it does not exist
-
-    def amend(self, fact_id: str, *, source: str | None = None, **changes: object) -> Fact:
-        """A new fact that supersedes ``fact_id``, with ``changes`` applied to its fields."""
-        old = self.get(fact_id).fact
-        fields: dict[str, object] = {
-            "entity": old.entity, "relation": old.relation, "source": source or old.source,
-            "confidence": old.confidence, "trust": old.trust, "scope": old.scope,
-            "valid_until": old.valid_until, "derived_from": old.derived_from,
-        }
-        value = changes.pop("value", _UNSET)
-        value_type = changes.pop("value_type", None)
-        unknown = set(changes) - set(fields)
-        if unknown:
-            raise MisuseError(f"amend cannot change {', '.join(sorted(unknown))}")
-        fields.update({k: v for k, v in changes.items() if v is not None})
-        if value is _UNSET:
-            typed = old.value if value_type is None else make_value(value_type, old.value.v)
-        else:
-            typed = value if isinstance(value, Value) else make_value(
-                value_type or old.value.type.value, value)
-        claim = make_claim(value=typed, supersedes=old.id, **fields)
-        return self.write_claim(claim)
-
-    def retract(self, fact_id: str, *, source: str | None = None) -> Fact:
-        """Retract a fact: the same claim at confidence 0, superseding it."""
-        old = self.get(fact_id).fact
-        # make_claim, not dataclasses.replace: the new source must pass every rule again (a
-        # user may not write a reserved stigmem:/rel: relation; replace() wrote such a file,
-        # signed, that no reader would accept).
-        claim = make_claim(entity=old.entity, relation=old.relation, value=old.value,
-                           source=source or self.config.owner, confidence=0.0, trust=old.trust,
-                           scope=old.scope, valid_until=old.valid_until, supersedes=old.id)
-        return self.write_claim(claim)
-
-    # ----------------------------------------------------------------- commits
-
     def flush(self) -> str | None:
         """Commit everything pending in one signed commit; returns the commit id or None."""
-        return self._queue().flush()
+        self._ctx.writer()
+        assert self.commits is not None
+        return self.commits.flush()
 
-    def _clear_scratch(self) -> None:
-        """Remove temp files that writers which are gone (crashed mid-write) left behind."""
-        try:
-            names = os.listdir(self.scratch)
-        except FileNotFoundError:
-            return
-        for name in names:  # .<file name>.<pid>.<thread>.tmp
-            parts = name.rsplit(".", 3)
-            if len(parts) == 4 and parts[1].isdigit() and not pid_alive(int(parts[1])):
-                (self.scratch / name).unlink(missing_ok=True)
+    # ----------------------------------------------------------------- the index
+
+    def refresh(self, progress: Progress | None = None) -> ScanReport:
+        """Bring the index in step with the files; a writer also carries out the gestures
+        made while nobody watched (an edited or deleted signed fact, a draft)."""
+        return self._keeper.refresh(progress)
+
+    def reindex(self, progress: Progress | None = None) -> ScanReport:
+        """Throw the index away and build it again from the files."""
+        return self._keeper.reindex(progress)
+
+    def reload_config(self) -> ScanReport | None:
+        """Re-read the trust store and schemas (changed on disk); re-index if they matter."""
+        self._ctx.reload_trust()
+        self._ctx.schemas = cfg.load_schemas(self._ctx.root)
+        return self._keeper.config_changed()
+
+    def index_paths(self, rels: list[str]) -> list[Change]:
+        """(Re)index fact files as they are now, without any gesture."""
+        return self._keeper.index_paths(rels)
+
+    def ingest(self, records: list[FileRecord], removed: list[str]) -> None:
+        """Apply file records to the index and refresh the conflict notes they touch."""
+        self._keeper.ingest(records, removed)
+
+    def apply_changes(self, paths: list[str]) -> list[Change]:
+        """What the watcher does with changed files (gestures, §14); a read-only vault only
+        indexes them."""
+        if self._gestures is None:
+            return self._keeper.index_paths([p for p in paths if is_fact_path(p)])
+        return self._gestures.apply(paths)
+
+    def write_note(self, rel: str, text: str, note: str) -> bool:
+        """Write a generated or annotated note (not a fact); False if it was already so."""
+        return self._keeper.write_note(rel, text, note)
+
+    def watch(self, on_change: Callable[[list[Change]], None] | None = None,
+              on_error: Callable[[BaseException], None] | None = None) -> Watcher:
+        """A started watcher that turns file changes into index updates and signed facts."""
+        keeper, gestures, git = self._keeper, self._gestures, self._ctx.git
+        _ = keeper.index  # catch up first: the scan finds what changed while nobody watched
+
+        def handle(paths: list[str]) -> None:
+            # Files already indexed as they are now (this process's own new fact files, or
+            # another writer's that it indexed itself): nothing to do, and no reason to wait
+            # for git's lock, which a commit may hold for a while, to find that out.
+            paths = [p for p in paths if not keeper.indexed_as_is(p)]
+            if not paths:
+                return
+            if gestures is not None and git is not None:
+                with git.locked():
+                    done = gestures.apply(paths)
+            else:
+                done = keeper.index_paths([p for p in paths if is_fact_path(p)])
+            if on_change is not None and done:
+                on_change(done)
+
+        watcher = Watcher(self.root, handle,
+                          on_error or (lambda exc: self.notify(f"watcher: {exc}")))
+        watcher.start()
+        return watcher
 
     # ----------------------------------------------------------------- reading
 
-    def fact_paths(self) -> Iterator[str]:
-        """Vault-relative paths of every fact file, in sorted order."""
-        base = self.root / FACTS_DIR
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
-            rel_dir = PurePosixPath(Path(dirpath).relative_to(self.root).as_posix())
-            for name in sorted(filenames):
-                if name.endswith(".md") and not name.startswith("."):
-                    yield str(rel_dir / name)
+    def query(self, **filters: Any) -> list[IndexedFact]:
+        """Facts from the index; by default only live ones (see IndexKeeper.query)."""
+        return self._keeper.query(**filters)
 
-    def _read_fact(self, rel: str) -> Fact | None:
-        item = verify_file(self.root, rel, self.trust)
-        return item.fact
+    def filters(self, **filters: Any) -> Filters:
+        """Normalize user-given filter values exactly as the fields themselves are normalized."""
+        return self._keeper.filters(**filters)
+
+    def recall(self, text: str, **options: Any) -> list[Recalled]:
+        """Ranked recall over live facts: BM25 blended with recency and trust."""
+        return self._keeper.recall(text, **options)
+
+    def lookup(self, fact_id: str) -> IndexedFact:
+        """The indexed fact with this id, or an unambiguous prefix of 8+ hex digits."""
+        return self._keeper.lookup(fact_id)
 
     def get(self, fact_id: str) -> FactView:
         """The fact with this id (or an unambiguous prefix of at least 8 hex digits)."""
-        item = self.lookup(fact_id)
+        item = self._keeper.lookup(fact_id)
         return FactView(item.fact, item.path or str(fact_relpath(item.fact)))
 
     def list_facts(self, *, entity: str | None = None, relation: str | None = None,
@@ -526,84 +407,121 @@ class Vault(MemoryMixin, AccessMixin, BatchMixin, SyncMixin):
         """Verified facts matching all given filters, ordered by HLC (from the index)."""
         if value_type:
             value_type = parse_enum(ValueType, value_type, "value_type").value
-        items = self.query(entity=entity, relation=relation, source=source, scope=scope,
-                           trust=trust, value_type=value_type, signer=signer,
-                           min_confidence=min_confidence, supersedes=supersedes,
-                           include_superseded=include_superseded, include_expired=include_expired)
+        items = self._keeper.query(
+            entity=entity, relation=relation, source=source, scope=scope, trust=trust,
+            value_type=value_type, signer=signer, min_confidence=min_confidence,
+            supersedes=supersedes, include_superseded=include_superseded,
+            include_expired=include_expired)
         return [FactView(i.fact, i.path or str(fact_relpath(i.fact))) for i in items]
 
-    # ----------------------------------------------------------------- verification
+    def provenance(self, fact_id: str) -> Provenance:
+        return self._keeper.provenance(fact_id)
+
+    def neighbors(self, entity: str, **options: Any) -> list[Neighbor]:
+        """Entities reachable through live ``ref`` facts (either direction), breadth first."""
+        return self._keeper.neighbors(entity, **options)
+
+    def conflicts(self, status: str | None = None) -> list[ConflictRecord]:
+        return self._keeper.conflicts(status)
+
+    def fact_paths(self) -> Iterator[str]:
+        """Vault-relative paths of every fact file, in sorted order."""
+        return self._inspector.fact_paths()
 
     def verify(self, paths: list[str] | None = None, *,
                progress: Callable[[int, int], None] | None = None) -> VerifyReport:
-        """Verify every fact file (or the given files/folders); problems are data, not errors.
-
-        ``progress(done, total)`` is called after each file (front ends draw progress bars).
-        """
-        rels = list(self.fact_paths()) if not paths else self._expand(paths)
-        files = []
-        for rel in rels:
-            files.append(verify_file(self.root, rel, self.trust))
-            if progress is not None:
-                progress(len(files), len(rels))
-        return VerifyReport(files, list(self.trust.rejected))
-
-    def _expand(self, paths: list[str]) -> list[str]:
-        rels: list[str] = []
-        for raw in paths:
-            target = Path(raw)
-            target = (target if target.is_absolute() else Path.cwd() / target).resolve()
-            try:
-                rel = target.relative_to(self.root)
-            except ValueError:
-                raise InvalidFact("path", f"{raw} is outside the vault {self.root}") from None
-            if target.is_dir():
-                rels.extend(p for p in self.fact_paths() if p.startswith(rel.as_posix() + "/")
-                            or rel.as_posix() == ".")
-            elif target.exists() or target.is_symlink():
-                rels.append(rel.as_posix())
-            else:
-                raise NotFound("file", raw)
-        return rels
+        """Verify every fact file (or the given files/folders); problems are data, not errors."""
+        return self._inspector.verify(paths, progress=progress)
 
     def explain(self, path: str) -> Explanation:
         """Everything a human needs to check one fact file by hand."""
-        rel = self._expand([path])
-        if len(rel) != 1:
-            raise InvalidFact("path", f"{path} is not a single fact file")
-        item: FileVerdict = verify_file(self.root, rel[0], self.trust)
-        if item.fact is None or item.canonical is None:
-            return Explanation(rel[0], None, None, None, None, None, [], item.verdict, item.reason)
-        parsed = markdown.parse(read_text(self.root / rel[0], rel[0]), rel[0])
-        verdict, reason = judge(parsed, self.trust)
-        try:
-            key_hex = bytes(verify_key_from_id(parsed.fact.signer)).hex()
-        except InvalidFact:
-            key_hex = None
-        return Explanation(
-            rel[0], item.canonical.decode("utf-8"), parsed.fact.id, parsed.claimed_id,
-            parsed.fact.signer, key_hex, sorted(self.trust.sources_for(parsed.fact.signer)),
-            verdict, reason)
+        return self._inspector.explain(path)
 
-    # ----------------------------------------------------------------- status
+    # ----------------------------------------------------------------- access
 
-    def status(self) -> Status:
-        by_scope = {s.value: 0 for s in Scope}
-        for rel in self.fact_paths():
-            scope = rel.split("/", 2)[1]
-            by_scope[scope] = by_scope.get(scope, 0) + 1
-        head = None
-        if self.git is not None and not self.git.repo.head_is_unborn:
-            head = str(self.git.repo.head.target)
-        return Status(str(self.root), self.config.owner,
-                      self.node.node_id if self.node else None,
-                      self.node.source if self.node else None,
-                      by_scope, len(self.trust.bindings()), len(self.schemas), head,
-                      len(self.commits) if self.commits is not None else 0)
+    def operator(self) -> Principal:
+        """The principal of an unauthenticated local node: the vault owner, every scope."""
+        return self._access.operator()
+
+    def as_principal(self, principal: Principal) -> PrincipalView:
+        """The vault as ``principal`` sees it: every read and write a front end offers, with
+        the principal's permissions and scopes enforced (api/view.py)."""
+        return PrincipalView(principal, self._keeper, self._facts, self._access,
+                             self._inspector.verify_files)
+
+    def authenticate(self, raw: str) -> Principal | None:
+        return self._access.authenticate(raw)
+
+    def create_token(self, principal: str, *, scopes: list[str] | tuple[str, ...],
+                     perms: list[str] | tuple[str, ...] = ("read",),
+                     ) -> tuple[str, token_store.Token]:
+        """A new bearer token for ``principal``; returns (raw token, record). Shown once."""
+        return self._access.create_token(principal, scopes=scopes, perms=perms)
+
+    def tokens(self) -> list[token_store.Token]:
+        return self._access.tokens()
+
+    def revoke_token(self, token_id: str) -> None:
+        self._access.revoke_token(token_id)
+
+    # ----------------------------------------------------------------- federation
+
+    def remotes(self) -> list[fed.Remote]:
+        return self._federation.remotes()
+
+    def add_remote(self, name: str, url: str, scopes: list[str]) -> fed.Remote:
+        return self._federation.add_remote(name, url, scopes)
+
+    def remove_remote(self, name: str) -> None:
+        self._federation.remove_remote(name)
+
+    def sync(self, name: str | None = None) -> list[SyncReport]:
+        """Pull, verify and import from every remote (or ``name``), then push."""
+        return self._federation.sync(name)
+
+    def peers(self) -> list[PeerInfo]:
+        return self._federation.peers()
+
+    def trust_peer(self, node_id: str, fingerprint: str | None = None) -> PeerInfo:
+        return self._federation.trust_peer(node_id, fingerprint)
+
+    def revoke_peer(self, node_id: str) -> None:
+        self._federation.revoke_peer(node_id)
+
+    def audit_log(self, limit: int | None = None) -> list[fed.AuditEntry]:
+        return self._federation.audit_log(limit)
+
+    def sync_status(self) -> list[dict[str, object]]:
+        return self._federation.sync_status()
+
+    def background_sync(self, interval: float = 30.0,
+                        max_backoff: float = 300.0) -> threading.Event:
+        """Sync every ``interval`` seconds in a thread; a failing remote backs off
+        exponentially (with ±20% jitter) up to ``max_backoff``. Set the event to stop."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            delay = interval
+            while not stop.wait(delay):
+                delay = self._federation.next_delay(self.sync(), interval, max_backoff)
+
+        threading.Thread(target=loop, name="stigmem-sync", daemon=True).start()
+        return stop
 
 
-def _now_timestamp() -> str:
-    return format_timestamp(datetime.now(UTC))
+def _all_paths(root: Path, git: GitRepo | None) -> list[str]:
+    if git is not None:
+        return list(git.tracked_paths())
+    return [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
 
 
-__all__ = ["Vault", "VaultConfigError"]
+def _clear_scratch(scratch: Path) -> None:
+    """Remove temp files that writers which are gone (crashed mid-write) left behind."""
+    try:
+        names = os.listdir(scratch)
+    except FileNotFoundError:
+        return
+    for name in names:  # .<file name>.<pid>.<thread>.tmp
+        parts = name.rsplit(".", 3)
+        if len(parts) == 4 and parts[1].isdigit() and not pid_alive(int(parts[1])):
+            (scratch / name).unlink(missing_ok=True)

@@ -27,22 +27,23 @@ The rules (spec §15.4):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import Any
 
 from nacl.signing import SigningKey
 
+from stigmem_vault.api.access import AccessControl, Principal
+from stigmem_vault.api.facts import FactWriter
+from stigmem_vault.api.index_keeper import IndexKeeper
+from stigmem_vault.api.results import Neighbor, Provenance, VerifyReport
 from stigmem_vault.canonical.cid import CID_PATTERN
 from stigmem_vault.errors import InvalidFact, NotFound, StigmemError
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
 from stigmem_vault.model.fact import Claim, Scope, parse_enum
 from stigmem_vault.vault.verify import FileVerdict
 
-if TYPE_CHECKING:
-    from stigmem_vault.api.access import Principal
-    from stigmem_vault.api.memory import Neighbor, Provenance
-    from stigmem_vault.api.vault import Vault
+Verify = Callable[[list[str]], VerifyReport]  # vault-relative fact paths -> their verdicts
 
 _HEX = frozenset("0123456789abcdef")
 _PREFIX_MATCHES = 50  # ids fetched for a prefix before the hidden ones are dropped
@@ -51,9 +52,13 @@ _PREFIX_MATCHES = 50  # ids fetched for a prefix before the hidden ones are drop
 class PrincipalView:
     """Every operation a front end offers, on behalf of one principal, with its rules applied."""
 
-    def __init__(self, vault: Vault, principal: Principal) -> None:
-        self.vault = vault
+    def __init__(self, principal: Principal, keeper: IndexKeeper, facts: FactWriter,
+                 access: AccessControl, verify: Verify) -> None:
         self.principal = principal
+        self._keeper = keeper
+        self._facts = facts
+        self._access = access
+        self._verify = verify
 
     # ------------------------------------------------------------- what it sees
 
@@ -77,16 +82,16 @@ class PrincipalView:
     def _shown_all(self, items: Sequence[IndexedFact]) -> list[IndexedFact | None]:
         """``_shown`` of many items, with one look-up for all their replacers."""
         replacers = sorted({i.superseded_by for i in items if i.superseded_by is not None})
-        found = self.vault.index.get_many(replacers) if replacers else {}
+        found = self._keeper.index.get_many(replacers) if replacers else {}
         hidden = frozenset(fid for fid, item in found.items() if not self.sees(item.fact.scope))
         return [self._shown(item, hidden) for item in items]
 
     def _hidden(self, fact_id: str) -> bool:
-        found = self.vault.index.get(fact_id)
+        found = self._keeper.index.get(fact_id)
         return found is not None and not self.sees(found.fact.scope)
 
     def _visible_id(self, fact_id: str) -> IndexedFact | None:
-        return self._shown(self.vault.index.get(fact_id))
+        return self._shown(self._keeper.index.get(fact_id))
 
     def scopes(self, scope: str | Sequence[str] | None = None) -> tuple[str, ...]:
         """The scopes a read covers: the asked ones (each must be the principal's, else 403
@@ -101,9 +106,9 @@ class PrincipalView:
 
     # ------------------------------------------------------------- reads
 
-    def filters(self, *, scope: str | Sequence[str] | None = None, **options: object) -> Filters:
+    def filters(self, *, scope: str | Sequence[str] | None = None, **options: Any) -> Filters:
         """Query filters (``Vault.filters``) over the scopes this principal may read."""
-        return self.vault.filters(scope=list(self.scopes(scope)), **options)  # type: ignore[arg-type]
+        return self._keeper.filters(scope=list(self.scopes(scope)), **options)
 
     def _fenced(self, filters: Filters) -> Filters:
         self.principal.require("read")
@@ -111,11 +116,11 @@ class PrincipalView:
 
     def query(self, filters: Filters) -> list[IndexedFact]:
         """Facts matching ``filters`` within this principal's scopes."""
-        items = self.vault.index.query(self._fenced(filters))
+        items = self._keeper.index.query(self._fenced(filters))
         return [shown for shown in self._shown_all(items) if shown is not None]
 
     def count(self, filters: Filters) -> int:
-        return self.vault.index.count(self._fenced(filters))
+        return self._keeper.index.count(self._fenced(filters))
 
     def recall(self, text: str, *, limit: int = 10, scope: str | Sequence[str] | None = None,
                min_confidence: float | None = None, trust: str | list[str] | None = None,
@@ -123,7 +128,7 @@ class PrincipalView:
                include_unattested: bool = False) -> list[Recalled]:
         """Ranked recall (``Vault.recall``) over the live facts this principal may read."""
         self.principal.require("read")
-        hits = self.vault.recall(text, limit=limit, scope=list(self.scopes(scope)),
+        hits = self._keeper.recall(text, limit=limit, scope=list(self.scopes(scope)),
                                  min_confidence=min_confidence, trust=trust,
                                  include_contradicted=include_contradicted,
                                  include_unattested=include_unattested)
@@ -136,7 +141,7 @@ class PrincipalView:
                   min_confidence: float = 0.0) -> list[Neighbor]:
         """The graph walk (``Vault.neighbors``) over ``ref`` facts this principal may read."""
         self.principal.require("read")
-        return self.vault.neighbors(entity, depth=depth, scopes=list(self.scopes(scope)),
+        return self._keeper.neighbors(entity, depth=depth, scopes=list(self.scopes(scope)),
                                     relation_prefix=relation_prefix,
                                     min_confidence=min_confidence)
 
@@ -154,7 +159,7 @@ class PrincipalView:
 
     def _resolve(self, ref: str) -> IndexedFact | None:
         wanted = ref.strip()
-        index = self.vault.index
+        index = self._keeper.index
         if wanted.startswith("sha256:"):
             if not CID_PATTERN.match(wanted):
                 raise InvalidFact("id", f"{ref!r} is not a cid (sha256: and 64 lowercase hex)")
@@ -177,8 +182,8 @@ class PrincipalView:
         a hidden parent is ``(link, None)``, a hidden child is not listed, and a replacement
         chain stops before its first hidden fact."""
         item = self.get(ref)
-        prov = self.vault.provenance(item.fact.id)
-        index = self.vault.index
+        prov = self._keeper.provenance(item.fact.id)
+        index = self._keeper.index
         parents: list[tuple[str, IndexedFact | None]] = []
         for parent, found in prov.derived_from:
             if found is None and parent.startswith("sha256:"):  # an upstream cid: find its fact
@@ -204,7 +209,7 @@ class PrincipalView:
         item = self.get(ref)
         if not item.path:
             return item, None
-        report = self.vault.verify([str(self.vault.root / item.path)])
+        report = self._verify([item.path])
         return item, report.files[0] if report.files else None
 
     def conflicts(self, status: str | None = None) -> list[ConflictRecord]:
@@ -213,7 +218,7 @@ class PrincipalView:
         return self._conflicts(status)
 
     def _conflicts(self, status: str | None = None) -> list[ConflictRecord]:
-        return [self._conflict_shown(c) for c in self.vault.conflicts(status) if self.sees(c.scope)]
+        return [self._conflict_shown(c) for c in self._keeper.conflicts(status) if self.sees(c.scope)]
 
     def _conflict_shown(self, record: ConflictRecord) -> ConflictRecord:
         # Both sides share the conflict's key, hence its scope; a resolution need not.
@@ -246,7 +251,7 @@ class PrincipalView:
     def attest(self, claim: Claim, attestation: str = "enforce") -> tuple[SigningKey, list[str]]:
         """May this principal write ``claim``? Its permission, scope and source (``Vault.attest``:
         403), then what the claim refers to (404). Returns the key to sign with and warnings."""
-        key, warnings = self.vault.attest(self.principal, claim, attestation)
+        key, warnings = self._access.attest(self.principal, claim, attestation)
         self._check_references(claim)
         return key, warnings
 
@@ -257,8 +262,8 @@ class PrincipalView:
     def write(self, claim: Claim, attestation: str = "enforce") -> tuple[IndexedFact, list[str]]:
         """Sign ``claim`` with this principal's key and write it durably (on this thread)."""
         key, warnings = self.attest(claim, attestation)
-        fact = self.vault.write_claim(claim, key=key)
-        item = self.vault.index.get(fact.id)
+        fact = self._facts.write_claim(claim, key=key)
+        item = self._keeper.index.get(fact.id)
         if item is None:
             raise NotFound("fact", fact.id, "it was written but is not in the index")
         return item, warnings
@@ -267,7 +272,7 @@ class PrincipalView:
                attestation: str = "enforce") -> tuple[Future[IndexedFact], list[str]]:
         """``write`` through the vault's group writer: returns at once with the future fact."""
         key, warnings = self.attest(claim, attestation)
-        return self.vault.submit_claim(claim, key=key), warnings
+        return self._facts.submit(claim, key=key), warnings
 
     def write_batch(self, claims: list[Claim | Exception], *, atomic: bool, key: str | None,
                     request_hash: str, attestation: str = "enforce") -> dict[str, object]:
@@ -277,7 +282,7 @@ class PrincipalView:
         for claim in claims:
             if not isinstance(claim, Exception):
                 try:
-                    self.vault.attest(self.principal, claim, attestation)
+                    self._access.attest(self.principal, claim, attestation)
                 except StigmemError:
                     pass  # refused by the batch's own checks, with this same error
                 else:
@@ -286,7 +291,7 @@ class PrincipalView:
                     except NotFound as exc:
                         claim = exc
             checked.append(claim)
-        return self.vault.write_batch(self.principal, checked, atomic=atomic, key=key,
+        return self._access.write_batch(self.principal, checked, atomic=atomic, key=key,
                                       request_hash=request_hash, attestation=attestation)
 
     def resolve(self, conflict_id: str, *, winner: str | None = None,
@@ -297,9 +302,9 @@ class PrincipalView:
         self.principal.require("write")
         record = self._conflict(conflict_id)
         self.principal.require_scope(record.scope)
-        fact = self.vault.resolve(record.id, winner=winner, value=value,
+        fact = self._facts.resolve(record.id, winner=winner, value=value,
                                   source=self.principal.source)
-        item = self.vault.index.get(fact.id)
+        item = self._keeper.index.get(fact.id)
         if item is None:
             raise NotFound("fact", fact.id, "it was written but is not in the index")
         return record, item

@@ -27,7 +27,7 @@ from stigmem_vault.index.query import IndexedFact
 from stigmem_vault.model.fact import Claim, Fact
 
 if TYPE_CHECKING:
-    from stigmem_vault.api.vault import Vault
+    from stigmem_vault.api.facts import FactWriter
 
 MAX_GROUP = 64
 T = TypeVar("T")
@@ -43,8 +43,8 @@ class _Request:
 class GroupWriter:
     """The writing threads of a vault; ``submit`` returns a future of the indexed fact."""
 
-    def __init__(self, vault: Vault, max_group: int = MAX_GROUP) -> None:
-        self._vault = vault
+    def __init__(self, facts: FactWriter, max_group: int = MAX_GROUP) -> None:
+        self._facts = facts
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._written: queue.SimpleQueue[_Written | None] = queue.SimpleQueue()
@@ -91,7 +91,7 @@ class GroupWriter:
         if not live:
             return
         try:
-            results, written = self._vault._write_files(
+            results, written = self._facts.write_files(
                 [r.claim for r in live], [r.key for r in live], None)
         except Exception as exc:  # every caller hears about it; the thread goes on
             for request in live:
@@ -118,8 +118,8 @@ class GroupWriter:
     def _index(self, batch: list[_Written]) -> None:
         requests = [pair for item in batch for pair in item.done]
         try:
-            self._vault._index_written([w for item in batch for w in item.written])
-            items = self._vault.index.get_many([fact.id for _request, fact in requests])
+            self._facts.index_written([w for item in batch for w in item.written])
+            items = self._facts.indexed([fact.id for _request, fact in requests])
         except Exception as exc:  # the files are durable and committed; the index lags
             for request, _fact in requests:
                 request.future.set_exception(exc)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from stigmem_vault.api.sync import PeerInfo, SyncReport
+from stigmem_vault.api.federation import PeerInfo, SyncReport
 from stigmem_vault.cli.common import echo_json, json_option, one_line, open_vault, state, table
 from stigmem_vault.errors import RemoteError
 from stigmem_vault.federation.state import AuditEntry, Remote

@@ -23,7 +23,15 @@ from stigmem_vault.cli import conflicts, conformance, facts, identity, indexing,
 from stigmem_vault.cli import federation as federation_cli
 from stigmem_vault.cli import mcp as mcp_cli
 from stigmem_vault.cli.common import State, json_option
-from stigmem_vault.errors import EXIT_BAD_INPUT, StigmemError
+from stigmem_vault.errors import (
+    EXIT_BAD_INPUT,
+    IdentityError,
+    InvalidFact,
+    NotFound,
+    ReadOnlyCopy,
+    StigmemError,
+    VaultConfigError,
+)
 
 EXIT_INTERRUPTED = 130
 
@@ -49,8 +57,32 @@ def _error_payload(exc: Exception) -> dict[str, object]:
     return payload
 
 
+def _hint(exc: StigmemError) -> str:
+    """What to run next, in this CLI's words (API messages never name commands)."""
+    if isinstance(exc, ReadOnlyCopy):
+        return ("make a vault of your own from it: "
+                f"`stigmem init NEW_PATH --owner user:NAME --from {exc.path or '.'}`")
+    if isinstance(exc, NotFound):
+        return {"fact": "list facts with `stigmem list`",
+                "conflict": "list them with `stigmem conflicts`",
+                "token": "list them with `stigmem token list`",
+                "peer": "list them with `stigmem peer list`",
+                "remote": "list them with `stigmem remote list`"}.get(exc.what, "")
+    if isinstance(exc, VaultConfigError) and "is this a stigmem vault?" in str(exc):
+        return "create one with `stigmem init PATH --owner user:NAME`"
+    if isinstance(exc, IdentityError) and "already exists" in str(exc):
+        return "see `stigmem identity list`"
+    if isinstance(exc, InvalidFact) and exc.field in ("source", "principal") \
+            and "create it first" in exc.reason:
+        return "create it with `stigmem identity create SOURCE`"
+    return ""
+
+
 def _message(exc: Exception) -> str:
-    if isinstance(exc, click.UsageError):
+    if isinstance(exc, StigmemError):
+        hint = _hint(exc)
+        text = f"{exc}; {hint}" if hint else str(exc)
+    elif isinstance(exc, click.UsageError):
         text = exc.format_message()
         if exc.ctx is not None:
             text += f" (see `{exc.ctx.command_path} --help`)"

@@ -413,7 +413,7 @@ def neighbors(request: Request,
     try:
         found = view.neighbors(entity, depth=depth, scope=scope, relation_prefix=prefix,
                                min_confidence=min_confidence)
-        normalized = view.vault.filters(entity=entity).entity
+        normalized = view.filters(entity=entity).entity
     except InvalidFact as exc:
         raise bad_parameter(exc) from None
     page = found[offset:offset + page_size]

@@ -8,6 +8,7 @@ and rebuilt — the answers never depend on what the cache happened to hold.
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -42,34 +43,53 @@ class Database:
         return conn
 
     def _connect_or_rebuild(self) -> sqlite3.Connection:
-        try:
-            conn = self._connect()
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == SCHEMA_VERSION:
-                row = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
-                if row and row[0] == self.fingerprint:
-                    return conn
-            elif version == 0 and not conn.execute(
-                    "SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
-                self._create(conn)
+        # Every writer of the vault indexes what it writes, so several processes open the
+        # index at once: opening (and a rebuild) is serialised across them by a file lock,
+        # and a rebuild of a readable index happens inside it, in one transaction, never by
+        # deleting files another process still has open (its writes went to a deleted file
+        # and the index came back "malformed").
+        with open(f"{self.path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                conn = self._connect()
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version == SCHEMA_VERSION:
+                    row = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+                    if row and row[0] == self.fingerprint:
+                        return conn
+                self._reset(conn)
                 return conn
-            conn.close()
-        except sqlite3.DatabaseError:
-            pass  # corrupt or not a database: rebuild below
-        self._delete_files()
-        self.rebuilt = True
-        try:
-            conn = self._connect()
-            self._create(conn)
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"{self.path}: cannot create the index: {exc}") from exc
-        return conn
+            except sqlite3.DatabaseError:
+                pass  # corrupt or not a database: start from nothing below
+            self._delete_files()
+            try:
+                conn = self._connect()
+                self._reset(conn)
+            except sqlite3.DatabaseError as exc:
+                raise StorageError(f"{self.path}: cannot create the index: {exc}") from exc
+            return conn
 
-    def _create(self, conn: sqlite3.Connection) -> None:
-        conn.executescript("BEGIN;" + DDL +
-                           "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-                           f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
-        conn.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (self.fingerprint,))
+    def _reset(self, conn: sqlite3.Connection) -> None:
+        """Empty the database and create the current schema, in one transaction."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN "
+                                "('table', 'view') AND name NOT LIKE 'sqlite_%'").fetchall()
+            # Virtual tables first: dropping one drops its shadow tables.
+            rows.sort(key=lambda r: not (r[2] or "").upper().startswith("CREATE VIRTUAL"))
+            for kind, name, _sql in rows:
+                quoted = '"' + name.replace('"', '""') + '"'
+                conn.execute(f"DROP {'VIEW' if kind == 'view' else 'TABLE'} IF EXISTS {quoted}")
+            ddl = DDL + "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            for statement in ddl.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (self.fingerprint,))
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
         self.rebuilt = True
 
     def _delete_files(self) -> None:

@@ -89,7 +89,7 @@ def _read_json(path: Path, what: str) -> dict[str, object]:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise VaultConfigError(
-            f"no {what}; is this a stigmem vault? Create one with `stigmem init PATH --owner user:NAME`",
+            f"no {what}; is this a stigmem vault?",
             path,
         ) from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:

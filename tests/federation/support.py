@@ -23,7 +23,7 @@ from typing import TypeVar
 import pygit2
 from nacl.signing import SigningKey
 
-from stigmem_vault.api.sync import SyncReport
+from stigmem_vault.api.federation import SyncReport
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.canonical.signing import format_timestamp, sign_claim
 from stigmem_vault.errors import FormatError

@@ -9,8 +9,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from stigmem_vault.api.gestures import apply_changes
-
 from .support import (
     Nodes,
     all_objects,
@@ -96,7 +94,7 @@ def test_a_local_fact_moved_under_a_shared_folder_never_leaves(nodes: Nodes, tmp
     rel = a.vault.path_of(secret).replace("facts/local/", "facts/team/", 1)
     (a.root / rel).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(a.root / a.vault.path_of(secret), a.root / rel)
-    apply_changes(a.vault, [rel])  # what the watcher does with a new file
+    a.vault.apply_changes([rel])  # what the watcher does with a new file
     a.vault.flush()
     assert rel in git(a.root, "ls-files", "facts/team").split()  # it is in HEAD's facts/team
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from stigmem_vault.api.gestures import Change
+from stigmem_vault.api.results import Change
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.canonical.signing import format_timestamp, sign_claim
 from stigmem_vault.model.fact import Fact, make_claim

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from stigmem_vault.api.gestures import apply_changes
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.vault import frontmatter
 
@@ -17,7 +16,7 @@ def test_the_body_of_a_draft_is_kept_in_the_signed_fact(vault: Vault) -> None:
     draft = vault.root / "Atlas status.md"
     draft.write_text("---\nentity: project:atlas\nrelation: project:status\nvalue: green\n"
                      "scope: team\n---\nSpoke with Dana: green because the load test passed.\n")
-    [change] = [c for c in apply_changes(vault, ["Atlas status.md"]) if c.kind == "signed"]
+    [change] = [c for c in vault.apply_changes(["Atlas status.md"]) if c.kind == "signed"]
     assert not draft.exists()
     text = (vault.root / change.path).read_text()
     assert "Spoke with Dana: green because the load test passed." in text
@@ -31,7 +30,7 @@ def test_a_draft_without_an_entity_is_annotated_not_a_crash(vault: Vault) -> Non
     inbox = vault.root / "inbox" / "user-alice"
     inbox.mkdir(parents=True)
     (inbox / "half.md").write_text("---\nrelation: project:status\nvalue: green\n---\nbody\n")
-    changes = apply_changes(vault, ["half.md", "inbox/user-alice/half.md"])
+    changes = vault.apply_changes(["half.md", "inbox/user-alice/half.md"])
     [rejected] = [c for c in changes if c.kind == "rejected"]
     assert rejected.detail.startswith("entity: is missing")
     assert _props(vault, "inbox/user-alice/half.md")["stigmem_error"] == (
@@ -45,7 +44,7 @@ def test_a_parked_edit_once_fixed_amends_the_original(vault: Vault) -> None:
     rel = vault.get(original.id).path
     path = vault.root / rel
     path.write_text(path.read_text().replace("confidence: 1", "confidence: 7"))
-    changes = apply_changes(vault, [rel])
+    changes = vault.apply_changes([rel])
     [parked] = [c for c in changes if c.kind == "rejected"]
     assert parked.path.startswith("inbox/user-alice/")
     assert vault.get(original.id).path == rel  # the original is back, untouched
@@ -55,7 +54,7 @@ def test_a_parked_edit_once_fixed_amends_the_original(vault: Vault) -> None:
 
     fixed = vault.root / parked.path
     fixed.write_text(fixed.read_text().replace("confidence: 7", "confidence: 0.9"))
-    [signed] = [c for c in apply_changes(vault, [parked.path]) if c.kind == "signed"]
+    [signed] = [c for c in vault.apply_changes([parked.path]) if c.kind == "signed"]
     amended = vault.get(signed.fact_id).fact
     assert amended.supersedes == original.id and amended.source == "user:alice"
     assert amended.confidence == 0.9

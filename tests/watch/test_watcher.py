@@ -6,7 +6,7 @@ import os
 import threading
 from pathlib import Path
 
-from stigmem_vault.api.gestures import Change
+from stigmem_vault.api.results import Change
 from stigmem_vault.api.vault import Vault
 
 from .support import (

@@ -1,7 +1,8 @@
 """Federation, wired: remotes, sync (pull → verify → import, then push), peers, audit.
 
-Part of ``Vault``. The rules are in federation/ (what may be accepted, what is pushed);
-this module carries them out against the vault: files, commits, index, trust store.
+A service of the vault (api/vault.py wires it). The rules are in federation/ (what may be
+accepted, what is pushed); this module carries them out against the vault: files, commits,
+index, trust store.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ import contextlib
 import json
 import os
 import random
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
+from stigmem_vault.api.commits import CommitQueue
+from stigmem_vault.api.context import VaultContext
+from stigmem_vault.api.identities import Identities
+from stigmem_vault.api.index_keeper import IndexKeeper
 from stigmem_vault.canonical.signing import format_timestamp
 from stigmem_vault.errors import FormatError, InvalidFact, NotFound, StigmemError
 from stigmem_vault.federation import state as fed
@@ -28,10 +32,8 @@ from stigmem_vault.model.hlc import HLC
 from stigmem_vault.vault import markdown
 from stigmem_vault.vault.layout import inside
 from stigmem_vault.vault.store import write_atomic
-from stigmem_vault.vault.trust import TrustStore, make_binding
-
-if TYPE_CHECKING:
-    from stigmem_vault.api.vault import Vault
+from stigmem_vault.vault.trust import make_binding
+from stigmem_vault.watch.scan import ScanReport
 
 PEERS_FILE = ".stigmem/local/peers.json"
 
@@ -58,45 +60,61 @@ class PeerInfo:
     identities: tuple[tuple[str, str], ...]
 
 
-class SyncMixin:
+class Federation:
+    """Remotes, sync, peers and the audit log of one open vault."""
+
+    def __init__(self, ctx: VaultContext, commits: CommitQueue | None, keeper: IndexKeeper,
+                 identities: Identities, reload_config: Callable[[], ScanReport | None]) -> None:
+        self._ctx = ctx
+        self._commits_or_none = commits
+        self._keeper = keeper
+        self._identities = identities
+        self._reload_config = reload_config
+
+    @property
+    def _commits(self) -> CommitQueue:
+        self._ctx.writer()
+        assert self._commits_or_none is not None
+        return self._commits_or_none
+
     # ------------------------------------------------------------- remotes
 
-    def remotes(self: Vault) -> list[fed.Remote]:  # type: ignore[misc]
-        return sorted(fed.load_remotes(self.root).values(), key=lambda r: r.name)
+    def remotes(self) -> list[fed.Remote]:
+        return sorted(fed.load_remotes(self._ctx.root).values(), key=lambda r: r.name)
 
-    def add_remote(self: Vault, name: str, url: str, scopes: list[str]) -> fed.Remote:  # type: ignore[misc]
-        self._writer()
+    def add_remote(self, name: str, url: str, scopes: list[str]) -> fed.Remote:
+        self._ctx.writer()
         remote = fed.parse_remote(name, url, scopes)
-        remotes = fed.load_remotes(self.root)
+        remotes = fed.load_remotes(self._ctx.root)
         if remote.name in remotes:
             raise InvalidFact("name", f"remote {remote.name!r} exists; remove it first")
         remotes[remote.name] = remote
-        fed.save_remotes(self.root, remotes)
+        fed.save_remotes(self._ctx.root, remotes)
         return remote
 
-    def remove_remote(self: Vault, name: str) -> None:  # type: ignore[misc]
-        remotes = fed.load_remotes(self.root)
+    def remove_remote(self, name: str) -> None:
+        remotes = fed.load_remotes(self._ctx.root)
         if name not in remotes:
-            raise NotFound("remote", name, "list them with `stigmem remote list`")
+            raise NotFound("remote", name)
         del remotes[name]
-        fed.save_remotes(self.root, remotes)
+        fed.save_remotes(self._ctx.root, remotes)
 
-    def _remote(self: Vault, name: str) -> fed.Remote:  # type: ignore[misc]
-        remotes = fed.load_remotes(self.root)
+    def _remote(self, name: str) -> fed.Remote:
+        remotes = fed.load_remotes(self._ctx.root)
         if name not in remotes:
-            raise NotFound("remote", name, "add it with `stigmem remote add NAME URL --scopes ...`")
+            raise NotFound("remote", name)
         return remotes[name]
 
     # ------------------------------------------------------------- sync
 
-    def sync(self: Vault, name: str | None = None) -> list[SyncReport]:  # type: ignore[misc]
+    def sync(self, name: str | None = None) -> list[SyncReport]:
         """Pull, verify and import from each remote (or ``name``), then push our projections."""
-        _node, git, _key, _clock = self._writer()
+        _node, git, _key, _clock = self._ctx.writer()
         targets = [self._remote(name)] if name else self.remotes()
         reports = []
         for remote in targets:
             report = SyncReport(remote.name)
-            sync_state = fed.load_state(self.root, remote.name)
+            sync_state = fed.load_state(self._ctx.root, remote.name)
             try:
                 with git.locked():
                     self._pull(remote, sync_state, report)
@@ -106,36 +124,36 @@ class SyncMixin:
                 sync_state.failures += 1
                 sync_state.last_error = report.error = str(exc)
             sync_state.last_sync = fed.now_iso()
-            fed.save_state(self.root, remote.name, sync_state)
+            fed.save_state(self._ctx.root, remote.name, sync_state)
             reports.append(report)
         return reports
 
-    def _pull(self: Vault, remote: fed.Remote, sync_state: fed.SyncState,  # type: ignore[misc]
+    def _pull(self, remote: fed.Remote, sync_state: fed.SyncState,
               report: SyncReport) -> None:
-        node, git, _key, clock = self._writer()
+        node, git, _key, clock = self._ctx.writer()
         fetch(git.repo, remote)
         peers = self._peers_state()
         node_keys = {nid: p["node_key"] for nid, p in peers.items() if p["status"] == "trusted"}
-        result = examine(git.repo, remote, sync_state.accepted, self.trust,
-                         lambda fid: self.index.get(fid) is not None, node_keys, node.node_id)
-        trust_before = self.trust
+        result = examine(git.repo, remote, sync_state.accepted, self._ctx.trust,
+                         lambda fid: self._keeper.index.get(fid) is not None, node_keys, node.node_id)
+        trust_before = self._ctx.trust
         for declaration in result.declarations:
             if self._note_declaration(declaration, remote.name):
                 report.new_peers.append(declaration.node_id)
-        if self.trust is not trust_before:
+        if self._ctx.trust is not trust_before:
             # A trusted peer's new declaration was followed (a key rotation): judge the facts
             # again with the keys it endorsed (examine only reads git objects).
             node_keys = {nid: p["node_key"] for nid, p in self._peers_state().items()
                          if p["status"] == "trusted"}
-            result = examine(git.repo, remote, sync_state.accepted, self.trust,
-                             lambda fid: self.index.get(fid) is not None, node_keys, node.node_id)
+            result = examine(git.repo, remote, sync_state.accepted, self._ctx.trust,
+                             lambda fid: self._keeper.index.get(fid) is not None, node_keys, node.node_id)
         for rejected in result.rejected:
             self._reject(remote.name, rejected)
         for branch, commit, why in result.forged_commits:
-            fed.audit(self.root, fed.AuditEntry(fed.now_iso(), remote.name, "forged-commit", why,
+            fed.audit(self._ctx.root, fed.AuditEntry(fed.now_iso(), remote.name, "forged-commit", why,
                                                 branch, commit))
         for branch, why in result.refused:
-            fed.audit(self.root, fed.AuditEntry(fed.now_iso(), remote.name, "refused-update", why,
+            fed.audit(self._ctx.root, fed.AuditEntry(fed.now_iso(), remote.name, "refused-update", why,
                                                 branch))
         report.imported = self._import(result.accepted, f"sync: from {remote.name}")
         report.quarantined = sum(1 for r in result.rejected if r.data is not None)
@@ -147,15 +165,15 @@ class SyncMixin:
         if result.accepted:
             clock.receive(max(HLC.parse(i.fact.hlc) for i in result.accepted))
 
-    def _push(self: Vault, remote: fed.Remote, sync_state: fed.SyncState,  # type: ignore[misc]
+    def _push(self, remote: fed.Remote, sync_state: fed.SyncState,
               report: SyncReport) -> None:
-        node, git, node_key, _clock = self._writer()
+        node, git, node_key, _clock = self._ctx.writer()
         self._publish_declaration()
-        self.flush()  # projections are built from HEAD
+        self._commits.flush()  # projections are built from HEAD
         specs = []
         for scope in remote.scopes:
             tip = update_projection(git, scope, node_key, node.source,
-                                    f"{node.node_id}@stigmem.invalid", self.trust)
+                                    f"{node.node_id}@stigmem.invalid", self._ctx.trust)
             if tip is not None and sync_state.pushed.get(scope) != str(tip):
                 specs.append((scope, str(tip), f"{PROJECTION_REF.format(scope=scope)}:"
                                                f"{REMOTE_BRANCH.format(scope=scope, node=node.node_id)}"))
@@ -164,7 +182,7 @@ class SyncMixin:
             sync_state.pushed[scope] = tip
             report.pushed.append(scope)
 
-    def _import(self: Vault, incoming: list[Incoming], note: str) -> int:  # type: ignore[misc]
+    def _import(self, incoming: list[Incoming], note: str) -> int:
         """Write verified facts at their paths, commit them together and index them."""
         records: list[FileRecord] = []
         data: dict[str, bytes] = {}
@@ -174,55 +192,56 @@ class SyncMixin:
             # from redirecting a write outside the vault.
             parent = PurePosixPath(item.path).parent
             if parent not in safe_dirs:
-                inside(self.root, parent)
+                inside(self._ctx.root, parent)
                 safe_dirs.add(parent)
-            target = self.root / item.path
+            target = self._ctx.root / item.path
             try:
                 # No fsync per file: an import is repeatable (nothing is marked accepted until
                 # after the commit and one os.sync below), so a torn file is rewritten next time.
                 write_atomic(target, item.data, exclusive=True, sync=False,
-                             scratch=self.scratch)
+                             scratch=self._ctx.scratch)
             except FileExistsError:
                 if not _keep_existing(target, item):
                     write_atomic(target, item.data, sync=False,  # a torn earlier import
-                                 scratch=self.scratch)
+                                 scratch=self._ctx.scratch)
                 continue
-            self._remember_write(item.path, item.data)
+            self._keeper.remember_write(item.path, item.data)
             data[item.path] = item.data
             st = target.stat()
             records.append(FileRecord(item.path, st.st_size, st.st_mtime_ns, None, "valid",
                                       "verified on import", item.fact))
         if records:
             os.sync()
-            self.ingest(records, [])
+            self._keeper.ingest(records, [])
             # One commit for the whole import, not one per 256 files.
-            with self._queue().locked():
-                self._queue().add([(r.path, data[r.path]) for r in records],
+            with self._commits.locked():
+                self._commits.add([(r.path, data[r.path]) for r in records],
                                   [f"{note}: {len(records)} fact(s)"])
-                self.flush()
+                self._commits.flush()
         return len(records)
 
-    def _reject(self: Vault, remote: str, rejected: Rejected) -> None:  # type: ignore[misc]
+    def _reject(self, remote: str, rejected: Rejected) -> None:
         kept = None
         if rejected.data is not None and rejected.blob is not None:
-            kept = fed.quarantine(self.root, remote, rejected.blob, rejected.data)
-        fed.audit(self.root, fed.AuditEntry(fed.now_iso(), remote, rejected.kind, rejected.reason,
+            kept = fed.quarantine(self._ctx.root, remote, rejected.blob, rejected.data)
+        fed.audit(self._ctx.root, fed.AuditEntry(fed.now_iso(), remote, rejected.kind, rejected.reason,
                                             rejected.branch, rejected.commit, rejected.path, kept))
 
     # ------------------------------------------------------------- peers
 
-    def _peers_state(self: Vault) -> dict[str, dict[str, object]]:  # type: ignore[misc]
+    def _peers_state(self) -> dict[str, dict[str, object]]:
         try:
-            return json.loads((self.root / PEERS_FILE).read_text("utf-8"))
+            return json.loads((self._ctx.root / PEERS_FILE).read_text("utf-8"))
         except FileNotFoundError:
             return {}
 
-    def _save_peers(self: Vault, peers: dict[str, dict[str, object]]) -> None:  # type: ignore[misc]
-        write_atomic(self.root / PEERS_FILE, (json.dumps(peers, indent=2, sort_keys=True) + "\n").encode())
+    def _save_peers(self, peers: dict[str, dict[str, object]]) -> None:
+        text = json.dumps(peers, indent=2, sort_keys=True) + "\n"
+        write_atomic(self._ctx.root / PEERS_FILE, text.encode())
 
-    def _note_declaration(self: Vault, declaration: Declaration, remote: str) -> bool:  # type: ignore[misc]
+    def _note_declaration(self, declaration: Declaration, remote: str) -> bool:
         """Remember a peer's declaration; True if it is new (pending the operator's decision)."""
-        if self.node is not None and declaration.node_id == self.node.node_id:
+        if self._ctx.node is not None and declaration.node_id == self._ctx.node.node_id:
             return False
         peers = self._peers_state()
         known = peers.get(declaration.node_id)
@@ -233,7 +252,7 @@ class SyncMixin:
             if declaration.owner_key != known["owner_key"] and (
                     declaration.previous is None
                     or declaration.previous.old_key != known["owner_key"]):
-                fed.audit(self.root, fed.AuditEntry(
+                fed.audit(self._ctx.root, fed.AuditEntry(
                     fed.now_iso(), remote, "peer-declaration",
                     f"{declaration.node_id} presents a new owner key without a rotation signed "
                     "by the pinned key; ignored"))
@@ -251,7 +270,7 @@ class SyncMixin:
         self._save_peers(peers)
         return True
 
-    def peers(self: Vault) -> list[PeerInfo]:  # type: ignore[misc]
+    def peers(self) -> list[PeerInfo]:
         result = []
         for node_id, info in sorted(self._peers_state().items()):
             declaration = parse_declaration(str(info["declaration"]), node_id)
@@ -259,9 +278,9 @@ class SyncMixin:
                                    str(info["status"]), declaration.scopes, declaration.identities))
         return result
 
-    def trust_peer(self: Vault, node_id: str, fingerprint: str | None = None) -> PeerInfo:  # type: ignore[misc]
+    def trust_peer(self, node_id: str, fingerprint: str | None = None) -> PeerInfo:
         """Admit a peer: pin its owner key and endorse its identities; re-check quarantine."""
-        self._writer()
+        self._ctx.writer()
         peers = self._peers_state()
         info = peers.get(node_id)
         if info is None:
@@ -276,115 +295,115 @@ class SyncMixin:
         self._recheck_quarantine()
         return next(p for p in self.peers() if p.node_id == node_id)
 
-    def _endorse(self: Vault, declaration: Declaration) -> None:  # type: ignore[misc]
+    def _endorse(self, declaration: Declaration) -> None:
         """Our owner vouches for the peer's identities, except sources already bound here."""
-        owner_key = self._require_key(self.config.owner_key, self.config.owner)
+        owner_key = self._ctx.require_key(self._ctx.config.owner_key, self._ctx.config.owner)
         peers = self._peers_state()
         info = peers[declaration.node_id]
         endorsed = {tuple(pair) for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
         now = format_timestamp(datetime.now(UTC))
-        with self._queue().locked():
+        with self._commits.locked():
             for source, key in declaration.identities:
-                if (source, key) in endorsed or self.trust.is_bound(source, key):
+                if (source, key) in endorsed or self._ctx.trust.is_bound(source, key):
                     continue
-                if self.trust.keys_for(source) and not _from_peer(peers, source):
-                    fed.audit(self.root, fed.AuditEntry(
+                if self._ctx.trust.keys_for(source) and not _from_peer(peers, source):
+                    fed.audit(self._ctx.root, fed.AuditEntry(
                         fed.now_iso(), str(info.get("seen_via", "")), "peer-identity",
                         f"{declaration.node_id} claims {source}, which is bound here to another key; "
                         "not endorsed"))
                     continue
-                self._add_binding(make_binding(source, key, now, owner_key),
+                self._identities.add_binding(make_binding(source, key, now, owner_key),
                                   f"endorse {source} via {declaration.node_id}")
                 endorsed.add((source, key))
             # The declaration itself travels on in our projections, so others can admit the peer.
             text = declaration.to_json().encode()
-            write_atomic(self.root / declaration.relpath, text)
-            self._queue().add([(declaration.relpath, text)],
+            write_atomic(self._ctx.root / declaration.relpath, text)
+            self._commits.add([(declaration.relpath, text)],
                               [f"peer {declaration.node_id} trusted"])
-            self.flush()
+            self._commits.flush()
         info["endorsed"] = sorted(endorsed)
         self._save_peers(peers)
-        self.reload_config()
+        self._reload_config()
 
-    def revoke_peer(self: Vault, node_id: str) -> None:  # type: ignore[misc]
+    def revoke_peer(self, node_id: str) -> None:
         """Withdraw trust: remove the bindings endorsed for the peer; its facts stop verifying."""
         peers = self._peers_state()
         info = peers.get(node_id)
         if info is None:
             raise NotFound("peer", node_id)
         endorsed = {tuple(pair) for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
-        with self._queue().locked():
-            for binding in self.trust.bindings():
+        with self._commits.locked():
+            for binding in self._ctx.trust.bindings():
                 if (binding.source, binding.key) in endorsed:
-                    (self.root / binding.relpath()).unlink(missing_ok=True)
-                    self._queue().remove(binding.relpath(), f"revoke {binding.source} via {node_id}")
-            self.flush()
+                    (self._ctx.root / binding.relpath()).unlink(missing_ok=True)
+                    self._commits.remove(binding.relpath(), f"revoke {binding.source} via {node_id}")
+            self._commits.flush()
         info["status"], info["endorsed"] = "revoked", []
         self._save_peers(peers)
-        self.trust = TrustStore.load(self.root, self.config.owner_keys())
-        self.reload_config()
+        self._ctx.reload_trust()
+        self._reload_config()
 
-    def _recheck_quarantine(self: Vault) -> int:  # type: ignore[misc]
+    def _recheck_quarantine(self) -> int:
         """Import quarantined facts that verify now (their signer was admitted since)."""
         incoming: list[Incoming] = []
-        for entry in fed.read_audit(self.root):
+        for entry in fed.read_audit(self._ctx.root):
             if entry.kind != "untrusted-signer" or not entry.quarantined or not entry.path:
                 continue
-            path = self.root / entry.quarantined
+            path = self._ctx.root / entry.quarantined
             branch_scope = (entry.branch or "").split("/")[1:2]
             if not path.exists() or not branch_scope or not entry.path.startswith(
                     f"facts/{branch_scope[0]}/"):
                 continue  # only what came on a branch of that very scope
-            remote = fed.load_remotes(self.root).get(entry.remote)
+            remote = fed.load_remotes(self._ctx.root).get(entry.remote)
             if remote is None or branch_scope[0] not in remote.scopes:
                 continue  # the remote was removed, or no longer carries that scope
-            fact, _reason = recheck(path.read_bytes(), entry.path, self.trust)
-            if fact is not None and self.index.get(fact.id) is None:
+            fact, _reason = recheck(path.read_bytes(), entry.path, self._ctx.trust)
+            if fact is not None and self._keeper.index.get(fact.id) is None:
                 incoming.append(Incoming(entry.path, path.read_bytes(), fact))
                 path.unlink()
         return self._import(incoming, "sync: quarantined facts now verify")
 
-    def _publish_declaration(self: Vault) -> None:  # type: ignore[misc]
-        node, _git, _key, _clock = self._writer()
-        owner_key = self._require_key(self.config.owner_key, self.config.owner)
+    def _publish_declaration(self) -> None:
+        node, _git, _key, _clock = self._ctx.writer()
+        owner_key = self._ctx.require_key(self._ctx.config.owner_key, self._ctx.config.owner)
         endorsed = {tuple(pair) for info in self._peers_state().values()
                     for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
-        identities = sorted({(b.source, b.key) for b in self.trust.bindings()} - endorsed)
+        identities = sorted({(b.source, b.key) for b in self._ctx.trust.bindings()} - endorsed)
         scopes = sorted({s for r in self.remotes() for s in r.scopes})
         rel = f".stigmem/peers/{node.node_id}.json"
         current = None
         with contextlib.suppress(OSError, InvalidFact):
-            current = parse_declaration((self.root / rel).read_text("utf-8"), rel)
+            current = parse_declaration((self._ctx.root / rel).read_text("utf-8"), rel)
         if current is not None and (current.identities, current.scopes, current.owner_key) == (
-                tuple(identities), tuple(scopes), self.config.owner_key):
+                tuple(identities), tuple(scopes), self._ctx.config.owner_key):
             return
         # After an owner-key rotation, the previous owner key vouches for the new one, so a
         # peer that pinned the old key can follow (the key stays in this machine's key store).
-        previous_key = (self.keys.load(self.config.previous_owner_keys[-1]["key"])
-                        if self.config.previous_owner_keys else None)
-        declaration = make_declaration(owner=self.config.owner, owner_key=owner_key,
+        previous_key = (self._ctx.keys.load(self._ctx.config.previous_owner_keys[-1]["key"])
+                        if self._ctx.config.previous_owner_keys else None)
+        declaration = make_declaration(owner=self._ctx.config.owner, owner_key=owner_key,
                                        node_key=node.key, scopes=scopes, identities=identities,
                                        signed_at=fed.now_iso(), previous_key=previous_key)
-        with self._queue().locked():
+        with self._commits.locked():
             text = declaration.to_json().encode()
-            write_atomic(self.root / rel, text)
-            self._queue().add([(rel, text)], ["publish peer declaration"])
-            self.flush()
+            write_atomic(self._ctx.root / rel, text)
+            self._commits.add([(rel, text)], ["publish peer declaration"])
+            self._commits.flush()
 
     # ------------------------------------------------------------- status
 
-    def audit_log(self: Vault, limit: int | None = None) -> list[fed.AuditEntry]:  # type: ignore[misc]
-        return fed.read_audit(self.root, limit)
+    def audit_log(self, limit: int | None = None) -> list[fed.AuditEntry]:
+        return fed.read_audit(self._ctx.root, limit)
 
-    def sync_status(self: Vault) -> list[dict[str, object]]:  # type: ignore[misc]
+    def sync_status(self) -> list[dict[str, object]]:
         rows = []
-        git = self.git
+        git = self._ctx.git
         for remote in self.remotes():
-            st = fed.load_state(self.root, remote.name)
+            st = fed.load_state(self._ctx.root, remote.name)
             behind = 0
             if git is not None:
                 for ref, scope, node_id in tracking_branches(git.repo, remote):
-                    if self.node is not None and node_id == self.node.node_id:
+                    if self._ctx.node is not None and node_id == self._ctx.node.node_id:
                         continue  # our own projection, echoed back by the fetch
                     if st.accepted.get(f"stigmem/{scope}/{node_id}") != str(git.repo.references[ref].target):
                         behind += 1
@@ -399,27 +418,18 @@ class SyncMixin:
             rows.append({"remote": remote.name, "url": remote.url, "scopes": list(remote.scopes),
                          "last_sync": st.last_sync, "last_error": st.last_error,
                          "ahead": ahead, "behind": behind, "imported": st.imported,
-                         "quarantined": _count_files(self.root / fed.QUARANTINE_DIR / remote.name),
+                         "quarantined": _count_files(self._ctx.root / fed.QUARANTINE_DIR / remote.name),
                          "failures": st.failures})
         return rows
 
-    def background_sync(self: Vault, interval: float = 30.0,  # type: ignore[misc]
-                        max_backoff: float = 300.0) -> threading.Event:
-        """Sync every ``interval`` seconds in a thread; a failing remote backs off
-        exponentially (with ±20% jitter) up to ``max_backoff``. Set the event to stop."""
-        stop = threading.Event()
-
-        def loop() -> None:
-            delay = interval
-            while not stop.wait(delay):
-                reports = self.sync()
-                failures = max((fed.load_state(self.root, r.remote).failures for r in reports),
-                               default=0)
-                base = min(max_backoff, interval * (2 ** failures)) if failures else interval
-                delay = base * random.uniform(0.8, 1.2)
-
-        threading.Thread(target=loop, name="stigmem-sync", daemon=True).start()
-        return stop
+    def next_delay(self, reports: list[SyncReport], interval: float,
+                   max_backoff: float) -> float:
+        """How long a background sync waits after ``reports``: ``interval``, or while a
+        remote fails, exponentially longer (±20% jitter) up to ``max_backoff``."""
+        failures = max((fed.load_state(self._ctx.root, r.remote).failures for r in reports),
+                       default=0)
+        base = min(max_backoff, interval * (2 ** failures)) if failures else interval
+        return base * random.uniform(0.8, 1.2)
 
 
 def _keep_existing(target: Path, item: Incoming) -> bool:

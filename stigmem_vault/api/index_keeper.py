@@ -1,0 +1,474 @@
+"""Keeping the index: opening it, bringing it in step with the files, the notes the vault
+writes from it (conflict notes), and every query answered from it.
+
+The index's derived state depends on the owner, the trust store and the relation
+cardinalities as well as on the facts, so those go into its fingerprint: change any of them
+and the index is rebuilt on the next open.
+
+A writer's scan also carries out gestures (an edited or deleted signed fact, a draft): the
+façade hands the keeper a ``carry_out`` callable for that (api/gestures.py), so the keeper
+itself never signs anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from stigmem_vault.api.commits import CommitQueue
+from stigmem_vault.api.context import VaultContext
+from stigmem_vault.api.results import Change, ChangeKind, Neighbor, Provenance
+from stigmem_vault.errors import InvalidFact, NotFound
+from stigmem_vault.index.db import INDEX_FILE
+from stigmem_vault.index.index import Index
+from stigmem_vault.index.ingest import FileRecord, Key
+from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
+from stigmem_vault.model.fact import Fact, Scope, TrustClass, parse_enum
+from stigmem_vault.model.hlc import HLC
+from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
+from stigmem_vault.model.relations import Cardinality
+from stigmem_vault.model.values import ValueType
+from stigmem_vault.vault.notes import ConflictView, conflict_note_relpath, render_conflict
+from stigmem_vault.vault.store import write_atomic
+from stigmem_vault.vault.verify import attestation
+from stigmem_vault.watch.filters import VaultFilter
+from stigmem_vault.watch.scan import (
+    Changes,
+    Progress,
+    ScanReport,
+    changes,
+    index_facts,
+    is_fact_path,
+    note_record,
+    read_record,
+)
+
+# Bump when the rules that derive liveness/conflicts change: old indexes then rebuild.
+RULES_VERSION = "rules/2"
+
+CarryOut = Callable[[list[str]], list[Change]]  # gesture paths -> what was done
+
+
+class IndexKeeper:
+    """The vault's index and everything read from it."""
+
+    def __init__(self, ctx: VaultContext, commits: CommitQueue | None) -> None:
+        self._ctx = ctx
+        self._commits = commits
+        self._index: Index | None = None
+        self._stale = False  # opened for a write, not yet brought up to date
+        self._open_lock = threading.Lock()  # concurrent first writes open it once
+        self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
+        self._own_lock = threading.Lock()
+        self.carry_out: CarryOut | None = None  # set by the façade for a writer
+
+    # ------------------------------------------------------------- the index itself
+
+    @property
+    def index(self) -> Index:
+        """The vault's index, opened (and brought up to date) on first use."""
+        if self._index is None or self._stale:
+            self.refresh()
+        assert self._index is not None
+        return self._index
+
+    def _open(self) -> Index:
+        with self._open_lock:
+            if self._index is None:
+                ctx = self._ctx
+                self._index = Index(self.path(), owner=ctx.config.owner,
+                                    multi_relations=self._multi(), fingerprint=self.fingerprint())
+            return self._index
+
+    def path(self) -> Path:
+        """Where the index lives: inside the vault (``.stigmem/index/``, this clone's cache,
+        never committed), except for a copy without a node identity, whose index goes to the
+        user's cache so that reading someone else's vault never writes into it."""
+        ctx = self._ctx
+        if ctx.node is not None:
+            return ctx.root / INDEX_FILE
+        digest = hashlib.sha256(str(ctx.root).encode()).hexdigest()[:16]
+        return ctx.keys.home / "cache" / digest / "index.sqlite3"
+
+    def fingerprint(self) -> str:
+        ctx = self._ctx
+        state = {
+            "rules": RULES_VERSION,
+            "owner": ctx.config.owner,
+            "owner_key": ctx.config.owner_key,
+            "bindings": sorted((b.source, b.key, b.signature) for b in ctx.trust.bindings()),
+            "multi": sorted(self._multi()),
+        }
+        return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+    def _multi(self) -> frozenset[str]:
+        return frozenset(r for r, s in self._ctx.schemas.items()
+                         if s.cardinality is Cardinality.MULTI)
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    # ------------------------------------------------------------- scans
+
+    def refresh(self, progress: Progress | None = None) -> ScanReport:
+        """Bring the index in step with the files; a writer also carries out the gestures
+        made while nobody watched (an edited or deleted signed fact, a draft)."""
+        index = self._open()
+        self._stale = False
+        ctx = self._ctx
+        if ctx.node is None:  # a copy without a writer: files are what they are
+            return self._index_only(index, progress)
+        if self._commits is None or self.carry_out is None or ctx.git is None:
+            return self._index_only(index, progress, keep_signed=True)  # opened read-only
+        with ctx.git.locked():
+            found = changes(ctx.root, index)
+            gesture_paths, plain, removed = _split_gestures(index, found)
+            report = index_facts(ctx.root, index, ctx.trust, plain, removed, progress)
+            self._adopt_untracked(index, [rel for rel, _st in plain])
+            done = self.carry_out(gesture_paths + found.notes)
+            report.changes.extend(done)
+            for change in done:
+                if change.kind is ChangeKind.REJECTED:
+                    report.problems.append((change.path, "rejected", change.detail))
+            # Record every note as seen (a draft that was filed is gone), so the next scan of an
+            # unchanged vault does not read and parse each conflict or loose note again.
+            # (Not over a state the processing itself recorded, e.g. a rejected draft's reason.)
+            index.apply([r for r in (note_record(ctx.root, n) for n in found.notes)
+                         if r and index.file_stat(r.path) != (r.size, r.mtime_ns)], [])
+            self.sync_conflict_notes(report.dirty_keys)
+        report.scanned, report.unchanged = found.scanned, found.unchanged
+        return report
+
+    def _adopt_untracked(self, index: Index, rels: list[str]) -> None:
+        """Valid signed facts dropped in while nobody watched (an agent writing files) are
+        committed like any other write, with the very bytes that verified; anything else
+        stays out of git."""
+        git = self._ctx.git
+        if not rels or git is None or self._commits is None:
+            return
+        tracked = git.repo.index
+        tracked.read()
+        for rel in rels:
+            if rel in tracked:  # checked first: most files are tracked, and this is cheaper
+                continue
+            state = index.file_state(rel)
+            if state is not None and state[0] == "valid":
+                self._commits.adopt(rel, index.file_sha256(rel), f"adopt {rel}")
+
+    def _index_only(self, index: Index, progress: Progress | None,
+                    keep_signed: bool = False) -> ScanReport:
+        """Index the files as they are. With ``keep_signed`` (a writer's vault opened
+        read-only), an edited or deleted signed fact keeps its indexed original: the edit is
+        a gesture that only a writer carries out (as an amendment or a retraction), so a
+        read shows the same facts before and after, whatever the timing."""
+        root = self._ctx.root
+        found = changes(root, index)
+        facts, removed = found.facts, found.removed
+        awaiting: list[str] = []
+        if keep_signed:
+            awaiting, facts, removed = _split_gestures(index, found)
+        report = index_facts(root, index, self._ctx.trust, facts, removed, progress)
+        index.apply([r for r in (note_record(root, n) for n in found.notes) if r], [])
+        report.scanned, report.unchanged = found.scanned, found.unchanged
+        report.awaiting = awaiting
+        return report
+
+    def reindex(self, progress: Progress | None = None) -> ScanReport:
+        """Throw the index away and build it again from the files."""
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path()}{suffix}").unlink(missing_ok=True)
+        return self.refresh(progress)
+
+    def config_changed(self) -> ScanReport | None:
+        """The trust store or schemas changed: rebuild if the index depends on what changed.
+
+        Returns the report of the re-index (with the gestures its scan carried out), if any."""
+        if self._index is not None and self._index.db.fingerprint != self.fingerprint():
+            self.close()
+            return self.refresh()
+        return None
+
+    def index_paths(self, rels: list[str]) -> list[Change]:
+        """(Re)index fact files as they are now, without any gesture."""
+        records, removed = [], []
+        for rel in rels:
+            try:
+                records.append(read_record(self._ctx.root, rel, os.lstat(self._ctx.root / rel),
+                                           self._ctx.trust))
+            except FileNotFoundError:
+                removed.append(rel)
+        self.ingest(records, removed)
+        return [Change(ChangeKind.INDEXED, r.path, r.status, r.fact.id if r.fact else None)
+                for r in records]
+
+    def ingest(self, records: list[FileRecord], removed: list[str]) -> None:
+        """Apply file records to the index and refresh the conflict notes they touch."""
+        self.sync_conflict_notes(self.index.apply(records, removed))
+
+    def record_written(self, written: list[tuple[str, bytes, Fact]]) -> None:
+        """Index facts this process just wrote (one transaction), so the next query sees them.
+
+        Every write is indexed, even by a process that has not read the index yet (a one-shot
+        assert): a later edit of the file is then an amendment, whatever the timing. The rest
+        of the vault is brought up to date on first read, not now."""
+        if self._index is None:
+            self._open()
+            self._stale = True
+        assert self._index is not None
+        records = []
+        for rel, data, fact in written:
+            digest = hashlib.sha256(data).hexdigest()
+            st = os.stat(self._ctx.root / rel)
+            with self._own_lock:
+                self._own_writes[rel] = digest
+            verdict, reason = attestation(fact, self._ctx.trust)  # we signed it: binding only
+            records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
+                                      verdict.value, reason, fact))
+        self.sync_conflict_notes(self._index.apply(records, []))
+
+    # ------------------------------------------------------------- own writes
+
+    def remember_write(self, rel: str, data: bytes | None) -> None:
+        with self._own_lock:
+            self._own_writes[rel] = None if data is None else hashlib.sha256(data).hexdigest()
+
+    def indexed_as_is(self, rel: str) -> bool:
+        """True if the index holds the file ``rel`` with its current size and mtime: the
+        check a gesture makes first, made without git's lock (it only reads)."""
+        if rel.endswith("/") or rel.startswith(VaultFilter.config_prefixes):
+            return False
+        try:
+            st = os.lstat(self._ctx.root / rel)
+        except OSError:
+            return False
+        return self.index.file_stat(rel) == (st.st_size, st.st_mtime_ns)
+
+    def is_own_write(self, rel: str) -> bool:
+        """True (once) if ``rel`` is exactly as this process last wrote or removed it."""
+        with self._own_lock:
+            if rel not in self._own_writes:
+                return False
+            expected = self._own_writes[rel]
+        try:
+            current = hashlib.sha256((self._ctx.root / rel).read_bytes()).hexdigest()
+        except OSError:
+            current = None
+        if current == expected:
+            return True
+        with self._own_lock:
+            self._own_writes.pop(rel, None)  # someone changed it after us: a real change
+        return False
+
+    # ------------------------------------------------------------- notes the vault writes
+
+    def write_note(self, rel: str, text: str, note: str) -> bool:
+        """Write a generated or annotated note (not a fact); False if it was already so."""
+        path = self._ctx.root / rel
+        data = text.encode("utf-8")
+        try:
+            if path.read_bytes() == data:
+                return False
+        except OSError:
+            pass
+        commits = self._writer_queue()
+        write_atomic(path, data, scratch=self._ctx.scratch)
+        self.remember_write(rel, data)
+        commits.add([(rel, data)], [note])
+        if self._index is not None:
+            record = note_record(self._ctx.root, rel)
+            if record:
+                self._index.apply([record], [])
+        return True
+
+    def remove_note(self, rel: str, note: str) -> None:
+        commits = self._writer_queue()
+        (self._ctx.root / rel).unlink(missing_ok=True)
+        self.remember_write(rel, None)
+        commits.remove(rel, note)
+        if self._index is not None:
+            self._index.apply([], [rel])
+
+    def sync_conflict_notes(self, keys: Iterable[Key]) -> int:
+        """Write or update the conflict note of every conflict on ``keys``; return how many
+        changed. A read-only open writes none."""
+        if self._commits is None:
+            return 0
+        index = self._index
+        assert index is not None
+        changed = 0
+        for record in index.conflicts_on(set(keys)):
+            view = _conflict_view(index, record)
+            if view is None:
+                continue
+            rel = str(conflict_note_relpath(record.id, record.entity, record.relation,
+                                            record.scope))
+            if self.write_note(rel, render_conflict(view),
+                               f"conflict {record.id[:12]} {record.status}"):
+                changed += 1
+        return changed
+
+    def _writer_queue(self) -> CommitQueue:
+        self._ctx.writer()
+        assert self._commits is not None
+        return self._commits
+
+    # ------------------------------------------------------------- queries
+
+    def query(self, *, entity: str | None = None, relation: str | None = None,
+              source: str | None = None, scope: str | list[str] | None = None,
+              trust: str | list[str] | None = None, value_type: str | None = None,
+              signer: str | None = None, supersedes: str | None = None,
+              min_confidence: float | None = None, include_superseded: bool = False,
+              include_expired: bool = False, include_contradicted: bool = True,
+              include_unverified: bool = False, as_of: str | None = None,
+              limit: int | None = None, offset: int = 0) -> list[IndexedFact]:
+        """Facts from the index; by default only live ones (not superseded, retracted or expired)."""
+        return self.index.query(self.filters(
+            entity=entity, relation=relation, source=source, scope=scope, trust=trust,
+            value_type=value_type, signer=signer, supersedes=supersedes,
+            min_confidence=min_confidence, include_superseded=include_superseded,
+            include_expired=include_expired, include_contradicted=include_contradicted,
+            include_unverified=include_unverified, as_of=as_of, limit=limit, offset=offset))
+
+    def filters(self, *, entity: str | None = None, relation: str | None = None,
+                source: str | None = None, scope: str | list[str] | None = None,
+                trust: str | list[str] | None = None, value_type: str | None = None,
+                min_confidence: float | None = None, as_of: str | None = None,
+                **flags: Any) -> Filters:
+        """Normalize user-given filter values exactly as the fields themselves are normalized."""
+        scopes = [scope] if isinstance(scope, str) else scope
+        trusts = [trust] if isinstance(trust, str) else trust
+        if min_confidence is not None and not 0.0 <= float(min_confidence) <= 1.0:
+            raise InvalidFact("min_confidence", f"{min_confidence!r} is outside 0.0-1.0")
+        if value_type is not None:
+            value_type = parse_enum(ValueType, value_type, "value_type").value  # String -> string
+        if as_of is not None:
+            HLC.parse(as_of, "as_of")
+        return Filters(
+            entity=normalize_identifier(entity, "entity") if entity else None,
+            relation=normalize_relation(relation) if relation else None,
+            source=normalize_source(source) if source else None,
+            scopes=tuple(parse_enum(Scope, s, "scope").value for s in scopes) if scopes else None,
+            trust=tuple(parse_enum(TrustClass, t, "trust").value for t in trusts) if trusts else None,
+            value_type=value_type, min_confidence=min_confidence, as_of=as_of, **flags)
+
+    def recall(self, text: str, *, limit: int = 10, scope: str | list[str] | None = None,
+               min_confidence: float | None = None, trust: str | list[str] | None = None,
+               include_contradicted: bool = True,
+               include_unattested: bool = False) -> list[Recalled]:
+        """Ranked recall over live facts: BM25 blended with recency and trust, times confidence."""
+        if not text.strip():
+            raise InvalidFact("query", "must not be empty")
+        filters = self.filters(scope=scope, min_confidence=min_confidence, trust=trust,
+                               include_contradicted=include_contradicted,
+                               include_unattested=include_unattested)
+        return self.index.recall(text, filters, limit)
+
+    def lookup(self, fact_id: str) -> IndexedFact:
+        """The indexed fact with this id, or an unambiguous prefix of 8+ hex digits."""
+        wanted = fact_id.strip().lower()
+        if len(wanted) < 8 or len(wanted) > 64 or any(c not in "0123456789abcdef" for c in wanted):
+            raise InvalidFact("id", f"{fact_id!r} is not a fact id or a prefix of 8+ hex digits")
+        ids = [wanted] if len(wanted) == 64 else self.index.ids_with_prefix(wanted)
+        items = [item for item in (self.index.get(i) for i in ids) if item is not None]
+        if not items:
+            raise NotFound("fact", fact_id)
+        if len(items) > 1:
+            raise InvalidFact("id", f"prefix {fact_id!r} is ambiguous: "
+                                    + ", ".join(i.fact.id[:16] for i in items))
+        return items[0]
+
+    def provenance(self, fact_id: str) -> Provenance:
+        item = self.lookup(fact_id)
+        index = self.index
+        replaced: list[IndexedFact] = []
+        cursor = item
+        while cursor.fact.supersedes and len(replaced) < 100:
+            older = index.get(cursor.fact.supersedes)
+            if older is None:
+                break
+            replaced.append(older)
+            cursor = older
+        replaced_by: list[IndexedFact] = []
+        cursor = item
+        while cursor.superseded_by and len(replaced_by) < 100:
+            newer = index.get(cursor.superseded_by)
+            if newer is None:
+                break
+            replaced_by.append(newer)
+            cursor = newer
+        state = index.file_state(item.path) if item.path else None
+        git = self._ctx.git
+        commits = git.log_for(item.path) if git is not None and item.path else []
+        return Provenance(
+            item, state[0] if state else None, state[1] if state else None,
+            sorted(self._ctx.trust.sources_for(item.fact.signer)), replaced, replaced_by,
+            [(parent, index.get(parent)) for parent in item.fact.derived_from],
+            index.derived_children(item.fact.id), commits)
+
+    def neighbors(self, entity: str, *, depth: int = 1, scopes: list[str] | None = None,
+                  relation_prefix: str | None = None,
+                  min_confidence: float = 0.0) -> list[Neighbor]:
+        """Entities reachable through live ``ref`` facts (either direction), breadth first."""
+        if not 1 <= depth <= 3:
+            raise InvalidFact("depth", f"{depth} is outside 1-3")
+        start = normalize_identifier(entity, "entity")
+        allowed = tuple(self.filters(scope=scopes).scopes or tuple(s.value for s in Scope))
+        seen = {start}
+        frontier = [(start, [start])]
+        found: list[Neighbor] = []
+        for hops in range(1, depth + 1):
+            paths = dict(frontier)
+            edges = self.index.ref_edges(list(paths), allowed, min_confidence)
+            frontier = []
+            for source_entity, relation, target, confidence in edges:
+                if relation_prefix and not relation.startswith(relation_prefix):
+                    continue
+                here, there = ((source_entity, target) if source_entity in paths
+                               else (target, source_entity))
+                if there in seen or here not in paths:
+                    continue
+                seen.add(there)
+                path = [*paths[here], there]
+                found.append(Neighbor(there, relation, hops, confidence, path))
+                frontier.append((there, path))
+        return found
+
+    def conflicts(self, status: str | None = None) -> list[ConflictRecord]:
+        if status is not None and status not in ("open", "resolved", "obsolete"):
+            raise InvalidFact("status", f"{status!r} is not one of: open, resolved, obsolete")
+        return self.index.conflicts(status)
+
+
+def _split_gestures(index: Index, found: Changes,
+                    ) -> tuple[list[str], list[tuple[str, os.stat_result]], list[str]]:
+    """(gesture paths, plain changed files, plain removals) of a scan's changes: a fact file
+    that held a valid fact when last indexed and changed or went is a gesture."""
+    # Paths whose file held a valid fact when last indexed: one query, not one per path.
+    was_valid = index.valid_fact_paths(
+        [rel for rel, _st in found.facts] + [rel for rel in found.removed if is_fact_path(rel)])
+    gestures: list[str] = []
+    plain: list[tuple[str, os.stat_result]] = []
+    removed: list[str] = []
+    for rel, st in found.facts:
+        (gestures.append(rel) if rel in was_valid else plain.append((rel, st)))
+    for rel in found.removed:
+        (gestures.append(rel) if is_fact_path(rel) and rel in was_valid else removed.append(rel))
+    return gestures, plain, removed
+
+
+def _conflict_view(index: Index, record: ConflictRecord) -> ConflictView | None:
+    if record.fact_a is None or record.fact_b is None:
+        return None
+    resolution = index.get(record.resolution) if record.resolution else None
+    return ConflictView(record.id, record.entity, record.relation, record.scope, record.status,
+                        record.fact_a.fact, record.fact_b.fact,
+                        resolution.fact if resolution else None)
