@@ -25,11 +25,15 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from itertools import combinations, pairwise
+from typing import Any
 
 from stigmem_vault.index.ingest import Key
 from stigmem_vault.model.identifiers import is_system_source
 
 _CHUNK = 900
+# A facts row as sqlite3 returns it: (id, source, hlc, confidence, value_type, value_json,
+# status, present).
+_Row = tuple[Any, ...]
 
 
 def conflict_id(fact_a: str, fact_b: str) -> str:
@@ -101,7 +105,7 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
     _store_conflicts(conn, key, facts, open_pairs, past_pairs, replaced, owner)
 
 
-def _past_pairs(facts: dict[str, tuple[object, ...]], candidates: dict[str, tuple[object, ...]],
+def _past_pairs(facts: dict[str, _Row], candidates: dict[str, _Row],
                 replaced: dict[str, list[tuple[str, str, str]]]) -> set[tuple[str, str]]:
     """Pairs with unequal values that were both live at some HLC, derived from the facts alone.
 
@@ -125,7 +129,7 @@ def _past_pairs(facts: dict[str, tuple[object, ...]], candidates: dict[str, tupl
     return pairs
 
 
-def _store_conflicts(conn: sqlite3.Connection, key: Key, facts: dict[str, tuple[object, ...]],
+def _store_conflicts(conn: sqlite3.Connection, key: Key, facts: dict[str, _Row],
                      open_pairs: set[tuple[str, str]], past_pairs: set[tuple[str, str]],
                      replaced: dict[str, list[tuple[str, str, str]]], owner: str) -> None:
     existing = {row[0]: row for row in conn.execute(

@@ -121,8 +121,9 @@ def select_facts(conn: sqlite3.Connection, filters: Filters) -> list[IndexedFact
 
 def count_facts(conn: sqlite3.Connection, filters: Filters) -> int:
     where, params = _where(filters)
-    return conn.execute(f"SELECT count(*) FROM facts f WHERE {' AND '.join(where) or '1'}",
-                        params).fetchone()[0]
+    count: int = conn.execute(f"SELECT count(*) FROM facts f WHERE {' AND '.join(where) or '1'}",
+                              params).fetchone()[0]
+    return count
 
 
 def _where(filters: Filters) -> tuple[list[str], list[object]]:

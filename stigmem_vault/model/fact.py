@@ -28,7 +28,13 @@ from stigmem_vault.model.identifiers import (
     normalize_relation,
     normalize_source,
 )
-from stigmem_vault.model.values import Value, expiry_instant, is_fact_id, parse_iso_datetime
+from stigmem_vault.model.values import (
+    Value,
+    enum_member,
+    expiry_instant,
+    is_fact_id,
+    parse_iso_datetime,
+)
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -147,7 +153,7 @@ def parse_confidence(raw: object) -> float:
 
 def parse_enum(enum: type[E], raw: object, field_name: str) -> E:
     try:
-        return enum(raw.strip().lower() if isinstance(raw, str) else raw)
+        return enum_member(enum, raw.strip().lower() if isinstance(raw, str) else raw)
     except ValueError:
         allowed = ", ".join(item.value for item in enum)
         raise InvalidFact(field_name, f"{raw!r} is not one of: {allowed}") from None

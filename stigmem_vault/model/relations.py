@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from stigmem_vault.errors import InvalidFact
 from stigmem_vault.model.identifiers import normalize_relation
-from stigmem_vault.model.values import Scalar, Value, ValueType, make_value
+from stigmem_vault.model.values import Scalar, Value, ValueType, enum_member, make_value
 
 
 class Cardinality(StrEnum):
@@ -67,11 +67,11 @@ def parse_schema(data: Mapping[str, object]) -> RelationSchema:
     vtype = None
     if data.get("type") is not None:
         try:
-            vtype = ValueType(data["type"])
+            vtype = enum_member(ValueType, data["type"])
         except ValueError:
             raise InvalidFact("type", f"{data['type']!r} is not a value type") from None
     try:
-        cardinality = Cardinality(data.get("cardinality", "single"))
+        cardinality = enum_member(Cardinality, data.get("cardinality", "single"))
     except ValueError:
         raise InvalidFact("cardinality", f"{data.get('cardinality')!r} is not single or multi") from None
     enum = None
@@ -86,7 +86,7 @@ def parse_schema(data: Mapping[str, object]) -> RelationSchema:
         raw_bound = data.get(key)
         if raw_bound is not None and (isinstance(raw_bound, bool) or not isinstance(raw_bound, int | float)):
             raise InvalidFact(key, f"must be a number, got {raw_bound!r}")
-        bounds[key] = raw_bound  # type: ignore[assignment]
+        bounds[key] = raw_bound
     if (bounds["min"] is not None or bounds["max"] is not None) and vtype not in (None, ValueType.NUMBER):
         raise InvalidFact("min/max", f"only apply to number relations, not {vtype}")
     description = data.get("description") or ""

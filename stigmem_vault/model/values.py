@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from stigmem_vault.errors import InvalidFact
 from stigmem_vault.model.identifiers import normalize_identifier
@@ -34,6 +35,16 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?$"
 )
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def enum_member(enum: type[_E], raw: object) -> _E:
+    """``enum(raw)`` for input of any type: the member whose value ``raw`` is, else ValueError
+    (as the call itself raises for a non-string)."""
+    if not isinstance(raw, str):
+        raise ValueError(f"{raw!r} is not a valid {enum.__name__}")
+    return enum(raw)
 
 
 class ValueType(StrEnum):
@@ -72,7 +83,7 @@ def is_fact_id(text: str) -> bool:
 def make_value(type_name: object, v: object, field: str = "value") -> Value:
     """Validate ``v`` against ``type_name`` and return the typed Value."""
     try:
-        vtype = ValueType(type_name)
+        vtype = enum_member(ValueType, type_name)
     except ValueError:
         allowed = ", ".join(t.value for t in ValueType)
         raise InvalidFact(

@@ -1,4 +1,8 @@
-"""Our node against the shared upstream vectors (../shared/conformance beside the repo).
+"""Our node against upstream's conformance vectors.
+
+The vectors are ../shared/conformance when shared/ sits beside the repo (as in CI), else the
+copy shipped in tests/fixtures/upstream/conformance, so a fresh clone on its own runs them too;
+when both are there, the copy must match shared/ byte for byte (see that folder's README).
 
 The node runs in a thread on a fresh vault, auth off on loopback (the conformance profile of
 contract §5.2); every vector that is not skipped must pass, through the Python runner and
@@ -8,6 +12,7 @@ through ``stigmem conformance``.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,18 +26,33 @@ from stigmem_vault.http.server import RunningNode, running
 from stigmem_vault.http.settings import NodeSettings
 
 REPO = Path(__file__).resolve().parents[2]
-VECTORS = REPO.parent / "shared" / "conformance"
+SHARED = REPO.parent / "shared" / "conformance"
+SHIPPED = REPO / "tests" / "fixtures" / "upstream" / "conformance"
 
 pytestmark = pytest.mark.network
 
 
+def _files(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.glob("*.json"))}
+
+
 @pytest.fixture(scope="module")
 def vectors_dir() -> Path:
-    # CI checks the repo out with shared/ beside it: a missing directory is a broken setup,
-    # not a reason to skip.
-    if not sorted(VECTORS.glob("*.json")):
-        pytest.fail(f"no conformance vectors in {VECTORS} (shared/ must sit beside the repo)")
-    return VECTORS
+    """shared/'s vectors when they sit beside the repo, else the shipped copy."""
+    chosen = SHARED if _files(SHARED) else SHIPPED
+    assert _files(chosen), f"no conformance vectors in {chosen}"
+    return chosen
+
+
+def test_the_shipped_vectors_are_a_copy_of_shared() -> None:
+    shared = _files(SHARED)
+    if not shared:
+        pytest.skip(f"no {SHARED} beside the repo: the shipped copy has nothing to match")
+    shipped = _files(SHIPPED)
+    stale = sorted(name for name in shared.keys() | shipped.keys()
+                   if shared.get(name) != shipped.get(name))
+    assert stale == [], (f"{SHIPPED} differs from {SHARED} in {stale}: refresh the copy "
+                         f"(tests/fixtures/upstream/README.md)")
 
 
 @pytest.fixture
@@ -77,16 +97,22 @@ def test_cli_prints_the_table_and_exits_0(node: RunningNode, vectors_dir: Path) 
     assert all(row[column - 2: column] == "  " and row[column] != " " for row in rows)
 
 
-def test_cli_json_and_default_directory(node: RunningNode, vectors_dir: Path,
+def test_cli_json_and_default_directory(node: RunningNode, vectors_dir: Path, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(REPO)  # ../shared/conformance from the repo root: the default
+    # The default is ../shared/conformance from the current directory: lay one out beside a
+    # checkout folder, whether or not the real shared/ is there.
+    default = tmp_path / "shared" / "conformance"
+    shutil.copytree(vectors_dir, default)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.chdir(checkout)
     result = CliRunner().invoke(cli, ["conformance", "--base-url", node.url, "--json"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["summary"] == _expected_counts(vectors_dir)
     first = data["results"][0]
-    assert first["file"] == str(sorted(vectors_dir.glob("*.json"))[0].resolve())
+    assert first["file"] == str(sorted(default.glob("*.json"))[0].resolve())
     assert set(first) == {"id", "file", "outcome", "reason", "method", "path", "status"}
     assert {r["outcome"] for r in data["results"]} == {"passed", "skipped"}
 
