@@ -26,9 +26,18 @@ import pygit2
 from nacl.signing import SigningKey, VerifyKey
 
 from stigmem_vault.errors import StorageError
+from stigmem_vault.vault.store import fsync_dir, make_dirs, write_atomic
 
 BRANCH = "main"
 _SSHSIG_MAGIC = b"SSHSIG"
+# Temp files of loose objects: ours are tmp_stigmem_<pid>_<thread>; libgit2 writes
+# tmp_object_git2_<random> and stock git tmp_obj_<random> (and tmp_pack_*, tmp_idx_* on fetch).
+_OWN_TMP = "tmp_stigmem_"
+_TMP_PREFIX = "tmp_"
+# A temp object file whose writer we cannot name (libgit2's, git's) is left alone until it is
+# this old: a live writer touches its file as it writes (a fetched pack grows), and writing
+# one loose object takes milliseconds.
+STALE_TMP_SECONDS = 3600
 
 
 def _ssh_string(data: bytes) -> bytes:
@@ -62,6 +71,9 @@ class GitRepo:
     """The vault's git repository, written only through signed commits under a file lock."""
 
     def __init__(self, repo: pygit2.Repository, lock_path: Path) -> None:
+        # Process-wide: libgit2 fsyncs every object, ref, reflog and pack it writes, and the
+        # folder it lands in. Its index writes are not fsynced: commit() does that itself.
+        pygit2.settings.enable_fsync_gitdir(True)
         self.repo = repo
         self.root = Path(repo.workdir)
         self._lock_path = lock_path
@@ -71,12 +83,18 @@ class GitRepo:
         # Where loose objects go, if we may write them ourselves (SHA-1 repositories).
         sha1 = all(v.lower() == "sha1" for v in repo.config.get_multivar("extensions.objectformat"))
         self._objects: str | None = os.path.join(repo.path, "objects") if sha1 else None
+        self._synced_dirs: set[str] = set()  # object folders our blobs went to, this commit
+        self._swept = False  # crashed writers' temp objects removed (by the first commit)
 
     @classmethod
     def init(cls, root: Path, lock_path: Path) -> GitRepo:
+        pygit2.settings.enable_fsync_gitdir(True)
         try:
+            make_dirs(root)
             repo = pygit2.init_repository(str(root), initial_head=BRANCH)
-        except pygit2.GitError as exc:
+            # libgit2 creates the skeleton (HEAD, config, objects/, refs/) without fsync.
+            _fsync_tree(Path(repo.path))
+        except (pygit2.GitError, OSError) as exc:
             raise StorageError(f"{root}: cannot initialise a git repository: {exc}") from exc
         return cls(repo, lock_path)
 
@@ -114,9 +132,14 @@ class GitRepo:
                key: SigningKey, name: str, email: str) -> str | None:
         """Stage the given paths and make one signed commit; None if nothing changed.
 
-        The caller holds ``locked()``.
+        The caller holds ``locked()``. When it returns, the commit survives a power loss:
+        every object, its folder, ``objects/`` (for new fan-out folders), the branch, its
+        reflog and the index are fsynced, objects before the branch that names them.
         """
         try:
+            if not self._swept:
+                self._swept = True
+                self.remove_stale_temp_objects()
             index = self.repo.index
             # Reload only if git's index file changed on disk (another process committed): a
             # forced re-read costs tens of ms on a large vault, under the vault's write lock.
@@ -139,15 +162,67 @@ class GitRepo:
             payload = self.repo.create_commit_string(who, who, message, tree, parents)
             signature = sshsig(key, payload.encode("utf-8"))
             oid = self.repo.create_commit_with_signature(payload, signature, "gpgsig")
+            self._sync_objects()  # before the branch names the commit
             ref = f"refs/heads/{BRANCH}"
             if self.repo.head_is_unborn:
                 self.repo.references.create(ref, oid)
+                # libgit2 fsyncs the new reflog's folder but not the folders it made for it.
+                for folder in ("logs/refs", "logs"):
+                    fsync_dir(os.path.join(self.repo.path, folder))
             else:
                 self.repo.references[self.repo.head.name].set_target(oid)
             index.write()
+            # An index older than HEAD would drop this commit's files from the next tree.
+            _fsync_file(os.path.join(self.repo.path, "index"))
+            fsync_dir(self.repo.path)
             return str(oid)
         except (pygit2.GitError, OSError) as exc:
             raise StorageError(f"{self.root}: git commit failed: {exc}") from exc
+        finally:
+            self._synced_dirs.clear()
+
+    def _sync_objects(self) -> None:
+        """Make the folders our blobs were linked into durable, and ``objects/`` itself, which
+        gains an entry whenever a fan-out folder is new (libgit2 fsyncs the folder an object
+        lands in, never ``objects/``): one fsync per folder per commit, not one per blob."""
+        for folder in sorted(self._synced_dirs):
+            fsync_dir(folder)
+        fsync_dir(os.path.join(self.repo.path, "objects"))
+
+    def remove_stale_temp_objects(self, now: float | None = None) -> list[str]:
+        """Remove ``objects/tmp_*`` files that crashed writers left behind; return their names.
+
+        Ours name their process (``tmp_stigmem_<pid>_<thread>``) and go once that process is
+        gone. libgit2's and git's carry no process id, and a git command in another process
+        may be writing one right now (this vault's own writers do not: they commit under
+        ``locked()``, which the caller holds), so they go once untouched for
+        STALE_TMP_SECONDS.
+        """
+        objects = os.path.join(self.repo.path, "objects")
+        now = time.time() if now is None else now
+        removed = []
+        try:
+            names = [n for n in os.listdir(objects) if n.startswith(_TMP_PREFIX)]
+        except FileNotFoundError:
+            return removed
+        for name in names:
+            path = os.path.join(objects, name)
+            if name.startswith(_OWN_TMP):
+                pid = name[len(_OWN_TMP):].split("_", 1)[0]
+                stale = pid.isdigit() and not _pid_alive(int(pid))
+            else:
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                stale = stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TMP_SECONDS
+            if stale:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    continue  # gone already, or not ours to remove: never fail a commit for it
+                removed.append(name)
+        return removed
 
     def _stage(self, index: pygit2.Index, path: str) -> None:
         """Stage a work-tree file byte for byte, with its stat data.
@@ -188,11 +263,12 @@ class GitRepo:
         folder = os.path.join(self._objects, digest[:2])
         target = os.path.join(folder, digest[2:])
         if not os.path.exists(target):
-            os.makedirs(folder, exist_ok=True)
-            tmp = os.path.join(self._objects, f"tmp_stigmem_{os.getpid()}_{threading.get_ident()}")
+            os.makedirs(folder, exist_ok=True)  # objects/ is fsynced once, by _sync_objects
+            tmp = os.path.join(self._objects, f"{_OWN_TMP}{os.getpid()}_{threading.get_ident()}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
             try:
                 os.write(fd, zlib.compress(header + data, 1))
+                os.fsync(fd)  # the bytes first: the link must never name a torn object
             finally:
                 os.close(fd)
             try:
@@ -201,6 +277,7 @@ class GitRepo:
                 pass  # another writer stored the same object: its bytes are the same
             finally:
                 os.unlink(tmp)
+            self._synced_dirs.add(folder)
         return pygit2.Oid(hex=digest)
 
     def dirty_paths(self) -> tuple[list[str], list[str]]:
@@ -267,6 +344,36 @@ class _StatEntry(pygit2.IndexEntry):
         return centry, keep
 
 
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(top: Path) -> None:
+    """fsync every file and folder under ``top`` (a new repository's skeleton), and the
+    folder that holds ``top``."""
+    for dirpath, _dirnames, filenames in os.walk(top):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                _fsync_file(path)
+        fsync_dir(dirpath)
+    fsync_dir(top.parent)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def _tree_entry(tree: pygit2.Tree, relpath: str) -> str | None:
     try:
         return str(tree[relpath].id)
@@ -281,9 +388,7 @@ def write_allowed_signers(path: Path, entries: Iterable[tuple[str, VerifyKey]]) 
     text = "".join(line + "\n" for line in lines)
     if path.exists() and path.read_text() == text:
         return False
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode())
     return True
 
 
