@@ -17,10 +17,11 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import pygit2
 from nacl.signing import SigningKey, VerifyKey
@@ -30,10 +31,15 @@ from stigmem_vault.vault.store import fsync_dir, make_dirs, write_atomic
 
 BRANCH = "main"
 _SSHSIG_MAGIC = b"SSHSIG"
-# Temp files of loose objects: ours are tmp_stigmem_<pid>_<thread>; libgit2 writes
-# tmp_object_git2_<random> and stock git tmp_obj_<random> (and tmp_pack_*, tmp_idx_* on fetch).
+# Temp files of loose objects in objects/: ours are tmp_stigmem_<pid>_<thread>, libgit2's
+# tmp_object_git2_<random>. (Stock git keeps its own in the fan-out folders and packs/, and
+# prunes them in `git gc`: we never list those folders.)
 _OWN_TMP = "tmp_stigmem_"
 _TMP_PREFIX = "tmp_"
+_IO_THREADS = 16
+_GENERAL = object()  # _prepare: a path that index.add must stage (a symlink, an odd file)
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 # A temp object file whose writer we cannot name (libgit2's, git's) is left alone until it is
 # this old: a live writer touches its file as it writes (a fetched pack grows), and writing
 # one loose object takes milliseconds.
@@ -144,25 +150,35 @@ class GitRepo:
             # Reload only if git's index file changed on disk (another process committed): a
             # forced re-read costs tens of ms on a large vault, under the vault's write lock.
             index.read(False)
-            # Stage each path as the work tree has it now: within one batch a note can be
-            # written and then removed (a draft rejected, fixed, then filed) or the reverse.
-            for path in dict.fromkeys([*added, *removed]):
-                if os.path.lexists(os.path.join(self.root, path)):
-                    self._stage(index, path)
-                elif path in index:
-                    index.remove(path)
-            tree = index.write_tree()
-            parents = [] if self.repo.head_is_unborn else [self.repo.head.target]
-            if parents and self.repo[parents[0]].tree_id == tree:
-                index.write()
-                return None
-            now = int(time.time())
-            offset = (time.localtime(now).tm_gmtoff or 0) // 60
-            who = pygit2.Signature(name, email, now, offset)
-            payload = self.repo.create_commit_string(who, who, message, tree, parents)
-            signature = sshsig(key, payload.encode("utf-8"))
-            oid = self.repo.create_commit_with_signature(payload, signature, "gpgsig")
-            self._sync_objects()  # before the branch names the commit
+            paths = list(dict.fromkeys([*added, *removed]))
+            with self._io(len(paths)) as each:
+                # Stage each path as the work tree has it now: within one batch a note can be
+                # written and then removed (a draft rejected, fixed, then filed) or the
+                # reverse. Files are read and stored as blobs by several threads at once,
+                # so that their fsyncs overlap; the index is changed by this thread alone.
+                for path, entry in zip(paths, each(self._prepare, paths), strict=True):
+                    if entry is _GENERAL:
+                        index.add(path)  # a symlink, or let libgit2 report what is wrong with it
+                    elif entry is not None:
+                        index.add(entry)
+                    elif path in index:
+                        index.remove(path)
+                tree = index.write_tree()
+                parents = [] if self.repo.head_is_unborn else [self.repo.head.target]
+                if parents and self.repo[parents[0]].tree_id == tree:
+                    index.write()
+                    return None
+                now = int(time.time())
+                offset = (time.localtime(now).tm_gmtoff or 0) // 60
+                who = pygit2.Signature(name, email, now, offset)
+                payload = self.repo.create_commit_string(who, who, message, tree, parents)
+                signature = sshsig(key, payload.encode("utf-8"))
+                oid = self.repo.create_commit_with_signature(payload, signature, "gpgsig")
+                # Before the branch names the commit: the folders our blobs were linked into,
+                # then objects/, which gains an entry whenever a fan-out folder is new (libgit2
+                # fsyncs the folder each of its objects lands in, never objects/).
+                each(fsync_dir, sorted(self._synced_dirs))
+                fsync_dir(os.path.join(self.repo.path, "objects"))
             ref = f"refs/heads/{BRANCH}"
             if self.repo.head_is_unborn:
                 self.repo.references.create(ref, oid)
@@ -181,22 +197,25 @@ class GitRepo:
         finally:
             self._synced_dirs.clear()
 
-    def _sync_objects(self) -> None:
-        """Make the folders our blobs were linked into durable, and ``objects/`` itself, which
-        gains an entry whenever a fan-out folder is new (libgit2 fsyncs the folder an object
-        lands in, never ``objects/``): one fsync per folder per commit, not one per blob."""
-        for folder in sorted(self._synced_dirs):
-            fsync_dir(folder)
-        fsync_dir(os.path.join(self.repo.path, "objects"))
+    @contextmanager
+    def _io(self, count: int) -> Iterator[Callable[[Callable[[_T], _R], list[_T]], list[_R]]]:
+        """A ``map`` for file-system work: on threads when there is enough of it (each
+        fsync waits for the disk; waiting together, the journal commits them together)."""
+        if self._objects is None or count < 2:  # libgit2's create_blob: one thread only
+            yield lambda fn, items: [fn(item) for item in items]
+            return
+        with ThreadPoolExecutor(max_workers=min(_IO_THREADS, count),
+                                thread_name_prefix="stigmem-commit") as pool:
+            yield lambda fn, items: list(pool.map(fn, items))
 
     def remove_stale_temp_objects(self, now: float | None = None) -> list[str]:
         """Remove ``objects/tmp_*`` files that crashed writers left behind; return their names.
 
         Ours name their process (``tmp_stigmem_<pid>_<thread>``) and go once that process is
-        gone. libgit2's and git's carry no process id, and a git command in another process
-        may be writing one right now (this vault's own writers do not: they commit under
-        ``locked()``, which the caller holds), so they go once untouched for
-        STALE_TMP_SECONDS.
+        gone. libgit2's (and any other ``tmp_*`` file there) carry no process id, and a git
+        program in another process may be writing one right now (this vault's own writers do
+        not: they commit under ``locked()``, which the caller holds), so they go once
+        untouched for STALE_TMP_SECONDS.
         """
         objects = os.path.join(self.repo.path, "objects")
         now = time.time() if now is None else now
@@ -224,8 +243,9 @@ class GitRepo:
                 removed.append(name)
         return removed
 
-    def _stage(self, index: pygit2.Index, path: str) -> None:
-        """Stage a work-tree file byte for byte, with its stat data.
+    def _prepare(self, path: str) -> _StatEntry | object | None:
+        """Store a work-tree file byte for byte as a blob; return its index entry, with its
+        stat data, or None if the file is gone, or _GENERAL for libgit2 to add.
 
         ``index.add(path)`` looks up .gitattributes filters in every parent folder of every
         file (some 60 system calls per fact file, most of a commit's cost); our files are
@@ -233,20 +253,21 @@ class GitRepo:
         carries its stat data, so that ``git status`` sees it clean without re-reading it.
         Anything else (a symlink) goes the general way.
         """
+        full = os.path.join(self.root, path)
         try:  # O_NOFOLLOW: a symlink fails here (ELOOP) instead of costing an lstat per file
-            fd = os.open(os.path.join(self.root, path), os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
         except OSError:
-            index.add(path)  # a symlink, or let libgit2 report what is wrong with it
-            return
+            return _GENERAL
         with open(fd, "rb") as handle:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
-                index.add(path)
-                return
+                return _GENERAL
             oid = self._write_blob(handle.read())
         mode = pygit2.enums.FileMode.BLOB_EXECUTABLE if st.st_mode & 0o100 else \
             pygit2.enums.FileMode.BLOB
-        index.add(_StatEntry(path, oid, mode, st))
+        return _StatEntry(path, oid, mode, st)
 
     def _write_blob(self, data: bytes) -> pygit2.Oid:
         """Store ``data`` as a loose blob exactly as git does: zlib("blob <size>\\0" + data)
@@ -263,7 +284,7 @@ class GitRepo:
         folder = os.path.join(self._objects, digest[:2])
         target = os.path.join(folder, digest[2:])
         if not os.path.exists(target):
-            os.makedirs(folder, exist_ok=True)  # objects/ is fsynced once, by _sync_objects
+            os.makedirs(folder, exist_ok=True)  # objects/ is fsynced once, by commit()
             tmp = os.path.join(self._objects, f"{_OWN_TMP}{os.getpid()}_{threading.get_ident()}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
             try:

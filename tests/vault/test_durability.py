@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey
 
 from stigmem_vault.vault.git import STALE_TMP_SECONDS, GitRepo
 
@@ -217,23 +218,22 @@ def _dead_pid() -> int:
 
 
 def test_temp_objects_of_crashed_writers_are_removed_by_the_next_writer(tmp_path: Path) -> None:
+    """A writer's first commit after it opened the vault removes what crashed commits left."""
     repo = _repo(tmp_path)
     objects = Path(repo.repo.path) / "objects"
     old = time.time() - STALE_TMP_SECONDS - 60
     crashed_git2 = objects / "tmp_object_git2_2f1c0a9e7b3d5c11"  # as libgit2 names them
-    crashed_git = objects / "tmp_obj_Xa81Qz"  # as stock git names them
+    crashed_git = objects / "tmp_Xa81Qz"  # some other git program's: named by no process
     crashed_ours = objects / f"tmp_stigmem_{_dead_pid()}_140000000000000"
     live_git2 = objects / "tmp_object_git2_77aa00bb11cc22dd"  # being written right now
     live_ours = objects / f"tmp_stigmem_{os.getpid()}_140000000000001"  # a live writer's
     for path in (crashed_git2, crashed_git, crashed_ours, live_git2, live_ours):
         path.write_bytes(b"x\x01half an object")
-    for path in (crashed_git2, crashed_git, crashed_ours):
+    for path in (crashed_git2, crashed_git):  # ours goes by its process alone, not by age
         os.utime(path, (old, old))
 
     reopened = GitRepo.open(repo.root, tmp_path / "repo" / ".git" / "stigmem.lock")
     (repo.root / "note.md").write_text("kept\n")
-    from nacl.signing import SigningKey
-
     with reopened.locked():
         assert reopened.commit(["note.md"], [], "stigmem: test", SigningKey.generate(),
                                "system:node-test", "test@stigmem.invalid")
