@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stigmem_vault.errors import InvalidFact, StorageError
+from stigmem_vault.vault.store import fsync_dir, make_dirs
 
 WALL_DIGITS = 13
 COUNTER_DIGITS = 6
@@ -82,7 +83,8 @@ class Clock:
     """A thread-safe HLC for one node, persisted through a lease file.
 
     ``state_path`` holds the highest wall time this node may have issued; it is rewritten
-    (atomically, fsynced) only when issuing passes the lease, so at most once per LEASE_MS.
+    (atomically: temp file fsynced, renamed, folder fsynced) only when issuing passes the
+    lease, so at most once per LEASE_MS.
     """
 
     def __init__(self, node: str, state_path: Path | None = None,
@@ -146,7 +148,7 @@ class Clock:
         # shared temp name one's rename stole the other's file (FileNotFoundError mid-write).
         tmp = self._state_path.with_name(f".{self._state_path.name}.{os.getpid()}.{id(self):x}.tmp")
         try:
-            self._state_path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(self._state_path.parent)
             # Several processes of one node share the lease: under a lock, never lower it.
             with open(self._state_path.with_name(self._state_path.name + ".lock"), "a") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
@@ -156,6 +158,9 @@ class Clock:
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp, self._state_path)
+                # The rename is durable only once its folder is: without this, a power loss
+                # could bring back the old lease, and stamps below ones already issued.
+                fsync_dir(self._state_path.parent)
         except OSError as exc:
             raise StorageError(f"{self._state_path}: cannot persist clock lease: {exc}") from exc
         self._leased_until = lease

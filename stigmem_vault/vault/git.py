@@ -17,18 +17,32 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import pygit2
 from nacl.signing import SigningKey, VerifyKey
 
 from stigmem_vault.errors import StorageError
+from stigmem_vault.vault.store import fsync_dir, make_dirs, write_atomic
 
 BRANCH = "main"
 _SSHSIG_MAGIC = b"SSHSIG"
+# Temp files of loose objects in objects/: ours are tmp_stigmem_<pid>_<thread>, libgit2's
+# tmp_object_git2_<random>. (Stock git keeps its own in the fan-out folders and packs/, and
+# prunes them in `git gc`: we never list those folders.)
+_OWN_TMP = "tmp_stigmem_"
+_TMP_PREFIX = "tmp_"
+_IO_THREADS = 16
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+# A temp object file whose writer we cannot name (libgit2's, git's) is left alone until it is
+# this old: a live writer touches its file as it writes (a fetched pack grows), and writing
+# one loose object takes milliseconds.
+STALE_TMP_SECONDS = 3600
 
 
 def _ssh_string(data: bytes) -> bytes:
@@ -62,6 +76,9 @@ class GitRepo:
     """The vault's git repository, written only through signed commits under a file lock."""
 
     def __init__(self, repo: pygit2.Repository, lock_path: Path) -> None:
+        # Process-wide: libgit2 fsyncs every object, ref, reflog and pack it writes, and the
+        # folder it lands in. Its index writes are not fsynced: commit() does that itself.
+        pygit2.settings.enable_fsync_gitdir(True)
         self.repo = repo
         self.root = Path(repo.workdir)
         self._lock_path = lock_path
@@ -71,12 +88,18 @@ class GitRepo:
         # Where loose objects go, if we may write them ourselves (SHA-1 repositories).
         sha1 = all(v.lower() == "sha1" for v in repo.config.get_multivar("extensions.objectformat"))
         self._objects: str | None = os.path.join(repo.path, "objects") if sha1 else None
+        self._synced_dirs: set[str] = set()  # object folders our blobs went to, this commit
+        self._swept = False  # crashed writers' temp objects removed (by the first commit)
 
     @classmethod
     def init(cls, root: Path, lock_path: Path) -> GitRepo:
+        pygit2.settings.enable_fsync_gitdir(True)
         try:
+            make_dirs(root)
             repo = pygit2.init_repository(str(root), initial_head=BRANCH)
-        except pygit2.GitError as exc:
+            # libgit2 creates the skeleton (HEAD, config, objects/, refs/) without fsync.
+            _fsync_tree(Path(repo.path))
+        except (pygit2.GitError, OSError) as exc:
             raise StorageError(f"{root}: cannot initialise a git repository: {exc}") from exc
         return cls(repo, lock_path)
 
@@ -117,61 +140,133 @@ class GitRepo:
 
         The bytes are the ones a writer handed over, never re-read from the work tree: a
         file changed since it was written (a person editing it) is committed as written, and
-        shows as modified afterwards. The caller holds ``locked()``.
+        shows as modified afterwards. The caller holds ``locked()``. When it returns, the
+        commit survives a power loss: every object, its folder, ``objects/`` (for new fan-out
+        folders), the branch, its reflog and the index are fsynced, objects before the
+        branch that names them.
         """
         try:
+            if not self._swept:
+                self._swept = True
+                self.remove_stale_temp_objects()
             index = self.repo.index
             # Reload only if git's index file changed on disk (another process committed): a
             # forced re-read costs tens of ms on a large vault, under the vault's write lock.
             index.read(False)
-            for path, data in dict(changes).items():
-                if data is not None:
-                    self._stage(index, path, data)
-                elif path in index:
-                    index.remove(path)
-            tree = index.write_tree()
-            parents = [] if self.repo.head_is_unborn else [self.repo.head.target]
-            if parents and self.repo[parents[0]].tree_id == tree:
-                index.write()
-                return None
-            now = int(time.time())
-            offset = (time.localtime(now).tm_gmtoff or 0) // 60
-            who = pygit2.Signature(name, email, now, offset)
-            payload = self.repo.create_commit_string(who, who, message, tree, parents)
-            signature = sshsig(key, payload.encode("utf-8"))
-            oid = self.repo.create_commit_with_signature(payload, signature, "gpgsig")
+            items = list(dict(changes).items())
+            with self._io(len(items)) as each:
+                # Blobs are stored by several threads at once, so that their fsyncs overlap;
+                # the index is changed by this thread alone.
+                for (path, _data), entry in zip(items, each(self._prepare, items), strict=True):
+                    if entry is not None:
+                        index.add(entry)
+                    elif path in index:
+                        index.remove(path)
+                tree = index.write_tree()
+                parents = [] if self.repo.head_is_unborn else [self.repo.head.target]
+                if parents and self.repo[parents[0]].tree_id == tree:
+                    index.write()
+                    return None
+                now = int(time.time())
+                offset = (time.localtime(now).tm_gmtoff or 0) // 60
+                who = pygit2.Signature(name, email, now, offset)
+                payload = self.repo.create_commit_string(who, who, message, tree, parents)
+                signature = sshsig(key, payload.encode("utf-8"))
+                oid = self.repo.create_commit_with_signature(payload, signature, "gpgsig")
+                # Before the branch names the commit: the folders our blobs were linked into,
+                # then objects/, which gains an entry whenever a fan-out folder is new (libgit2
+                # fsyncs the folder each of its objects lands in, never objects/).
+                each(fsync_dir, sorted(self._synced_dirs))
+                fsync_dir(os.path.join(self.repo.path, "objects"))
             ref = f"refs/heads/{BRANCH}"
             if self.repo.head_is_unborn:
                 self.repo.references.create(ref, oid)
+                # libgit2 fsyncs the new reflog's folder but not the folders it made for it.
+                for folder in ("logs/refs", "logs"):
+                    fsync_dir(os.path.join(self.repo.path, folder))
             else:
                 self.repo.references[self.repo.head.name].set_target(oid)
             index.write()
+            # An index older than HEAD would drop this commit's files from the next tree.
+            _fsync_file(os.path.join(self.repo.path, "index"))
+            fsync_dir(self.repo.path)
             return str(oid)
         except (pygit2.GitError, OSError) as exc:
             raise StorageError(f"git commit failed: {exc}") from exc
+        finally:
+            self._synced_dirs.clear()
 
-    def _stage(self, index: pygit2.Index, path: str, data: bytes) -> None:
-        """Stage ``data`` as ``path``, with the work-tree file's stat data if the file holds
-        exactly these bytes (so ``git status`` sees it clean without re-reading it).
+    @contextmanager
+    def _io(self, count: int) -> Iterator[Callable[[Callable[[_T], _R], list[_T]], list[_R]]]:
+        """A ``map`` for file-system work: on threads when there is enough of it (each
+        fsync waits for the disk; waiting together, the journal commits them together)."""
+        if self._objects is None or count < 2:  # libgit2's create_blob: one thread only
+            yield lambda fn, items: [fn(item) for item in items]
+            return
+        with ThreadPoolExecutor(max_workers=min(_IO_THREADS, count),
+                                thread_name_prefix="stigmem-commit") as pool:
+            yield lambda fn, items: list(pool.map(fn, items))
+
+    def remove_stale_temp_objects(self, now: float | None = None) -> list[str]:
+        """Remove ``objects/tmp_*`` files that crashed writers left behind; return their names.
+
+        Ours name their process (``tmp_stigmem_<pid>_<thread>``) and go once that process is
+        gone. libgit2's (and any other ``tmp_*`` file there) carry no process id, and a git
+        program in another process may be writing one right now (this vault's own writers do
+        not: they commit under ``locked()``, which the caller holds), so they go once
+        untouched for STALE_TMP_SECONDS.
+        """
+        objects = os.path.join(self.repo.path, "objects")
+        now = time.time() if now is None else now
+        removed = []
+        try:
+            names = [n for n in os.listdir(objects) if n.startswith(_TMP_PREFIX)]
+        except FileNotFoundError:
+            return removed
+        for name in names:
+            path = os.path.join(objects, name)
+            if name.startswith(_OWN_TMP):
+                pid = name[len(_OWN_TMP):].split("_", 1)[0]
+                stale = pid.isdigit() and not _pid_alive(int(pid))
+            else:
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                stale = stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TMP_SECONDS
+            if stale:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    continue  # gone already, or not ours to remove: never fail a commit for it
+                removed.append(name)
+        return removed
+
+    def _prepare(self, item: tuple[str, bytes | None]) -> pygit2.IndexEntry | None:
+        """Store ``data`` as the blob of ``path``; its index entry carries the work-tree
+        file's stat data if the file holds exactly these bytes (so ``git status`` sees it
+        clean without re-reading it). None for a removal.
 
         ``index.add(path)`` would read the work tree (whatever is there now, a symlink or a
         FIFO included) and look up .gitattributes filters in every parent folder of every
         file (some 60 system calls per fact file); our files are stored exactly as written.
         """
+        path, data = item
+        if data is None:
+            return None
         oid = self._write_blob(data)
         entry = pygit2.IndexEntry(path, oid, pygit2.enums.FileMode.BLOB)
         try:  # non-blocking: a FIFO put at the path must not stop the commit
             fd = os.open(os.path.join(self.root, path),
                          os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
-            index.add(entry)  # gone, a symlink, ...: recorded as written, shows as changed
-            return
+            return entry  # gone, a symlink, ...: recorded as written, shows as changed
         with open(fd, "rb") as handle:
             st = os.fstat(fd)
             if stat.S_ISREG(st.st_mode) and st.st_size == len(data) \
                     and handle.read(len(data) + 1) == data:
                 entry = _StatEntry(path, oid, pygit2.enums.FileMode.BLOB, st)
-        index.add(entry)
+        return entry
 
     def _write_blob(self, data: bytes) -> pygit2.Oid:
         """Store ``data`` as a loose blob exactly as git does: zlib("blob <size>\\0" + data)
@@ -188,11 +283,12 @@ class GitRepo:
         folder = os.path.join(self._objects, digest[:2])
         target = os.path.join(folder, digest[2:])
         if not os.path.exists(target):
-            os.makedirs(folder, exist_ok=True)
-            tmp = os.path.join(self._objects, f"tmp_stigmem_{os.getpid()}_{threading.get_ident()}")
+            os.makedirs(folder, exist_ok=True)  # objects/ is fsynced once, by commit()
+            tmp = os.path.join(self._objects, f"{_OWN_TMP}{os.getpid()}_{threading.get_ident()}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
             try:
                 os.write(fd, zlib.compress(header + data, 1))
+                os.fsync(fd)  # the bytes first: the link must never name a torn object
             finally:
                 os.close(fd)
             try:
@@ -201,6 +297,7 @@ class GitRepo:
                 pass  # another writer stored the same object: its bytes are the same
             finally:
                 os.unlink(tmp)
+            self._synced_dirs.add(folder)
         return pygit2.Oid(hex=digest)
 
     def dirty_paths(self) -> tuple[list[str], list[str]]:
@@ -267,6 +364,36 @@ class _StatEntry(pygit2.IndexEntry):
         return centry, keep
 
 
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(top: Path) -> None:
+    """fsync every file and folder under ``top`` (a new repository's skeleton), and the
+    folder that holds ``top``."""
+    for dirpath, _dirnames, filenames in os.walk(top):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                _fsync_file(path)
+        fsync_dir(dirpath)
+    fsync_dir(top.parent)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def _tree_entry(tree: pygit2.Tree, relpath: str) -> str | None:
     try:
         return str(tree[relpath].id)
@@ -281,9 +408,7 @@ def write_allowed_signers(path: Path, entries: Iterable[tuple[str, VerifyKey]]) 
     text = "".join(line + "\n" for line in lines)
     if path.exists() and path.read_text() == text:
         return False
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode())
     return True
 
 

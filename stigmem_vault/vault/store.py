@@ -1,7 +1,9 @@
 """Durable file writes: temp file, fsync, rename (or link), fsync the directory.
 
 After ``write_atomic`` returns, the file survives a crash with either its old or its new
-content, never a mix (the rename is atomic; both fsyncs make it durable).
+content, never a mix (the rename is atomic; both fsyncs make it durable). A folder it has to
+create on the way is made durable too: the parent of each new folder is fsynced, else a power
+loss could drop the new folder's entry, and with it the file.
 
 A writer may keep its temp files in a ``scratch`` folder of its own on the same file system
 (the vault uses ``.stigmem/local/tmp/``, which nobody watches): the folder the file lands in
@@ -12,6 +14,7 @@ file goes beside the target as usual.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import threading
@@ -24,7 +27,7 @@ def write_atomic(path: Path, data: bytes, *, exclusive: bool = False, sync: bool
                  scratch: Path | None = None) -> None:
     """Write ``data`` to ``path`` atomically; with ``exclusive`` refuse to replace a file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent, sync=sync)
         if scratch is not None:
             try:
                 _write_via(scratch, path, data, exclusive, sync)
@@ -69,7 +72,25 @@ def _write_via(folder: Path, path: Path, data: bytes, exclusive: bool, sync: boo
         raise
 
 
-def fsync_dir(directory: Path) -> None:
+def make_dirs(folder: Path, *, sync: bool = True) -> None:
+    """``mkdir -p`` that makes each folder it creates durable (with ``sync``): after each
+    ``mkdir`` the new folder's parent is fsynced, from the first existing folder down.
+
+    An existing folder costs one system call (the ``mkdir`` that fails), as before.
+    """
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        make_dirs(folder.parent, sync=sync)
+        with contextlib.suppress(FileExistsError):  # a concurrent writer made it just now:
+            os.mkdir(folder)                          # fsync its parent all the same
+    if sync:
+        fsync_dir(folder.parent)
+
+
+def fsync_dir(directory: Path | str) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
