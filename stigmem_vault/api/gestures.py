@@ -183,9 +183,10 @@ def _fact_deleted(vault: Vault, rel: str) -> list[Change]:
 
 
 def _conflict_note(vault: Vault, rel: str) -> list[Change]:
-    text = _read_text_or_none(vault, rel)
-    if text is None:
-        return []
+    try:
+        text = decode(read_bytes(vault.root / rel, rel), rel)
+    except FormatError as exc:
+        return _unreadable(vault, rel, exc)
     request = read_resolution(gestures.parse_note(text, rel).props)
     if request is None:
         return []
@@ -200,14 +201,7 @@ def _draft(vault: Vault, rel: str, source: str, only_if_draft: bool = False,
     try:
         text = decode(read_bytes(vault.root / rel, rel), rel)
     except FormatError as exc:
-        if only_if_draft or not os.path.lexists(vault.root / rel):
-            return []
-        # Binary, not UTF-8, oversized or a symlink: nothing to annotate, so the reason goes
-        # into the file's status instead (never a silent skip).
-        record = note_record(vault.root, rel, "rejected", exc.reason)
-        if record is not None:
-            vault.index.apply([record], [])
-        return [Change("rejected", rel, exc.reason)]
+        return _unreadable(vault, rel, exc)
     if not text:
         return []  # truncated by an editor saving in place (or not written yet): wait for it
     try:
@@ -232,6 +226,17 @@ def _draft(vault: Vault, rel: str, source: str, only_if_draft: bool = False,
         return [Change("rejected", rel, f"{exc.field}: {exc.reason}")]
     vault.remove_note(rel, f"draft filed as {fact.id[:12]}")
     return [Change("signed", str(fact_relpath(fact)), f"from {rel}", fact.id)]
+
+
+def _unreadable(vault: Vault, rel: str, exc: FormatError) -> list[Change]:
+    """A draft, loose note or conflict note that cannot be read as text: binary, not UTF-8,
+    oversized, a symlink, or not a file at all (a FIFO, a socket: never opened). There is
+    nothing to annotate, so the reason goes into the file's status (never a silent skip)."""
+    record = note_record(vault.root, rel, "rejected", exc.reason)
+    if record is None:
+        return []  # gone meanwhile
+    vault.index.apply([record], [])
+    return [Change("rejected", rel, exc.reason)]
 
 
 def _error_only(text: str, field: str, reason: str) -> str:

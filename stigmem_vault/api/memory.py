@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from stigmem_vault.api import indexing
 from stigmem_vault.api.gestures import Change, apply_changes
-from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
+from stigmem_vault.errors import AccessDenied, FormatError, InvalidFact, NotFound
 from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
@@ -31,6 +31,7 @@ from stigmem_vault.model.identifiers import (
 from stigmem_vault.model.values import Value, ValueType, make_value, parse_cli_value
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault import markdown
+from stigmem_vault.vault.reading import read_regular
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import attestation
 from stigmem_vault.watch import gestures
@@ -227,8 +228,8 @@ class MemoryMixin:
                 return False
             expected = self._own_writes[rel]
         try:
-            current = hashlib.sha256((self.root / rel).read_bytes()).hexdigest()
-        except OSError:
+            current = hashlib.sha256(read_regular(self.root / rel, rel)).hexdigest()
+        except FormatError:  # gone, or not a regular file any more (a FIFO is never opened)
             current = None
         if current == expected:
             return True
@@ -240,10 +241,10 @@ class MemoryMixin:
         """Write a generated or annotated note (not a fact); False if it was already so."""
         path = self.root / rel
         data = text.encode("utf-8")
-        try:
-            if path.read_bytes() == data:
+        try:  # (a larger file, or one that is not a regular file, is not it: replace it)
+            if read_regular(path, rel, limit=len(data)) == data:
                 return False
-        except OSError:
+        except FormatError:
             pass
         self._writer()
         write_atomic(path, data, scratch=self.scratch)

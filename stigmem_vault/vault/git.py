@@ -9,6 +9,7 @@ stored in the commit's ``gpgsig`` header. Stock ``git verify-commit`` checks it 
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import hashlib
 import os
@@ -156,17 +157,22 @@ class GitRepo:
         file (some 60 system calls per fact file, most of a commit's cost); our files are
         stored exactly as written, so a regular file is read once and added as an entry that
         carries its stat data, so that ``git status`` sees it clean without re-reading it.
-        Anything else (a symlink) goes the general way.
+        A symlink goes the general way. Anything else (a FIFO, a socket, a device, a folder)
+        is left out of the commit, never opened for blocking (libgit2's ``index.add`` would
+        block on a FIFO and fail on a socket): its index entry, if any, stays as it was.
         """
-        try:  # O_NOFOLLOW: a symlink fails here (ELOOP) instead of costing an lstat per file
-            fd = os.open(os.path.join(self.root, path), os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
+        full = os.path.join(self.root, path)
+        try:  # O_NOFOLLOW: a symlink fails here (ELOOP) instead of costing an lstat per file;
+            # O_NONBLOCK: a FIFO opens at once (and is then left out), instead of blocking.
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                return  # a socket: left out
             index.add(path)  # a symlink, or let libgit2 report what is wrong with it
             return
         with open(fd, "rb") as handle:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
-                index.add(path)
                 return
             oid = self._write_blob(handle.read())
         mode = pygit2.enums.FileMode.BLOB_EXECUTABLE if st.st_mode & 0o100 else \
