@@ -32,9 +32,9 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from stigmem_vault.errors import StigmemError, StorageError
+from stigmem_vault.errors import FormatError, StigmemError, StorageError
 from stigmem_vault.vault.git import GitRepo
-from stigmem_vault.vault.reading import NotRegularFile, read_regular
+from stigmem_vault.vault.reading import read_regular
 
 JOURNAL_DIR = ".stigmem/local"
 JOURNAL_PREFIX = "uncommitted"
@@ -105,7 +105,7 @@ class CommitQueue:
             return False
         try:
             data = read_regular(self._root / rel, rel, RECOVER_READ_LIMIT)
-        except (OSError, NotRegularFile):
+        except FormatError:
             return False
         if hashlib.sha256(data).hexdigest() != sha256:
             return False
@@ -278,12 +278,12 @@ class CommitQueue:
         path = self._root / rel
         if sha is None:
             return None if not os.path.lexists(path) else "exists again; left as it is"
+        if not os.path.lexists(path):
+            return "gone"
         try:
             data = read_regular(path, rel, RECOVER_READ_LIMIT)
-        except FileNotFoundError:
-            return "gone"
-        except (OSError, NotRegularFile) as exc:
-            return str(exc)
+        except FormatError as exc:
+            return exc.reason
         if hashlib.sha256(data).hexdigest() != sha:
             return "changed since its writer wrote it; left for the scan"
         problem = verify(rel, data)
@@ -301,7 +301,7 @@ def _read_journal(journal: Path) -> Iterator[tuple[str, str | None]]:
     """(path, sha256 or None for a removal) per line; a torn or foreign line is skipped."""
     try:
         data = read_regular(journal, journal.name, RECOVER_READ_LIMIT)
-    except (OSError, NotRegularFile):
+    except FormatError:
         return
     for line in data.splitlines():
         try:

@@ -31,6 +31,7 @@ from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.model.hlc import HLC
 from stigmem_vault.vault import markdown
 from stigmem_vault.vault.layout import inside
+from stigmem_vault.vault.reading import read_regular
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.trust import make_binding
 from stigmem_vault.watch.scan import ScanReport
@@ -357,9 +358,13 @@ class Federation:
             remote = fed.load_remotes(self._ctx.root).get(entry.remote)
             if remote is None or branch_scope[0] not in remote.scopes:
                 continue  # the remote was removed, or no longer carries that scope
-            fact, _reason = recheck(path.read_bytes(), entry.path, self._ctx.trust)
+            try:
+                data = read_regular(path, entry.quarantined)
+            except FormatError:
+                continue  # not a regular file (never opened), or unreadable
+            fact, _reason = recheck(data, entry.path, self._ctx.trust)
             if fact is not None and self._keeper.index.get(fact.id) is None:
-                incoming.append(Incoming(entry.path, path.read_bytes(), fact))
+                incoming.append(Incoming(entry.path, data, fact))
                 path.unlink()
         return self._import(incoming, "sync: quarantined facts now verify")
 
@@ -436,9 +441,9 @@ def _keep_existing(target: Path, item: Incoming) -> bool:
     """Whether the file already at ``target`` stays: the same bytes, or a readable fact other
     than ``item``'s (never overwritten). False for a torn, unreadable copy: rewrite it."""
     try:
-        existing = target.read_bytes()
-    except OSError:
-        return True
+        existing = read_regular(target, str(target))
+    except FormatError:  # a FIFO or symlink (never opened) is no fact: put the fact there
+        return target.is_file() and not target.is_symlink()
     if existing == item.data:
         return True  # the same bytes: nothing to do
     try:

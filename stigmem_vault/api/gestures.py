@@ -215,9 +215,10 @@ class GestureApplier:
                        retraction.id)]
 
     def _conflict_note(self, rel: str) -> list[Change]:
-        text = self._read_text_or_none(rel)
-        if text is None:
-            return []
+        try:
+            text = decode(read_bytes(self._ctx.root / rel, rel), rel)
+        except FormatError as exc:
+            return self._unreadable(rel, exc)
         request = read_resolution(gestures.parse_note(text, rel).props)
         if request is None:
             return []
@@ -231,14 +232,7 @@ class GestureApplier:
         try:
             text = decode(read_bytes(self._ctx.root / rel, rel), rel)
         except FormatError as exc:
-            if only_if_draft or not os.path.lexists(self._ctx.root / rel):
-                return []
-            # Binary, not UTF-8, oversized or a symlink: nothing to annotate, so the reason goes
-            # into the file's status instead (never a silent skip).
-            record = note_record(self._ctx.root, rel, "rejected", exc.reason)
-            if record is not None:
-                self._keeper.index.apply([record], [])
-            return [Change(ChangeKind.REJECTED, rel, exc.reason)]
+            return self._unreadable(rel, exc)
         if not text:
             return []  # truncated by an editor saving in place (or not written yet): wait for it
         try:
@@ -263,6 +257,17 @@ class GestureApplier:
             return [Change(ChangeKind.REJECTED, rel, f"{exc.field}: {exc.reason}")]
         self._keeper.remove_note(rel, f"draft filed as {fact.id[:12]}")
         return [Change(ChangeKind.SIGNED, str(fact_relpath(fact)), f"from {rel}", fact.id)]
+
+    def _unreadable(self, rel: str, exc: FormatError) -> list[Change]:
+        """A draft, loose note or conflict note that cannot be read as text: binary, not
+        UTF-8, oversized, a symlink, or not a file at all (a FIFO, a socket: never opened).
+        There is nothing to annotate, so the reason goes into the file's status (never a
+        silent skip)."""
+        record = note_record(self._ctx.root, rel, "rejected", exc.reason)
+        if record is None:
+            return []  # gone meanwhile
+        self._keeper.index.apply([record], [])
+        return [Change(ChangeKind.REJECTED, rel, exc.reason)]
 
     def _read_text_or_none(self, rel: str) -> str | None:
         try:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from stigmem_vault.canonical.jcs import canonicalize
 from stigmem_vault.canonical.signing import bytes_signature_valid
-from stigmem_vault.errors import InvalidFact, KeyMaterialInVault, VaultConfigError
+from stigmem_vault.errors import FormatError, InvalidFact, KeyMaterialInVault, VaultConfigError
 from stigmem_vault.model.relations import RelationSchema, parse_schema
 from stigmem_vault.vault import frontmatter
 from stigmem_vault.vault.keys import looks_like_private_key
+from stigmem_vault.vault.reading import read_regular
 from stigmem_vault.vault.store import write_atomic
 
 VAULT_FORMAT = "stigmem.vault/1"
@@ -142,9 +143,11 @@ def load_schemas(root: Path) -> dict[str, RelationSchema]:
         return schemas
     for path in sorted([*schema_dir.rglob("*.yaml"), *schema_dir.rglob("*.yml")]):
         rel = path.relative_to(root)
-        try:
-            data = frontmatter.load(path.read_text("utf-8"))  # YAML 1.2, as in notes
-        except (OSError, UnicodeDecodeError, frontmatter.FrontmatterError) as exc:
+        try:  # YAML 1.2, as in notes; a FIFO or symlink is never opened
+            data = frontmatter.load(read_regular(path, str(rel)).decode("utf-8"))
+        except FormatError as exc:
+            raise VaultConfigError(f"unreadable relation schema: {exc.reason}", rel) from None
+        except (UnicodeDecodeError, frontmatter.FrontmatterError) as exc:
             raise VaultConfigError(f"unreadable relation schema: {exc}", rel) from None
         if not isinstance(data, dict):
             raise VaultConfigError("a relation schema must be a mapping", rel)

@@ -27,10 +27,11 @@ from stigmem_vault.canonical.signing import (
     sign_bytes,
     verify_key_from_id,
 )
-from stigmem_vault.errors import InvalidFact, VaultConfigError
+from stigmem_vault.errors import FormatError, InvalidFact, VaultConfigError
 from stigmem_vault.model.identifiers import normalize_source
 from stigmem_vault.model.values import parse_iso_datetime
 from stigmem_vault.vault.layout import entity_segments
+from stigmem_vault.vault.reading import read_regular
 
 BINDING_FORMAT = "stigmem.binding/1"
 TRUST_DIR = ".stigmem/trust"
@@ -103,8 +104,11 @@ class TrustStore:
         for path in sorted(trust_dir.rglob("*.json")):
             rel = str(path.relative_to(root))
             try:
-                binding = parse_binding(path.read_text("utf-8"), rel)
-            except (OSError, UnicodeDecodeError) as exc:
+                binding = parse_binding(read_regular(path, rel).decode("utf-8"), rel)
+            except FormatError as exc:  # a FIFO or symlink is never opened
+                store.rejected.append((rel, f"unreadable: {exc.reason}"))
+                continue
+            except UnicodeDecodeError as exc:
                 store.rejected.append((rel, f"unreadable: {exc}"))
                 continue
             except VaultConfigError as exc:

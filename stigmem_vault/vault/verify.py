@@ -20,9 +20,10 @@ from stigmem_vault.canonical.signing import signature_valid
 from stigmem_vault.errors import FormatError
 from stigmem_vault.model.fact import Fact
 from stigmem_vault.vault import markdown
+from stigmem_vault.vault.reading import MAX_NOTE_BYTES, read_regular
 from stigmem_vault.vault.trust import TrustStore
 
-MAX_FACT_FILE_BYTES = 1024 * 1024
+MAX_FACT_FILE_BYTES = MAX_NOTE_BYTES
 
 
 class Verdict(StrEnum):
@@ -70,16 +71,9 @@ def attestation(fact: Fact, trust: TrustStore) -> tuple[Verdict, str]:
 
 
 def read_bytes(path: Path, rel: str) -> bytes:
-    """Read a fact file, refusing symlinks, non-regular and oversized files with a reason."""
-    try:
-        if path.is_symlink():
-            raise FormatError(rel, "is a symlink; fact files must be regular files")
-        size = path.stat().st_size
-        if size > MAX_FACT_FILE_BYTES:
-            raise FormatError(rel, f"is {size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit")
-        return path.read_bytes()
-    except OSError as exc:
-        raise FormatError(rel, f"cannot be read: {exc.strerror or exc}") from None
+    """Read a fact file or note, refusing symlinks, FIFOs and every other file that is not a
+    regular file (never opened for blocking) and oversized files, with a reason (reading.py)."""
+    return read_regular(path, rel, MAX_FACT_FILE_BYTES)
 
 
 def decode(data: bytes, rel: str) -> str:

@@ -3,13 +3,16 @@
 A note whose (size, mtime_ns) matches what the index recorded is not read again, so a scan of
 an unchanged vault costs one ``stat`` per note. ``changes`` lists new, changed and removed
 notes; ``index_facts`` reads, hashes and verifies fact files in batches. Every problem
-(malformed, forged, symlink, oversized...) becomes a file status with its reason; nothing
-stops the scan. Notes outside ``facts/`` are returned to the caller, which decides what they
-mean (drafts, conflict notes) — see api/gestures.py.
+(malformed, forged, symlink, FIFO, oversized...) becomes a file status with its reason; nothing
+stops the scan. The walk only ``lstat``s: a file that is not a regular file (a FIFO, a socket,
+a device, a symlink) is reported from its ``lstat`` and never opened (vault/reading.py).
+Notes outside ``facts/`` are returned to the caller, which decides what they mean (drafts,
+conflict notes) — see api/gestures.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -17,9 +20,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stigmem_vault.errors import FormatError
 from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord, Key
 from stigmem_vault.vault.layout import FACTS_DIR
+from stigmem_vault.vault.reading import read_regular_stat
 from stigmem_vault.vault.trust import TrustStore
 from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, verify_bytes
 from stigmem_vault.watch.filters import VaultFilter
@@ -100,30 +105,18 @@ def changes(root: Path, index: Index) -> Changes:
 
 
 def read_record(root: Path, rel: str, st: os.stat_result, trust: TrustStore) -> FileRecord:
-    """Read, hash and verify one fact file into a FileRecord (never raises for bad content)."""
-    if stat.S_ISLNK(st.st_mode):
-        target = os.readlink(root / rel)
-        return FileRecord(rel, st.st_size, st.st_mtime_ns, None, Verdict.MALFORMED.value,
-                          f"is a symlink (to {target}); fact files must be regular files")
-    if not stat.S_ISREG(st.st_mode):
-        return FileRecord(rel, st.st_size, st.st_mtime_ns, None, Verdict.MALFORMED.value,
-                          "is not a regular file")
-    if st.st_size > MAX_FACT_FILE_BYTES:
-        return FileRecord(rel, st.st_size, st.st_mtime_ns, None, Verdict.MALFORMED.value,
-                          f"is {st.st_size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit")
+    """Read, hash and verify one fact file into a FileRecord (never raises for bad content).
+
+    ``st`` is the file's ``lstat``: a symlink, FIFO or other file that is not a regular file
+    is recorded as malformed without being opened (vault/reading.py)."""
     try:
-        with open(os.path.join(root, rel), "rb") as handle:
-            # Ask for the size the file has plus one byte, not for the limit: read(1 MiB) costs a
-            # 1 MiB buffer per file. A file that grew meanwhile is read on up to the limit, so
-            # the bytes are the same as one read(MAX_FACT_FILE_BYTES + 1).
-            size = os.fstat(handle.fileno()).st_size
-            data = handle.read(min(size, MAX_FACT_FILE_BYTES) + 1)
-            if len(data) > size:
-                data += handle.read(MAX_FACT_FILE_BYTES + 1 - len(data))
-            fresh = os.fstat(handle.fileno())
-    except OSError as exc:
+        data, fresh = read_regular_stat(os.path.join(root, rel), rel, MAX_FACT_FILE_BYTES, st)
+    except FormatError as exc:
+        if stat.S_ISREG(st.st_mode):  # it may have changed since (grown, become a FIFO):
+            with contextlib.suppress(OSError):  # record the state it was refused in
+                st = os.lstat(os.path.join(root, rel))
         return FileRecord(rel, st.st_size, st.st_mtime_ns, None, Verdict.MALFORMED.value,
-                          f"cannot be read: {exc.strerror or exc}")
+                          exc.reason)
     item = verify_bytes(rel, data, trust)
     return FileRecord(rel, fresh.st_size, fresh.st_mtime_ns, hashlib.sha256(data).hexdigest(),
                       item.verdict.value, item.reason, item.fact)

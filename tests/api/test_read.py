@@ -41,7 +41,7 @@ def test_get_refuses_what_is_not_an_id_or_prefix(vault: Vault, ident: str) -> No
 
 def test_get_unknown_id(vault: Vault) -> None:
     vault.assert_fact(entity="user:alice", relation="memory:role", value="engineer")
-    with pytest.raises(NotFound, match="no fact .0{64}.$"):
+    with pytest.raises(NotFound, match=r"no fact .0{64}.$"):
         vault.get("0" * 64)
     with pytest.raises(NotFound):
         vault.get("00000000")

@@ -93,4 +93,5 @@ def test_missing_and_directory(tmp_path: Path, trust: TrustStore) -> None:
     assert verify_file(tmp_path, "facts/none.md", trust).verdict is Verdict.MALFORMED
     (tmp_path / "facts" / "dir.md").mkdir(parents=True)
     verdict = verify_file(tmp_path, "facts/dir.md", trust)
-    assert verdict.verdict is Verdict.MALFORMED and "cannot be read" in verdict.reason
+    assert (verdict.verdict, verdict.reason) == (
+        Verdict.MALFORMED, "is not a regular file: a folder; it is never opened")

@@ -1,4 +1,4 @@
-"""read_record reads exactly what one read(MAX_FACT_FILE_BYTES + 1) would, without the 1 MiB buffer."""
+"""read_record reads a file whole, without a 1 MiB buffer, and refuses one over the limit."""
 
 from __future__ import annotations
 
@@ -27,9 +27,12 @@ def test_small_file_is_read_whole(tmp_path: Path) -> None:
     assert record.size == len(data)
 
 
-def test_file_that_grew_past_the_limit_is_read_up_to_limit_plus_one(tmp_path: Path) -> None:
+def test_file_that_grew_past_the_limit_is_refused_unread(tmp_path: Path) -> None:
+    """Checked again on the open file: oversized is refused before reading (not hashed, as
+    when the scan's own lstat shows the size), and recorded with its current size."""
     data = b"x" * (MAX_FACT_FILE_BYTES + 5000)
     record = _record(tmp_path, "facts/b.md", data, stale=b"tiny")
-    assert record.sha256 == hashlib.sha256(data[:MAX_FACT_FILE_BYTES + 1]).hexdigest()
+    assert record.sha256 is None
     assert record.size == len(data)
-    assert record.status == "malformed"
+    assert (record.status, record.reason) == (
+        "malformed", f"is {len(data)} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit")
