@@ -117,6 +117,8 @@ def _print_report(report: SyncReport, peers: dict[str, PeerInfo]) -> None:
                f"new peers {len(report.new_peers)}, pushed {pushed}")
     for branch, why in report.refused:
         click.echo(f"  refused {branch}: {one_line(why)}")
+    for tampered in report.tampered:
+        click.echo(f"  {tampered.describe()} (see `stigmem audit`)")
     for node in report.new_peers:
         peer = peers.get(node)
         who = f" (owner {peer.owner}, fingerprint {peer.fingerprint})" if peer else ""
