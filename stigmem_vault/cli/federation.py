@@ -135,7 +135,9 @@ def sync_cmd(name: str | None) -> None:
     """Sync with remote NAME (default: every remote): fetch, verify every fact, import the
     valid ones, quarantine and audit the rest, then push this vault's projections.
 
-    Exit status 4 if a remote could not be reached or refused the push.
+    Exit status 4 if a remote could not be reached or refused the push. A projection branch
+    of this node that someone else moved on the remote is put back, audited and reported
+    (not an error).
     """
     with open_vault() as vault:
         reports = vault.sync(name)

@@ -175,16 +175,16 @@ def check_remote_branch(repo: pygit2.Repository, branch: str, tip: pygit2.Oid,
     if found is None:
         return Tampered(branch, None, [], "recreated", str(tip)) if last_pushed else None
     if found == tip or _ancestor(repo, found, tip):
-        if last_pushed and str(found) != last_pushed and _ancestor(repo, found,
-                                                                   pygit2.Oid(hex=last_pushed)):
+        if last_pushed and str(found) != last_pushed and _ancestor(repo, found, last_pushed):
             return Tampered(branch, str(found), [], "fast-forwarded", str(tip))
         return None
     return Tampered(branch, str(found), _foreign_commits(repo, found, tip), "overwrote", str(tip))
 
 
-def _ancestor(repo: pygit2.Repository, old: pygit2.Oid, new: pygit2.Oid) -> bool:
+def _ancestor(repo: pygit2.Repository, old: pygit2.Oid, new: pygit2.Oid | str) -> bool:
     """Whether commit ``old`` is ``new`` or one of its ancestors (False for a non-commit)."""
     try:
+        new = new if isinstance(new, pygit2.Oid) else pygit2.Oid(hex=new)
         return old == new or repo.descendant_of(new, old)
     except (pygit2.GitError, KeyError, ValueError):
         return False

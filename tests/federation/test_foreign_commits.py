@@ -31,7 +31,6 @@ from .support import (
     canonical_path,
     fact_bytes,
     git,
-    remote_branches,
     signed_fact,
     sparse_zero_file,
 )
@@ -223,11 +222,9 @@ def test_a_peer_that_accepted_the_foreign_commit_follows_the_overwrite(
 # ------------------------------------------------------------------ the lease
 
 
-def test_push_is_leased_on_what_was_fetched(nodes: Nodes, tmp_path: Path) -> None:
+def test_push_is_leased_on_what_was_fetched(nodes: Nodes, url: str, tmp_path: Path) -> None:
     """A lease that does not match the remote's branch (it moved after our fetch) refuses
     the push and leaves the branch alone."""
-    bare = bare_repo(tmp_path / "r.git")
-    url = f"file://{bare}"
     a = nodes("a", "user:alice")
     a.vault.add_remote("origin", url, ["team"])
     a.say("project:status", "green")
@@ -240,11 +237,11 @@ def test_push_is_leased_on_what_was_fetched(nodes: Nodes, tmp_path: Path) -> Non
     attacker.push(moved, branch.removeprefix("refs/heads/"))
     remote = Remote("origin", url, ("team",))
     spec = f"+{PROJECTION_REF.format(scope='team')}:{branch}"
-    with pytest.raises(RemoteError, match="lease"):
+    with pytest.raises(RemoteError, match="the lease is broken, nothing was pushed"):
         push(a.vault.git.repo, remote, [spec], {branch: ours})
-    assert remote_branches(bare)[branch.removeprefix("refs/heads/")] == moved
+    assert remote_tip(attacker, branch.removeprefix("refs/heads/")) == moved
     push(a.vault.git.repo, remote, [spec], {branch: moved})
-    assert remote_branches(bare)[branch.removeprefix("refs/heads/")] == ours
+    assert remote_tip(attacker, branch.removeprefix("refs/heads/")) == ours
 
 
 # ------------------------------------------------------------------ the command line
