@@ -24,7 +24,14 @@ from stigmem_vault.canonical.signing import format_timestamp
 from stigmem_vault.errors import FormatError, InvalidFact, NotFound, StigmemError
 from stigmem_vault.federation import state as fed
 from stigmem_vault.federation.declaration import Declaration, make_declaration, parse_declaration
-from stigmem_vault.federation.projection import PROJECTION_REF, REMOTE_BRANCH, update_projection
+from stigmem_vault.federation.projection import (
+    PROJECTION_REF,
+    REMOTE_BRANCH,
+    TRACKING_REF,
+    Tampered,
+    check_remote_branch,
+    update_projection,
+)
 from stigmem_vault.federation.pull import Incoming, Rejected, examine, recheck, tracking_branches
 from stigmem_vault.federation.transport import fetch, push
 from stigmem_vault.index.ingest import FileRecord
@@ -48,6 +55,7 @@ class SyncReport:
     forged_commits: int = 0
     new_peers: list[str] = field(default_factory=list)
     pushed: list[str] = field(default_factory=list)
+    tampered: list[Tampered] = field(default_factory=list)  # our branches put back, audited
     error: str | None = None
 
 
@@ -153,6 +161,11 @@ class Federation:
         for branch, commit, why in result.forged_commits:
             fed.audit(self._ctx.root, fed.AuditEntry(fed.now_iso(), remote.name, "forged-commit", why,
                                                 branch, commit))
+        for branch, old, base in result.overwritten:
+            fed.audit(self._ctx.root, fed.AuditEntry(
+                fed.now_iso(), remote.name, "overwritten-by-owner",
+                f"its node replaced commits it did not sign (up to our accepted {old}) with its "
+                f"own history; examined from its last own commit {base}", branch, old))
         for branch, why in result.refused:
             fed.audit(self._ctx.root, fed.AuditEntry(fed.now_iso(), remote.name, "refused-update", why,
                                                 branch))
@@ -171,17 +184,38 @@ class Federation:
         node, git, node_key, _clock = self._ctx.writer()
         self._publish_declaration()
         self._commits.flush()  # projections are built from HEAD
-        specs = []
+        specs, leases, repairs = [], {}, []
         for scope in remote.scopes:
             tip = update_projection(git, scope, node_key, node.source,
                                     f"{node.node_id}@stigmem.invalid", self._ctx.trust)
-            if tip is not None and sync_state.pushed.get(scope) != str(tip):
-                specs.append((scope, str(tip), f"{PROJECTION_REF.format(scope=scope)}:"
-                                               f"{REMOTE_BRANCH.format(scope=scope, node=node.node_id)}"))
-        push(git.repo, remote, [spec for _, _, spec in specs])
+            if tip is None:
+                continue
+            # We are the only writer of our branch: whatever the fetch just found there that is
+            # not ours is put right (and audited); every push is leased on what was fetched.
+            dst = REMOTE_BRANCH.format(scope=scope, node=node.node_id)
+            branch = dst.removeprefix("refs/heads/")
+            tracking = git.repo.references.get(
+                TRACKING_REF.format(remote=remote.name, scope=scope, node=node.node_id))
+            found = tracking.target if tracking is not None else None
+            if found == tip:
+                sync_state.pushed[scope] = str(tip)
+                continue
+            tampered = check_remote_branch(git.repo, branch, tip, found,
+                                           sync_state.pushed.get(scope))
+            force = "+" if tampered is not None and tampered.action == "overwrote" else ""
+            specs.append((scope, str(tip), f"{force}{PROJECTION_REF.format(scope=scope)}:{dst}"))
+            leases[dst] = str(found) if found is not None else None
+            if tampered is not None:
+                repairs.append(tampered)
+        push(git.repo, remote, [spec for _, _, spec in specs], leases)
         for scope, tip, _spec in specs:
             sync_state.pushed[scope] = tip
             report.pushed.append(scope)
+        for tampered in repairs:
+            fed.audit(self._ctx.root, fed.AuditEntry(fed.now_iso(), remote.name, "projection-tampered",
+                                                tampered.describe(), tampered.branch,
+                                                tampered.found))
+            report.tampered.append(tampered)
 
     def _import(self, incoming: list[Incoming], note: str) -> int:
         """Write verified facts at their paths, commit them together and index them."""

@@ -117,6 +117,8 @@ def _print_report(report: SyncReport, peers: dict[str, PeerInfo]) -> None:
                f"new peers {len(report.new_peers)}, pushed {pushed}")
     for branch, why in report.refused:
         click.echo(f"  refused {branch}: {one_line(why)}")
+    for tampered in report.tampered:
+        click.echo(f"  {tampered.describe()} (see `stigmem audit`)")
     for node in report.new_peers:
         peer = peers.get(node)
         who = f" (owner {peer.owner}, fingerprint {peer.fingerprint})" if peer else ""
@@ -133,7 +135,9 @@ def sync_cmd(name: str | None) -> None:
     """Sync with remote NAME (default: every remote): fetch, verify every fact, import the
     valid ones, quarantine and audit the rest, then push this vault's projections.
 
-    Exit status 4 if a remote could not be reached or refused the push.
+    Exit status 4 if a remote could not be reached or refused the push. A projection branch
+    of this node that someone else moved on the remote is put back, audited and reported
+    (not an error).
     """
     with open_vault() as vault:
         reports = vault.sync(name)

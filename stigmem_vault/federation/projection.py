@@ -12,6 +12,7 @@ On a remote, node N's projection of scope S is the branch ``stigmem/S/N``.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import pygit2
 from nacl.signing import SigningKey
@@ -138,3 +139,68 @@ def update_projection(git: GitRepo, scope: str, key: SigningKey, name: str, emai
     oid = repo.create_commit_with_signature(payload, sshsig(key, payload.encode("utf-8")), "gpgsig")
     repo.references.create(ref_name, oid, force=True)
     return oid
+
+
+MAX_LISTED_FOREIGN = 20  # foreign commit ids named in an audit entry
+
+
+@dataclass(frozen=True, slots=True)
+class Tampered:
+    """Our projection branch on a remote, found moved by someone else, and what we did."""
+
+    branch: str  # stigmem/<scope>/<our node id>
+    found: str | None  # the remote's tip as fetched (None: the branch was deleted)
+    foreign: list[str]  # commits on it that are not ours (newest first, at most 20)
+    action: str  # overwrote | fast-forwarded | recreated
+    pushed: str  # our projection tip, now the branch's tip
+
+    def describe(self) -> str:
+        if self.action == "overwrote":
+            more = " and more" if len(self.foreign) >= MAX_LISTED_FOREIGN else ""
+            return (f"overwrote foreign commit(s) {', '.join(self.foreign)}{more} on our "
+                    f"projection branch {self.branch} with {self.pushed} (force-push leased on "
+                    f"{self.found}); nothing of them was read or imported")
+        if self.action == "fast-forwarded":
+            return (f"our projection branch {self.branch} was rewound to our own earlier commit "
+                    f"{self.found}; fast-forwarded it to {self.pushed}")
+        return f"our projection branch {self.branch} was deleted; pushed {self.pushed} again"
+
+
+def check_remote_branch(repo: pygit2.Repository, branch: str, tip: pygit2.Oid,
+                        found: pygit2.Oid | None, last_pushed: str | None) -> Tampered | None:
+    """How the remote's copy of our projection branch (``found``, as just fetched) relates
+    to our projection ``tip``: None if only we wrote it (absent before our first push, or one
+    of our own commits after the last one we pushed), else what must be done to put our
+    projection back. Only commit objects are read, never a foreign tree or blob."""
+    if found is None:
+        return Tampered(branch, None, [], "recreated", str(tip)) if last_pushed else None
+    if found == tip or _ancestor(repo, found, tip):
+        if last_pushed and str(found) != last_pushed and _ancestor(repo, found, last_pushed):
+            return Tampered(branch, str(found), [], "fast-forwarded", str(tip))
+        return None
+    return Tampered(branch, str(found), _foreign_commits(repo, found, tip), "overwrote", str(tip))
+
+
+def _ancestor(repo: pygit2.Repository, old: pygit2.Oid, new: pygit2.Oid | str) -> bool:
+    """Whether commit ``old`` is ``new`` or one of its ancestors (False for a non-commit)."""
+    try:
+        new = new if isinstance(new, pygit2.Oid) else pygit2.Oid(hex=new)
+        return old == new or repo.descendant_of(new, old)
+    except (pygit2.GitError, KeyError, ValueError):
+        return False
+
+
+def _foreign_commits(repo: pygit2.Repository, found: pygit2.Oid, tip: pygit2.Oid) -> list[str]:
+    """Commits reachable from ``found`` but not from our ``tip``, newest first, at most
+    MAX_LISTED_FOREIGN; just ``found`` if its history cannot be walked."""
+    try:
+        walker = repo.walk(found, pygit2.enums.SortMode.TOPOLOGICAL)
+        walker.hide(tip)
+        listed = []
+        for commit in walker:
+            listed.append(str(commit.id))
+            if len(listed) >= MAX_LISTED_FOREIGN:
+                break
+        return listed or [str(found)]
+    except (pygit2.GitError, KeyError, ValueError):
+        return [str(found)]

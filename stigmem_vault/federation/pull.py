@@ -66,6 +66,8 @@ class PullResult:
     rejected: list[Rejected] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (branch, reason): not advanced
     forged_commits: list[tuple[str, str, str]] = field(default_factory=list)  # branch, commit, why
+    # (branch, accepted tip, base): the node overwrote commits it did not sign; judged from base
+    overwritten: list[tuple[str, str, str]] = field(default_factory=list)
     declarations: list[Declaration] = field(default_factory=list)
     tips: dict[str, str] = field(default_factory=dict)  # branch -> new accepted tip
 
@@ -97,9 +99,16 @@ def examine(repo: pygit2.Repository, remote: Remote, accepted: dict[str, str],
         if old == str(tip):
             continue
         if old is not None and not _extends(repo, tip, old):
-            result.refused.append((branch, f"the branch was rewound or rewritten: {tip} does not "
-                                           f"descend from the accepted {old}"))
-            continue
+            base = _owner_base(repo, tip, old, node_keys.get(node) or _declared_key(repo, tip,
+                                                                                    node))
+            if base is None:
+                result.refused.append((branch, f"the branch was rewound or rewritten: {tip} does "
+                                               f"not descend from the accepted {old}"))
+                continue
+            # N put its branch back over commits it did not sign (which we had accepted):
+            # judge the branch from N's own last commit, as if they had never been there.
+            result.overwritten.append((branch, old, base))
+            old = base
         declared = _branch_declarations(repo, tip, branch, result)
         node_key = node_keys.get(node) or declared.get(node)
         _check_commits(repo, tip, old, branch, node_key, result)
@@ -119,6 +128,53 @@ def _extends(repo: pygit2.Repository, tip: pygit2.Oid, old: str) -> bool:
         return tip == old_oid or repo.descendant_of(tip, old_oid)
     except (ValueError, pygit2.GitError, KeyError):
         return False
+
+
+MAX_FOREIGN_WALK = 1000  # commits walked back past foreign ones to find the node's own
+
+
+def _owner_base(repo: pygit2.Repository, tip: pygit2.Oid, old: str,
+                node_key: str | None) -> str | None:
+    """If ``tip`` is the branch node's own commit that overwrote commits it did not sign: the
+    newest ancestor of the accepted ``old`` (along first parents, past only commits not
+    signed by ``node_key``) that is signed by it and that ``tip`` descends from. None for any
+    other rewrite (a rewind, or history the node itself did not keep)."""
+    if node_key is None or _signer(repo[tip]) != node_key:
+        return None
+    try:
+        commit = repo[pygit2.Oid(hex=old)]
+        for _ in range(MAX_FOREIGN_WALK):
+            if _signer(commit) == node_key:
+                return str(commit.id) if commit.id != pygit2.Oid(hex=old) and _extends(
+                    repo, tip, str(commit.id)) else None
+            if not commit.parent_ids:
+                return None
+            commit = repo[commit.parent_ids[0]]
+    except (ValueError, KeyError, pygit2.GitError):
+        return None
+    return None
+
+
+def _signer(commit: pygit2.Object) -> str | None:
+    """The key id whose SSHSIG over the commit verifies, or None."""
+    try:
+        signature, payload = commit.gpg_signature  # type: ignore[attr-defined]
+    except (AttributeError, pygit2.GitError):
+        return None
+    return sshsig_signer(signature.decode("ascii", "replace"), payload) if signature else None
+
+
+def _declared_key(repo: pygit2.Repository, tip: pygit2.Oid, node: str) -> str | None:
+    """The node key that ``node``'s own valid declaration in the tip's tree gives (a node id
+    is derived from its key, so no one else can declare it), or None."""
+    try:
+        entry = repo[tip].tree[f"{PEERS_DIR}/{node}.json"]
+        if entry.filemode not in _BLOB_MODES or repo.odb.read_header(entry.id)[1] > 64 * 1024:
+            return None
+        declaration = parse_declaration(repo[entry.id].data.decode("utf-8"), entry.name)
+    except (KeyError, InvalidFact, UnicodeDecodeError, pygit2.GitError):
+        return None
+    return declaration.node_key if declaration.node_id == node else None
 
 
 def _branch_declarations(repo: pygit2.Repository, tip: pygit2.Oid, branch: str,
@@ -159,8 +215,7 @@ def _check_commits(repo: pygit2.Repository, tip: pygit2.Oid, old: str | None, br
     if old:
         walker.hide(pygit2.Oid(hex=old))
     for commit in walker:
-        signature, payload = commit.gpg_signature  # (armored signature, signed payload)
-        signer = sshsig_signer(signature.decode("ascii", "replace"), payload) if signature else None
+        signer = _signer(commit)
         if signer is None:
             result.forged_commits.append((branch, str(commit.id), "commit is unsigned or its "
                                                                   "signature does not verify"))

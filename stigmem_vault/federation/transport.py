@@ -15,9 +15,11 @@ from stigmem_vault.federation.state import Remote
 
 
 class _Callbacks(pygit2.RemoteCallbacks):
-    def __init__(self) -> None:
+    def __init__(self, leases: dict[str, str | None] | None = None) -> None:
         super().__init__()
         self.rejected: dict[str, str] = {}
+        self.leases = leases or {}
+        self.lease_broken: str | None = None
 
     def credentials(self, url: str, username_from_url: str | None, allowed_types: int):
         # ssh:// remotes authenticate through the user's ssh-agent, as git itself would.
@@ -28,6 +30,21 @@ class _Callbacks(pygit2.RemoteCallbacks):
     def push_update_reference(self, refname: str, message: str | None) -> None:
         if message:
             self.rejected[refname] = message
+
+    def push_negotiation(self, updates: list[pygit2.remotes.PushUpdate]) -> None:
+        # Called after the remote advertised its refs and before anything is sent: ``src`` is
+        # the remote's current value of the ref (zeros if absent). receive-pack then updates
+        # the ref only if it still holds that value, so the lease holds up to the update.
+        for update in updates:
+            if update.dst_refname not in self.leases:
+                continue
+            expected = self.leases[update.dst_refname]
+            current = None if update.src.raw == bytes(20) else str(update.src)
+            if current != expected:
+                self.lease_broken = (f"{update.dst_refname} is at {current or 'nothing'}, not "
+                                     f"{expected or 'absent'} as fetched; the lease is broken, "
+                                     "nothing was pushed")
+                raise pygit2.GitError(self.lease_broken)
 
 
 def fetch(repo: pygit2.Repository, remote: Remote) -> None:
@@ -41,14 +58,20 @@ def fetch(repo: pygit2.Repository, remote: Remote) -> None:
         raise RemoteError(remote.name, f"fetch from {remote.url} failed: {exc}") from exc
 
 
-def push(repo: pygit2.Repository, remote: Remote, specs: list[str]) -> None:
-    """Push local refs (fast-forward only); RemoteError lists what the remote refused."""
+def push(repo: pygit2.Repository, remote: Remote, specs: list[str],
+         leases: dict[str, str | None] | None = None) -> None:
+    """Push local refs; RemoteError lists what the remote refused. A spec is fast-forward only
+    unless it starts with '+'. ``leases`` maps a remote ref to the value it must hold
+    (None: absent) for anything to be pushed, typically the value just fetched."""
     if not specs:
         return
-    callbacks = _Callbacks()
+    callbacks = _Callbacks(leases)
     try:
         repo.remotes.create_anonymous(remote.url).push(specs, callbacks=callbacks)
     except (pygit2.GitError, OSError, ValueError) as exc:
+        if callbacks.lease_broken:
+            raise RemoteError(remote.name, f"push to {remote.url} not attempted: "
+                                           f"{callbacks.lease_broken}") from exc
         raise RemoteError(remote.name, f"push to {remote.url} failed: {exc}") from exc
     if callbacks.rejected:
         detail = "; ".join(f"{ref}: {why}" for ref, why in sorted(callbacks.rejected.items()))
