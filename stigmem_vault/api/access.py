@@ -221,6 +221,13 @@ class IdempotencyStore:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Private (0600) before SQLite opens it (its journal takes the same mode); an older
+        # vault's 0644 file is narrowed too.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
         self._path = path
 
     def _connect(self) -> sqlite3.Connection:

@@ -18,9 +18,9 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from stigmem_vault.errors import IdentityError, InvalidFact, MisuseError, ReadOnlyCopy
-from stigmem_vault.model.hlc import Clock
 from stigmem_vault.model.relations import RelationSchema
 from stigmem_vault.vault import config as cfg
+from stigmem_vault.vault.clock import Clock
 from stigmem_vault.vault.git import GitRepo
 from stigmem_vault.vault.keys import KeyStore
 from stigmem_vault.vault.trust import TrustStore

@@ -22,10 +22,10 @@ from stigmem_vault.canonical.signing import format_timestamp, sign_claim
 from stigmem_vault.errors import AccessDenied, InvalidFact, MisuseError, NotFound, StigmemError
 from stigmem_vault.index.query import IndexedFact
 from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, make_claim
-from stigmem_vault.model.hlc import Clock
 from stigmem_vault.model.identifiers import is_system_source
 from stigmem_vault.model.values import Value, make_value, parse_cli_value
 from stigmem_vault.vault import markdown
+from stigmem_vault.vault.clock import Clock
 from stigmem_vault.vault.keys import looks_like_private_key
 from stigmem_vault.vault.layout import ID_PREFIX_LEN, fact_relpath
 from stigmem_vault.vault.store import write_atomic

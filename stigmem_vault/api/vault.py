@@ -62,11 +62,11 @@ from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
 from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, parse_enum
-from stigmem_vault.model.hlc import Clock
 from stigmem_vault.model.relations import RelationSchema
 from stigmem_vault.model.values import ValueType
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault import tokens as token_store
+from stigmem_vault.vault.clock import Clock
 from stigmem_vault.vault.git import GitRepo
 from stigmem_vault.vault.keys import KeyStore, stigmem_home
 from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath

@@ -66,8 +66,19 @@ def _check_port_free(host: str, port: int) -> None:
 @click.option("--sync-interval", type=click.FloatRange(min=0), default=30.0, show_default=True,
               metavar="SECONDS", help="Sync with every remote this often in the background (0: "
                                       "off); a failing remote backs off exponentially, with jitter.")
+@click.option("--request-timeout", type=click.FloatRange(min=0, min_open=True),
+              default=_DEFAULTS.request_timeout, show_default=True, metavar="SECONDS",
+              help="A request must arrive whole within this time of its first byte (a new "
+                   "connection: of opening); else 408 and the connection is closed.")
+@click.option("--keepalive-timeout", type=click.FloatRange(min=0, min_open=True),
+              default=_DEFAULTS.keepalive_timeout, show_default=True, metavar="SECONDS",
+              help="Close a keep-alive connection idle for this long.")
+@click.option("--max-connections", type=click.IntRange(min=1),
+              default=_DEFAULTS.max_connections, show_default=True,
+              help="Open connections at most; beyond, requests get 503 until some close.")
 def serve_cmd(host: str, port: int, auth: str, attestation: str | None, node_url: str | None,
-              no_watch: bool, read_rate: float, write_rate: float, sync_interval: float) -> None:
+              no_watch: bool, read_rate: float, write_rate: float, sync_interval: float,
+              request_timeout: float, keepalive_timeout: float, max_connections: int) -> None:
     """Serve the vault over HTTP (upstream Stigmem v1 wire format) until Ctrl-C or SIGTERM.
 
     The watcher runs inside the node, so edits made in the vault meanwhile are indexed (and
@@ -76,7 +87,9 @@ def serve_cmd(host: str, port: int, auth: str, attestation: str | None, node_url
     """
     settings = NodeSettings(host=host, port=port, auth=auth, attestation=attestation,  # type: ignore[arg-type]
                             node_url=node_url, watch=not no_watch,
-                            reads=_rate(read_rate), writes=_rate(write_rate))
+                            reads=_rate(read_rate), writes=_rate(write_rate),
+                            request_timeout=request_timeout, keepalive_timeout=keepalive_timeout,
+                            max_connections=max_connections)
     settings.check()  # --auth none off loopback: InvalidFact, exit 2
     _check_port_free(host, port)
     from stigmem_vault.http.server import serve  # fastapi and uvicorn: only when serving

@@ -7,13 +7,22 @@ one place (``_install_error_handlers``) into the upstream error bodies.
 
 from __future__ import annotations
 
+import errno
+import json
+import math
+import re
+import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -70,7 +79,7 @@ def create_app(vault: Vault, settings: NodeSettings) -> FastAPI:
     _install_body_limit(app, settings.max_body_bytes)
     _install_error_handlers(app)
     app.include_router(routes.router)
-    openapi.install(app)
+    openapi.install(app, settings.auth)
     return app
 
 
@@ -129,8 +138,19 @@ class BodyLimit:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StigmemError)
-    async def stigmem_error(_request: Request, exc: StigmemError) -> JSONResponse:
-        return error_response(exc)
+    async def stigmem_error(request: Request, exc: StigmemError) -> JSONResponse:
+        return error_response(exc, _vault_root(request))
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.Error)
+    async def storage_error(request: Request, exc: Exception) -> JSONResponse:
+        # Storage trouble that reached the front end unwrapped: the node, not the client.
+        return error_response(exc, _vault_root(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": [_issue(error) for error in exc.errors()]},
+                            status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -151,26 +171,160 @@ def _install_error_handlers(app: FastAPI) -> None:
         return await http_exception_handler(request, exc)
 
 
-def error_response(exc: StigmemError) -> JSONResponse:
+def _vault_root(request: Request) -> Path | None:
+    vault: Vault | None = request.app.state.vault
+    return vault.root if vault is not None else None
+
+
+# Seconds a client should wait before retrying a write the disk had no room for.
+FULL_RETRY_AFTER = 30
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/[^\s'\"(),;]+")
+
+
+def error_response(exc: BaseException, root: Path | None = None) -> JSONResponse:
+    """The answer for an error the API raised: its status, and a message naming no server
+    path (paths inside the vault are given relative to it)."""
     if isinstance(exc, InvalidFact):
         detail = [{"type": "value_error", "loc": ["body", *exc.field.split(".")],
-                   "msg": exc.reason, "input": None}]
+                   "msg": public_text(exc.reason, root), "input": None}]
         return JSONResponse({"detail": detail}, status_code=422)
     if isinstance(exc, AccessDenied):
-        return JSONResponse({"detail": {"code": exc.code, "message": exc.reason}}, status_code=403)
+        return JSONResponse({"detail": {"code": exc.code, "message": public_text(exc.reason, root)}},
+                            status_code=403)
     if isinstance(exc, NotFound):
-        return JSONResponse({"detail": f"{exc.what} not found"}, status_code=404)
+        return JSONResponse({"detail": f"{public_text(exc.what)} not found"}, status_code=404)
     if isinstance(exc, FormatError | MisuseError):
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse({"detail": public_text(str(exc), root)}, status_code=400)
+    message = public_text(str(exc) or type(exc).__name__, root)
+    if _out_of_space(exc):
+        # ENOSPC / EDQUOT / SQLITE_FULL: nothing was acknowledged; retrying later may succeed.
+        return JSONResponse({"detail": {"code": "storage_full", "message": message}},
+                            status_code=503, headers={"Retry-After": str(FULL_RETRY_AFTER)})
     # Vault configuration or storage trouble: the node cannot serve this now.
-    return JSONResponse({"detail": {"code": "node_unavailable", "message": str(exc)}},
+    return JSONResponse({"detail": {"code": "node_unavailable", "message": message}},
                         status_code=503)
+
+
+def _out_of_space(exc: BaseException | None) -> bool:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == \
+                sqlite3.SQLITE_FULL:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def public_text(text: str, root: Path | None = None) -> str:
+    """``text`` fit to send: paths in the vault made relative, any other absolute path hidden,
+    and lone surrogates escaped (a JSON answer is UTF-8)."""
+    if root is not None:
+        for prefix in {str(root), str(root.resolve())}:
+            text = text.replace(prefix + "/", "").replace(prefix, ".")
+    text = _ABSOLUTE_PATH.sub("<server path>", text)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_ISSUE_MESSAGES = {
+    "string_unicode": "contains a lone surrogate (U+D800-U+DFFF): text must be Unicode scalar "
+                      "values",
+}
+
+
+def _issue(error: Any) -> dict[str, Any]:
+    """One validation issue, safe to render: the input is echoed only when it is a scalar
+    (never a deep or huge structure), strings are cut short and surrogates escaped."""
+    issue = {"type": error["type"],
+             "loc": [part if isinstance(part, int) else public_text(str(part))
+                     for part in error["loc"]],
+             "msg": _ISSUE_MESSAGES.get(error["type"], public_text(_message(error))),
+             "input": _echo(error.get("input"))}
+    if error.get("ctx"):
+        issue["ctx"] = {key: _echo(value) if isinstance(value, int | float | str | None)
+                        else public_text(str(value)) for key, value in error["ctx"].items()}
+    return issue
+
+
+def _message(error: Any) -> str:
+    # A validator's own reason, without pydantic's "Value error, " in front of it.
+    reason = (error.get("ctx") or {}).get("error")
+    return str(reason) if error["type"] == "value_error" and reason is not None else \
+        str(error["msg"])
+
+
+def _echo(value: object) -> object:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return public_text(value[:200] + ("..." if len(value) > 200 else ""))
+    return None
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: a JSON object, refusing a key given twice (json.loads would
+    silently keep the last one)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON: duplicate keys are refused (400 naming the key), and so is
+    nesting too deep for the parser (400); other syntax errors stay FastAPI's 422."""
+    try:
+        return json.loads(body, object_pairs_hook=_unique_keys)
+    except DuplicateKey as exc:
+        key = public_text(exc.key)
+        raise HTTPException(400, detail={
+            "code": "duplicate_key", "field": key,
+            "message": f"the key {key!r} appears twice in one JSON object; send it once"}) from None
+    except RecursionError:
+        raise HTTPException(400, detail={"code": "json_too_deep",
+                                         "message": "the JSON body is nested too deeply"}) from None
+
+
+class _StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = parse_json(await self.body())
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """Routes whose JSON bodies are parsed by :func:`parse_json` (in the one parse FastAPI
+    does anyway: the duplicate check is the object hook, no second pass)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(_StrictJSONRequest(request.scope, request.receive))
+
+        return strict
 
 
 def bad_parameter(exc: InvalidFact) -> HTTPException:
     """Query-string problems are 400 upstream (assert bodies are 422)."""
     return HTTPException(400, detail={"code": "invalid_parameter", "field": exc.field,
-                                      "message": exc.reason})
+                                      "message": public_text(exc.reason)})
 
 
 def _principal(request: Request) -> Principal:

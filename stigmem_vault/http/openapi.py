@@ -1,8 +1,10 @@
 """The node's OpenAPI document: built from the routes, tidied, served, and committed.
 
-The document does not depend on a vault or on the node's settings, so the copy committed in
-``docs/openapi.json`` is exactly what every node serves at ``/openapi.json`` (a test holds them
-equal). Regenerate it after changing a route::
+The document does not depend on a vault, and of the node's settings only on its auth mode: the
+copy committed in ``docs/openapi.json`` is exactly what every node with token auth serves at
+``/openapi.json`` (a test holds them equal); a node started with ``--auth none`` serves it
+without the bearer requirement and the 401 answers, which it never gives. The document itself
+needs no token. Regenerate it after changing a route::
 
     python -m stigmem_vault.http.openapi > docs/openapi.json
 """
@@ -35,8 +37,8 @@ the node's limit get 413. Per-principal rate limits answer 429 with `Retry-After
 """
 
 
-def document(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document of ``app``, tidied for readers and generators."""
+def document(app: FastAPI, auth: str = "token") -> dict[str, Any]:
+    """The OpenAPI document of ``app`` under ``auth``, tidied for readers and generators."""
     doc = get_openapi(title=app.title, version=app.version, description=DESCRIPTION,
                       routes=app.routes, tags=[
                           {"name": "facts", "description": "assert, query, get and verify facts"},
@@ -45,14 +47,17 @@ def document(app: FastAPI) -> dict[str, Any]:
                                                                "resolution"},
                           {"name": "ops", "description": "health and discovery (no token)"},
                       ])
-    doc.setdefault("components", {})["securitySchemes"] = {
-        SECURITY_SCHEME: {"type": "http", "scheme": "bearer",
-                          "description": "a token from `stigmem token create`"}}
+    if auth == "token":
+        doc.setdefault("components", {})["securitySchemes"] = {
+            SECURITY_SCHEME: {"type": "http", "scheme": "bearer",
+                              "description": "a token from `stigmem token create`"}}
     for operations in doc["paths"].values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _not_nullable(parameter["schema"])
-            if not PUBLIC_TAGS.intersection(operation.get("tags", [])):
+            if auth != "token":
+                operation["responses"].pop("401", None)  # every request is the operator's
+            elif not PUBLIC_TAGS.intersection(operation.get("tags", [])):
                 operation["security"] = [{SECURITY_SCHEME: []}]
     _prune_components(doc)
     return doc
@@ -92,13 +97,13 @@ def _prune_components(doc: dict[str, Any]) -> None:
         del schemas[name]
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, auth: str = "token") -> None:
     """Serve the tidied document at ``/openapi.json`` (built once, on first request)."""
     cache: dict[str, Any] = {}
 
     def openapi() -> dict[str, Any]:
         if "doc" not in cache:
-            cache["doc"] = document(app)
+            cache["doc"] = document(app, auth)
         return cache["doc"]
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -22,12 +23,12 @@ from stigmem_vault.api.view import PrincipalView
 from stigmem_vault.canonical.cid import upstream_cid
 from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
 from stigmem_vault.http import schemas, wire
-from stigmem_vault.http.app import bad_parameter, reader, writer
+from stigmem_vault.http.app import StrictJSONRoute, bad_parameter, reader, writer
 from stigmem_vault.http.schemas import AUTH, BODY, errors, ok
 from stigmem_vault.http.settings import NodeSettings
 from stigmem_vault.model.fact import make_claim
 from stigmem_vault.model.hlc import HLC
-from stigmem_vault.model.values import make_value, parse_iso_datetime
+from stigmem_vault.model.values import make_value
 
 
 class _FactRefSegment(Convertor[str]):
@@ -44,8 +45,9 @@ class _FactRefSegment(Convertor[str]):
 
 
 register_url_convertor("fact_ref", _FactRefSegment())
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
 FACT_REF = {"pattern": r"^([0-9a-f]{8,64}|sha256:[0-9a-f]{64})$"}
+CONFLICT_REF = r"^[0-9a-f]{8,32}$"
 SCOPES = {"enum": ["local", "team", "company", "public"]}
 NAMESPACES = ["stigmem:", "rel:", "memory:", "intent:", "roadmap:", "preference:", "garden:"]
 
@@ -193,19 +195,26 @@ def _cursor(raw: str | None) -> tuple[str, str] | None:
                                          "message": "cursor is not one this node issued"}) from None
 
 
+def _offset(raw: str | None) -> int:
+    """A neighbors cursor: the base64url of a non-negative integer this node issued."""
+    if not raw:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except ValueError:  # not base64, not UTF-8, not JSON
+        offset = None
+    if type(offset) is not int or offset < 0:  # 1e309 is a float (infinity), True an int
+        raise HTTPException(400, detail={"code": "invalid_cursor",
+                                         "message": "cursor is not one this node issued"})
+    return offset
+
+
 def _encode_cursor(hlc: str, fact_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([hlc, fact_id]).encode()).decode().rstrip("=")
 
 
 def _as_of(raw: str | None) -> str | None:
-    """An HLC, or an ISO time turned into the highest HLC of that millisecond."""
-    if raw is None:
-        return None
-    try:
-        return str(HLC.parse(raw, "as_of"))
-    except InvalidFact:
-        moment = parse_iso_datetime(raw, "as_of")
-        return str(HLC(int(moment.timestamp() * 1000), 999_999, "zzzzzzzzzzzzzzzz"))
+    return None if raw is None else wire.as_of_hlc(raw)
 
 
 @router.get("/v1/facts", tags=["facts"], summary="Query facts", response_model=None,
@@ -235,7 +244,8 @@ def list_facts(
                                                    "timestamp")] = None,
     cursor: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    as_of: Annotated[str | None, Query(description="the vault as of an HLC or ISO time")] = None,
+    as_of: Annotated[str | None, Query(description="the vault as of an HLC or ISO time",
+                                       json_schema_extra={"pattern": wire.AS_OF})] = None,
 ) -> Response:
     """Facts, newest first (HLC, then id), in pages with a stable keyset cursor.
 
@@ -404,11 +414,7 @@ def neighbors(request: Request,
         raise HTTPException(400, detail={"code": "graph_depth_exceeded",
                                          "message": "depth must be between 1 and 3"})
     view = _view(request, principal)
-    try:
-        offset = int(json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-                     ) if cursor else 0
-    except (ValueError, TypeError):
-        raise HTTPException(400, detail={"code": "invalid_cursor", "message": "bad cursor"}) from None
+    offset = _offset(cursor)
     prefix = relation_filter.rstrip("*") if relation_filter else None
     try:
         found = view.neighbors(entity, depth=depth, scope=scope, relation_prefix=prefix,
@@ -475,13 +481,18 @@ def conflicts(request: Request, principal: Principal = reader,
              responses={**ok(schemas.Resolution, "the signed resolution fact"),
                         **errors(400, 404, 409, *AUTH, *BODY)})
 def resolve(request: Request,
-            conflict_id: Annotated[str, Path(json_schema_extra={"pattern": r"^[0-9a-f]{32}$"})],
+            conflict_id: Annotated[str, Path(
+                description="conflict id (32 hex, or a unique prefix of 8+)",
+                json_schema_extra={"pattern": CONFLICT_REF})],
             body: Annotated[wire.ResolveRequest, Body()],
             principal: Principal = writer) -> dict[str, Any]:
     """Resolve with one of the two facts (``winning_fact_id``: its id, or a or b) or a
     ``new_value``: exactly one (422 otherwise). The resolution is a new signed fact deriving
     from both sides; the originals are never changed. Only the vault owner (or a system
     source) may settle a conflict between other authors (403 ``resolution_requires_owner``)."""
+    if not re.fullmatch(CONFLICT_REF, conflict_id.strip().lower()):  # its shape, not its existence
+        raise HTTPException(400, detail={"code": "id_malformed", "message": "a conflict id is "
+                                         "32 hex digits, or a unique prefix of 8 or more"})
     value = None
     if body.new_value is not None:
         value = make_value(body.new_value.type, body.new_value.v, "new_value")
@@ -491,6 +502,8 @@ def resolve(request: Request,
     except InvalidFact as exc:
         if exc.field == "conflict":  # not open (resolved or obsolete)
             raise HTTPException(409, detail=f"conflict {exc.reason}") from None
+        if exc.field == "conflict_id":  # a prefix of several conflicts it may see
+            raise HTTPException(400, detail={"code": "id_ambiguous", "message": exc.reason}) from None
         if exc.field != "winner":
             raise
         raise InvalidFact("winning_fact_id", exc.reason) from None  # name the wire field

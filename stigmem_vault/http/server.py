@@ -11,6 +11,7 @@ import uvicorn
 
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.http.app import create_app
+from stigmem_vault.http.protocol import protocol
 from stigmem_vault.http.settings import NodeSettings
 from stigmem_vault.watch.watcher import Watcher
 
@@ -33,7 +34,11 @@ class RunningNode:
 
 def _server(vault: Vault, settings: NodeSettings) -> uvicorn.Server:
     config = uvicorn.Config(create_app(vault, settings), host=settings.host, port=settings.port,
-                            log_level="warning", access_log=False, lifespan="off")
+                            log_level="warning", access_log=False, lifespan="off",
+                            http=protocol(settings.request_timeout),
+                            timeout_keep_alive=settings.keepalive_timeout,  # type: ignore[arg-type]
+                            limit_concurrency=settings.max_connections,
+                            backlog=min(2048, settings.max_connections))
     return uvicorn.Server(config)
 
 

@@ -32,6 +32,13 @@ class NodeSettings:
     reads: RateLimit = RateLimit(200.0, 2000)
     writes: RateLimit = RateLimit(100.0, 1000)
     watch: bool = True
+    # A request must arrive whole (head and body) within this many seconds of its first byte
+    # (a new connection: of opening); else 408 and the connection is closed.
+    request_timeout: float = 30.0
+    # An idle keep-alive connection is closed after this many seconds.
+    keepalive_timeout: float = 5.0
+    # Open connections at most; beyond, a request gets 503 until some close.
+    max_connections: int = 1000
 
     @property
     def attestation_mode(self) -> AttestationMode:
@@ -50,6 +57,11 @@ class NodeSettings:
             raise InvalidFact("auth", f"{self.auth!r} is not token or none")
         if self.attestation not in (None, "enforce", "warn", "off"):
             raise InvalidFact("attestation", f"{self.attestation!r} is not enforce, warn or off")
+        for name in ("request_timeout", "keepalive_timeout"):
+            if not getattr(self, name) > 0:
+                raise InvalidFact(name, f"must be more than 0 seconds, not {getattr(self, name)}")
+        if self.max_connections < 1:
+            raise InvalidFact("max_connections", f"must be at least 1, not {self.max_connections}")
         if self.auth == "none" and not is_loopback(self.host):
             raise InvalidFact("auth", f"--auth none is allowed only on a loopback address, not "
                                       f"{self.host!r}; use --host 127.0.0.1 or token auth")

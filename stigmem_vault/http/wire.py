@@ -7,14 +7,19 @@ upstream FactRecord key is always present (explicit nulls); our additions are ex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from stigmem_vault.errors import InvalidFact
 from stigmem_vault.http.schemas import ScopeName, TrustClassName, ValueTypeName
 from stigmem_vault.index.query import TRUST_WEIGHT as TRUST_CLASS_WEIGHT
 from stigmem_vault.index.query import IndexedFact, Recalled
-from stigmem_vault.model.values import Value
+from stigmem_vault.model.fact import parse_fact_ref
+from stigmem_vault.model.hlc import HLC
+from stigmem_vault.model.identifiers import check_scalar_values
+from stigmem_vault.model.values import Value, parse_iso_datetime
 
 # How much a verification verdict lets a reader trust the source (our source_trust).
 VERDICT_TRUST = {"valid": 1.0, "unattested": 0.5, "unknown-signer": 0.25}
@@ -33,15 +38,73 @@ def _strict(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": list(examples)})
 
 
+# JSON reads 1e309 as infinity (and Python's parser takes NaN and Infinity): a number field
+# refuses them by name (422 "should be a finite number"), never passing them on.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+# What a client may send as a value: documented as a JSON scalar, taken as it comes, and
+# checked by the fact model against its type (its messages name value.v and the reason).
+ScalarIn = Annotated[Any, WithJsonSchema({"anyOf": [
+    {"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]})]
+# Patterns the node's own checks apply (documented in the schema, enforced by the model, whose
+# messages say more than "should match pattern").
+FACT_ID_IN = r"^\s*[0-9a-fA-F]{64}\s*$"
+_HLC = r"[0-9]{13}\.[0-9]{6}\.[a-z0-9][a-z0-9-]{0,63}"
+_ISO = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        r"([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?")
+AS_OF = rf"^({_HLC}|\s*{_ISO}\s*)$"
+ISO_TIME = rf"^\s*{_ISO}\s*$"
+
+
 class FactValueIn(BaseModel):
     model_config = STRICT
     type: ValueTypeName
-    v: Any = Field(default=None, description="the value, checked against its type: a string "
+    v: ScalarIn = Field(default=None, description="the value, checked against its type: a string "
                                              "(string/text up to 4/64 KiB, ISO 8601 datetime, "
                                              "identifier ref), a number, a boolean, or absent "
                                              "for null")
     interpret_as: Literal["content", "instruction"] = Field(
         default="content", description="only content: 'instruction' is refused (422)")
+
+    @field_validator("v", mode="before")
+    @classmethod
+    def _scalar(cls, raw: object) -> object:
+        """A JSON scalar of Unicode text (the fact model's own rule); the type check is the
+        model's. (A batch hashes its request: it must hold nothing JSON cannot render.)"""
+        if isinstance(raw, list | dict):
+            kind = "an array" if isinstance(raw, list) else "an object"
+            raise ValueError(f"must be a string, number, boolean or null, not {kind}")
+        if isinstance(raw, str):
+            try:
+                check_scalar_values(raw, "value.v")
+            except InvalidFact as exc:
+                raise ValueError(exc.reason) from None
+        return raw
+
+
+def _by_model(check: Callable[[str, str], object], raw: object, field: str) -> object:
+    """Apply a fact-model check here, so that a batch refuses what its schema refuses (422 for
+    the whole body) and a single assert gets the model's own reason."""
+    if isinstance(raw, str):
+        try:
+            check(raw, field)
+        except InvalidFact as exc:
+            raise ValueError(exc.reason) from None
+    return raw
+
+
+def as_of_hlc(raw: str) -> str:
+    """An HLC, or an ISO time turned into the highest HLC of that millisecond."""
+    try:
+        return str(HLC.parse(raw, "as_of"))
+    except InvalidFact:
+        moment = parse_iso_datetime(raw, "as_of")
+        return str(HLC(int(moment.timestamp() * 1000), 999_999, "zzzzzzzzzzzzzzzz"))
+
+
+class DerivedLinkIn(BaseModel):
+    model_config = STRICT
+    fact_id: str | None = Field(default=None, pattern=FACT_ID_IN)
+    hash: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
 
 
 class AssertRequest(BaseModel):
@@ -52,20 +115,49 @@ class AssertRequest(BaseModel):
     value: FactValueIn
     source: str = Field(min_length=1, max_length=512,
                         description="who asserts it: agent:NAME, user:NAME or system:NAME")
-    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    confidence: Finite = Field(default=1.0, ge=0.0, le=1.0)
     scope: ScopeName = "local"
-    valid_until: str | None = Field(default=None, description="ISO 8601 expiry")
+    valid_until: str | None = Field(default=None, description="ISO 8601 expiry",
+                                    json_schema_extra={"pattern": ISO_TIME})
     garden_id: str | None = Field(default=None, description="gardens are not supported (404)")
-    attestation: dict[str, Any] | None = Field(default=None, description="ignored: every fact "
-                                                                          "is signed by the node")
+    # Ignored, so not part of the request as parsed (nor of a batch's idempotency hash).
+    attestation: dict[str, Any] | None = Field(
+        default=None, exclude=True, description="ignored: every fact is signed by the node")
     write_mode: Literal["assert", "summarize_with_provenance"] = "assert"
-    derived_from: list[dict[str, str] | str] = Field(
+    derived_from: list[DerivedLinkIn | str] = Field(
         default_factory=list, max_length=64,
         description="fact ids or sha256: content hashes, bare or as {fact_id} / {hash}")
     # ours
     trust: TrustClassName = Field(
         default="observed", description="how the source came to know the value")
-    supersedes: str | None = Field(default=None, description="id of the fact this one replaces")
+    supersedes: str | None = Field(default=None, description="id of the fact this one replaces",
+                                   json_schema_extra={"pattern": FACT_ID_IN})
+
+    @field_validator("supersedes", mode="before")
+    @classmethod
+    def _fact_id(cls, raw: object) -> object:
+        return _by_model(parse_fact_ref, raw, "supersedes")
+
+    @field_validator("valid_until", mode="before")
+    @classmethod
+    def _iso_time(cls, raw: object) -> object:
+        return _by_model(parse_iso_datetime, raw, "valid_until")
+
+    @field_validator("derived_from", mode="before")
+    @classmethod
+    def _known_link_keys(cls, raw: object) -> object:
+        """A link object has exactly one of fact_id and hash; any other key is refused by name."""
+        for index, item in enumerate(raw if isinstance(raw, list) else ()):
+            if not isinstance(item, dict):
+                continue
+            unknown = sorted(str(key) for key in item if key not in ("fact_id", "hash"))
+            if unknown:
+                raise ValueError(f"item {index} has the unknown key {unknown[0]!r}: a link is "
+                                 f"{{fact_id}} or {{hash}}")
+            if len(item) != 1:
+                raise ValueError(f"item {index} must have exactly one of fact_id and hash, "
+                                 f"not {'both' if item else 'neither'}")
+        return raw
 
 
 class BatchRequest(BaseModel):
@@ -75,7 +167,7 @@ class BatchRequest(BaseModel):
         "atomic": True})
     facts: list[AssertRequest] = Field(min_length=1, max_length=1000)
     atomic: bool = False
-    idempotency_key: str | None = Field(default=None, max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class ResolveRequest(BaseModel):
@@ -93,22 +185,22 @@ class RecallRequest(BaseModel):
                                   "may read")
     token_budget: int = Field(default=4000, ge=1, le=200_000)
     depth: int = Field(default=2, ge=1, le=3)
-    weights: dict[str, float] | None = None
-    min_confidence: float = Field(default=0.1, ge=0.0, le=1.0)
+    weights: dict[str, Finite] | None = None
+    min_confidence: Finite = Field(default=0.1, ge=0.0, le=1.0)
     include_neighbors: bool = True
     limit: int = Field(default=100, ge=1, le=500)
-    as_of: str | None = None
+    as_of: str | None = Field(default=None, json_schema_extra={"pattern": AS_OF},
+                              description="accepted and checked; recall reads the vault now")
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _as_of(cls, raw: object) -> object:
+        return _by_model(lambda text, _field: as_of_hlc(text), raw, "as_of")
 
 
-def derived_links(raw: list[dict[str, str] | str]) -> list[str]:
+def derived_links(raw: list[DerivedLinkIn | str]) -> list[str]:
     """Upstream sends ``{"fact_id": …}`` or ``{"hash": "sha256:…"}``; we keep the string."""
-    links = []
-    for item in raw:
-        if isinstance(item, str):
-            links.append(item)
-        else:
-            links.append(item.get("fact_id") or item.get("hash") or "")
-    return links
+    return [item if isinstance(item, str) else item.fact_id or item.hash or "" for item in raw]
 
 
 def wire_value(value: Value) -> dict[str, Any]:

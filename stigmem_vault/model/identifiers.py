@@ -31,12 +31,24 @@ _INFORMAL = re.compile(r"^([a-z][a-z0-9+.-]*):(.+)$")
 # Markdown links, YAML plain scalars or file names on common systems.
 _FORBIDDEN = re.compile(r'[\x00-\x1f\x7f-\x9f"<>\\|`\[\]{}#^]')
 _RELATION = re.compile(r"^[a-z][a-z0-9_-]*(?::[a-z0-9_][a-z0-9_.\-/]*)+$")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def check_scalar_values(text: str, field: str) -> str:
+    """``text`` if it is Unicode text: no lone surrogate (U+D800-U+DFFF), which no UTF-8 file,
+    JSON answer or SQLite row can hold (JSON's ``"\\ud800"`` escape decodes to one)."""
+    found = _SURROGATE.search(text)
+    if found:
+        raise InvalidFact(field, f"contains a lone surrogate (U+{ord(found.group()):04X} at "
+                                 f"character {found.start()}): text must be Unicode scalar values")
+    return text
 
 
 def normalize_identifier(raw: object, field: str) -> str:
     """Return the normalized form of an entity or ref identifier, or raise InvalidFact."""
     if not isinstance(raw, str):
         raise InvalidFact(field, f"must be a string identifier, got {type(raw).__name__}")
+    check_scalar_values(raw, field)
     text = _WHITESPACE.sub("-", unicodedata.normalize("NFC", raw).strip()).lower()
     # Lowercasing can leave a decomposed sequence (Greek with diacritics: "Ϊ́" -> "ϊ" + U+0301);
     # NFC once more so normalizing a normalized identifier changes nothing.
@@ -93,6 +105,7 @@ def normalize_relation(raw: object, field: str = "relation") -> str:
     """Normalize a relation: a namespaced predicate like ``memory:role``."""
     if not isinstance(raw, str):
         raise InvalidFact(field, f"must be a string, got {type(raw).__name__}")
+    check_scalar_values(raw, field)
     text = unicodedata.normalize("NFC", raw).strip().lower()
     if not text:
         raise InvalidFact(field, "must not be empty")

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from stigmem_vault.errors import InvalidFact
-from stigmem_vault.model.identifiers import normalize_identifier
+from stigmem_vault.model.identifiers import check_scalar_values, normalize_identifier
 
 MAX_STRING_BYTES = 4 * 1024
 MAX_TEXT_BYTES = 64 * 1024
@@ -96,6 +96,7 @@ def make_value(type_name: object, v: object, field: str = "value") -> Value:
 def _check_string(v: object, field: str, limit: int) -> str:
     if not isinstance(v, str):
         raise InvalidFact(field, f"must be a string, got {_json_type(v)}")
+    check_scalar_values(v, field)
     if _BAD_CHARS.search(v):
         raise InvalidFact(field, "contains a control character or an unpaired surrogate")
     if len(v.encode("utf-8")) > limit:

@@ -132,7 +132,8 @@ def read_node_config(root: Path) -> NodeConfig:
 
 
 def write_node_config(root: Path, node: NodeConfig) -> None:
-    write_atomic(root / NODE_FILE, (json.dumps(asdict(node), indent=2) + "\n").encode())
+    write_atomic(root / NODE_FILE, (json.dumps(asdict(node), indent=2) + "\n").encode(),
+                 mode=0o600)  # this clone's own state: nobody else on the machine reads it
 
 
 def load_schemas(root: Path) -> dict[str, RelationSchema]:

@@ -29,20 +29,27 @@ CONFIG_DIR = ".stigmem"
 LOCAL_DIR = ".stigmem/local"
 ID_PREFIX_LEN = 12
 MAX_SEGMENT = 80
+# A file name may have 255 bytes (ext4, APFS, NTFS in UTF-16 units, ...); the longest name made
+# from a segment is the segment plus ".md" (an entity note), so a segment keeps to 252 bytes.
+MAX_SEGMENT_BYTES = 255 - len(".md")
 
 _UNSAFE = re.compile(r"[^\w.@+~-]", re.UNICODE)
 
 
 def _segment(text: str) -> str:
-    """One safe path segment: no separators, no leading dot, bounded length."""
+    """One safe path segment: no separators, no leading dot, bounded length (80 code points
+    and 252 bytes of UTF-8: 70 four-byte letters are 280 bytes, too long for a file name)."""
     clean = _UNSAFE.sub("_", unicodedata.normalize("NFC", text))
     if not clean or clean.strip(".") == "":
         clean = "_" + clean
     if clean.startswith("."):
         clean = "_" + clean[1:]
-    if len(clean) > MAX_SEGMENT:
+    if len(clean) > MAX_SEGMENT or len(clean.encode("utf-8")) > MAX_SEGMENT_BYTES:
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
-        clean = clean[: MAX_SEGMENT - 9] + "~" + digest
+        head = clean[: MAX_SEGMENT - 9]
+        while len(head.encode("utf-8")) > MAX_SEGMENT_BYTES - 9:
+            head = head[:-1]
+        clean = head + "~" + digest
     return clean
 
 

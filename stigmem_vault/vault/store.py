@@ -24,35 +24,37 @@ from stigmem_vault.errors import StorageError
 
 
 def write_atomic(path: Path, data: bytes, *, exclusive: bool = False, sync: bool = True,
-                 scratch: Path | None = None) -> None:
-    """Write ``data`` to ``path`` atomically; with ``exclusive`` refuse to replace a file."""
+                 scratch: Path | None = None, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` atomically; with ``exclusive`` refuse to replace a file.
+    ``mode``: the new file's permissions (0o600 for this clone's private state)."""
     try:
         make_dirs(path.parent, sync=sync)
         if scratch is not None:
             try:
-                _write_via(scratch, path, data, exclusive, sync)
+                _write_via(scratch, path, data, exclusive, sync, mode)
                 return
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
-        _write_via(path.parent, path, data, exclusive, sync)
+        _write_via(path.parent, path, data, exclusive, sync, mode)
     except FileExistsError:
         raise
     except OSError as exc:
         raise StorageError(f"{path}: cannot write: {exc}") from exc
 
 
-def _write_via(folder: Path, path: Path, data: bytes, exclusive: bool, sync: bool) -> None:
+def _write_via(folder: Path, path: Path, data: bytes, exclusive: bool, sync: bool,
+               mode: int) -> None:
     # Unique per process and thread: two writers of one path must never share a temp file.
     tmp = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         except FileNotFoundError:
             if folder == path.parent:
                 raise
             folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:
             os.write(fd, data)
             if sync:

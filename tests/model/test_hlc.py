@@ -19,10 +19,10 @@ from stigmem_vault.model.hlc import (
     MAX_COUNTER,
     MAX_FUTURE_SKEW_MS,
     MAX_PAST_SKEW_MS,
-    Clock,
     skew_violation,
     validate_node_id,
 )
+from stigmem_vault.vault.clock import Clock
 
 NODE = "9f86d081884c7d65"
 

@@ -153,3 +153,12 @@ def test_relation_length_and_type() -> None:
 ])
 def test_reserved_relation_prefixes(relation: str, reserved: bool) -> None:
     assert is_reserved_relation(relation) is reserved
+
+
+@pytest.mark.parametrize("normalize", [normalize_identifier, normalize_relation, normalize_source])
+@pytest.mark.parametrize("raw", ["user:\ud800", "agent:a\udfffb", "memory:x\udc00"])
+def test_lone_surrogates_are_refused_by_name(normalize: object, raw: str) -> None:
+    """JSON's "\\ud800" decodes to a lone surrogate, which no UTF-8 file can hold."""
+    with pytest.raises(InvalidFact, match="lone surrogate") as caught:
+        normalize(raw, "the_field")  # type: ignore[operator]
+    assert caught.value.field == "the_field"

@@ -103,9 +103,12 @@ def test_string_accepts_printable_text(v: str) -> None:
     assert make_value("string", v).v == v
 
 
-@pytest.mark.parametrize("v", ["bell\x07", "nul\x00", "esc\x1b", "del\x7f", "half\ud800"])
-def test_string_refuses_control_characters_and_surrogates(v: str) -> None:
-    refused("string", v, "control character")
+@pytest.mark.parametrize(("v", "reason"), [
+    ("bell\x07", "control character"), ("nul\x00", "control character"),
+    ("esc\x1b", "control character"), ("del\x7f", "control character"),
+    ("half\ud800", "lone surrogate"), ("low\udfff", "lone surrogate")])
+def test_string_refuses_control_characters_and_surrogates(v: str, reason: str) -> None:
+    refused("string", v, reason)
 
 
 def test_string_and_text_limits() -> None:

@@ -53,7 +53,7 @@ write_atomic(Path(sys.argv[1]) / "facts/local/person/01/carol/role.md", b"lead\n
 mark("write")
 """
 CLOCK_CHILD = r"""
-from stigmem_vault.model.hlc import Clock
+from stigmem_vault.vault.clock import Clock
 
 Clock("node-a", Path(sys.argv[1]) / "state" / "local" / "clock").now()
 mark("lease")

@@ -14,6 +14,7 @@ from stigmem_vault.errors import FormatError
 from stigmem_vault.model.fact import Fact
 from stigmem_vault.vault.layout import (
     MAX_SEGMENT,
+    MAX_SEGMENT_BYTES,
     entity_note_relpath,
     entity_segments,
     fact_relpath,
@@ -51,7 +52,7 @@ def test_fact_paths_stay_inside_and_are_safe(fact: Fact) -> None:
     for part in rel.parts:
         assert part not in ("", ".", "..") and not part.startswith(".")
         assert "/" not in part and "\\" not in part and "\x00" not in part
-        assert len(part) <= MAX_SEGMENT
+        assert len(part) <= MAX_SEGMENT and len(part.encode()) <= 255
     assert is_fact_path(rel)
 
 
@@ -62,6 +63,7 @@ def test_entity_note_paths_are_safe(entity: str) -> None:
     rel = entity_note_relpath(normalize_identifier(entity, "entity"))
     assert rel.parts[0] == "entities" and rel.suffix == ".md"
     assert all(part not in ("", ".", "..") and len(part) <= MAX_SEGMENT + 3 for part in rel.parts)
+    assert all(len(part.encode()) <= 255 for part in rel.parts)
 
 
 @given(relations)
@@ -75,6 +77,23 @@ def test_long_names_are_truncated_with_a_hash() -> None:
     long_b = "user:" + "a" * 199 + "b"
     seg_a, seg_b = entity_segments(long_a)[-1], entity_segments(long_b)[-1]
     assert len(seg_a) == MAX_SEGMENT and seg_a != seg_b
+
+
+@pytest.mark.parametrize("letter", ["\U00020000", "\u4e2d", "\u00e9"])
+@pytest.mark.parametrize("count", [60, 63, 64, 70, 80, 200])
+def test_segments_fit_a_file_name_in_bytes(tmp_path: Path, letter: str, count: int) -> None:
+    """70 four-byte letters are 280 bytes: cut (with a hash) to fit 255 with ".md" after it."""
+    entity = "user:" + letter * count
+    segment = entity_segments(entity)[-1]
+    assert len(segment) <= MAX_SEGMENT and len(segment.encode()) <= MAX_SEGMENT_BYTES
+    if len((letter * count).encode()) <= MAX_SEGMENT_BYTES and count <= MAX_SEGMENT:
+        assert segment == letter * count  # what fits is kept as it is (no path moves)
+    else:
+        assert segment.endswith("~" + hashlib.sha256((letter * count).encode()).hexdigest()[:8])
+    note = tmp_path / entity_note_relpath(entity)  # as Obsidian creates it from a link
+    note.parent.mkdir(parents=True)
+    note.write_bytes(b"x")  # the file system takes the name
+    assert note.read_bytes() == b"x"
 
 
 def test_dot_segments_are_defused() -> None:
