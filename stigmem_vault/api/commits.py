@@ -11,7 +11,8 @@ process and thread, and a file lock across processes) first, then the queue's ow
 which is never held while taking another. Writers only enqueue, under the leaf lock.
 
 The journal. While changes are pending, each writer keeps ``.stigmem/local/uncommitted.<pid>.
-<object>``: one JSON line per change (the path and the SHA-256 of the bytes written). If the
+<object>``: one JSON line per change (the path and the SHA-256 of the bytes written), appended
+before the file is written (``intend``), so that no kill leaves a written file unjournaled. If the
 writer dies before its commit, the next writer that opens the vault commits the journaled
 files that still hold exactly those bytes and, for fact files, still verify; anything else
 (a file a person edited since, a file that does not verify) is never committed by recovery:
@@ -72,6 +73,9 @@ class CommitQueue:
         self._on_error = on_error
         self._lock = threading.Lock()  # the leaf lock: pending, notes, journal, timer
         self._pending: dict[str, bytes | None] = {}  # path -> bytes to commit (None: remove)
+        self._journaled: set[tuple[str, str | None]] = set()  # (path, sha256) in the journal
+        # Journaled by ``intend`` and not yet queued: the journal stays while any is.
+        self._intended: set[tuple[str, str | None]] = set()
         self._notes: list[str] = []
         self._journal = root / JOURNAL_DIR / f"{JOURNAL_PREFIX}.{os.getpid()}.{id(self):x}"
         self._journal_fd: int | None = None
@@ -89,6 +93,22 @@ class CommitQueue:
         """The vault's write lock (git's): hold it to make several changes, then flush."""
         with self._git.locked():
             yield
+
+    def intend(self, changes: Sequence[tuple[str, bytes | None]]) -> None:
+        """Journal changes a writer is about to make (bytes, or None for a removal) before it
+        makes them, so that a writer killed between its write and ``add`` leaves a journal
+        line for recovery. (A change journaled but never made is skipped by recovery.)"""
+        with self._lock:
+            self._intended.update(self._journal_write(changes))
+
+    def abandon(self, changes: Sequence[tuple[str, bytes | None]]) -> None:
+        """Changes ``intend`` journaled that the writer did not make after all (its write
+        failed, or the file was there already). Their journal lines stay: recovery skips
+        them, since the files do not hold those bytes, or are committed already."""
+        entries = {(rel, None if data is None else hashlib.sha256(data).hexdigest())
+                   for rel, data in changes}
+        with self._lock:
+            self._intended -= entries
 
     def add(self, files: Sequence[tuple[str, bytes]], notes: Sequence[str]) -> None:
         """Queue files a writer wrote, with the exact bytes it wrote."""
@@ -125,7 +145,7 @@ class CommitQueue:
         if not changes:
             return
         with self._lock:
-            self._journal_write(changes)
+            self._intended.difference_update(self._journal_write(changes))
             self._pending.update(changes)
             self._notes.extend(notes)
             # One writer starts the commit of a full batch; the others keep queueing into the
@@ -139,16 +159,21 @@ class CommitQueue:
         if full and self._delay is None:
             self.flush()
 
-    def _journal_write(self, changes: list[tuple[str, bytes | None]]) -> None:
-        """Append the changes to this writer's journal (the caller holds the leaf lock).
+    def _journal_write(self, changes: Sequence[tuple[str, bytes | None]]
+                       ) -> list[tuple[str, str | None]]:
+        """Append the changes to this writer's journal, each once (the caller holds the leaf
+        lock).
 
         Not fsynced: it guards against a crashed process, whose written pages the kernel
         keeps. After a power loss the fact files themselves are adopted by the next scan,
         which verifies each one (a lost journal line loses no fact)."""
-        lines = b"".join(
-            json.dumps({"path": rel, "sha256": None if data is None else
-                        hashlib.sha256(data).hexdigest()}).encode() + b"\n"
-            for rel, data in changes)
+        entries = [(rel, None if data is None else hashlib.sha256(data).hexdigest())
+                   for rel, data in changes]
+        new = [entry for entry in entries if entry not in self._journaled]
+        if not new:
+            return entries
+        lines = b"".join(json.dumps({"path": rel, "sha256": sha}).encode() + b"\n"
+                         for rel, sha in new)
         try:
             if self._journal_fd is None:
                 self._journal.parent.mkdir(parents=True, exist_ok=True)
@@ -157,10 +182,13 @@ class CommitQueue:
                 # A queue dropped without close still closes its journal (detached on close).
                 self._finalizer = weakref.finalize(self, _close_quietly, fd)
             os.write(self._journal_fd, lines)
+            self._journaled.update(new)
         except OSError as exc:
             raise StorageError(f"cannot record pending changes: {exc.strerror or exc}") from exc
+        return entries
 
     def _journal_drop(self) -> None:
+        self._journaled.clear()
         self._journal_close()
         self._journal.unlink(missing_ok=True)
 
@@ -193,7 +221,7 @@ class CommitQueue:
                     self._notes[:0] = notes
                 raise
             with self._lock:
-                if not self._pending:
+                if not self._pending and not self._intended:
                     self._journal_drop()
             return oid
 

@@ -142,6 +142,11 @@ class FactWriter:
                 continue
             staged.append((i, fact, rel, data))
         written: list[Written] = []
+        queue = self._queue()
+        # Journaled before any is written: a writer killed mid-batch leaves no written file
+        # its journal does not name (recovery commits those that verify).
+        intended = [(rel, data) for _i, _fact, rel, data in staged]
+        queue.intend(intended)
         try:
             stored = (map(self._store, staged) if len(staged) < 2
                       else self._io_pool().map(self._store, staged))
@@ -151,9 +156,12 @@ class FactWriter:
                     written.append((rel, data, fact))
         finally:  # whatever reached the disk goes into the next commit, even after a failure
             if written:
-                self._queue().add([(rel, data) for rel, data, _fact in written], [
+                queue.add([(rel, data) for rel, data, _fact in written], [
                     f"assert {f.id[:ID_PREFIX_LEN]} {f.source} {f.entity} {f.relation}"
                     for _rel, _data, f in written])
+            if len(written) < len(intended):
+                done = {rel for rel, _data, _fact in written}
+                queue.abandon([(rel, data) for rel, data in intended if rel not in done])
         return results, written
 
     def index_written(self, written: list[Written]) -> None:

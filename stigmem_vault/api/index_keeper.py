@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,6 +49,7 @@ from stigmem_vault.watch.scan import (
     read_record,
 )
 
+_STALE_NOTE = re.compile(r"[0-9a-f]{12}\.md")  # a conflict note's id part and suffix
 # Bump when the rules that derive liveness/conflicts change: old indexes then rebuild.
 RULES_VERSION = "rules/2"
 
@@ -174,8 +176,13 @@ class IndexKeeper:
         awaiting: list[str] = []
         if keep_signed:
             awaiting, facts, removed = _split_gestures(index, found)
-        report = index_facts(root, index, self._ctx.trust, facts, removed, progress)
-        index.apply([r for r in (note_record(root, n) for n in found.notes) if r], [])
+        # A writer's vault read: new fact files are indexed, but as seen by no writer, and
+        # notes (drafts) are not recorded, so the next writer's scan still commits the one
+        # and files the other, as it would have without this read.
+        report = index_facts(root, index, self._ctx.trust, facts, removed, progress,
+                             unseen=keep_signed)
+        if not keep_signed:
+            index.apply([r for r in (note_record(root, n) for n in found.notes) if r], [])
         report.scanned, report.unchanged = found.scanned, found.unchanged
         report.awaiting = awaiting
         return report
@@ -279,7 +286,12 @@ class IndexKeeper:
         except OSError:
             pass
         commits = self._writer_queue()
-        write_atomic(path, data, scratch=self._ctx.scratch)
+        commits.intend([(rel, data)])  # journaled first: see CommitQueue.intend
+        try:
+            write_atomic(path, data, scratch=self._ctx.scratch)
+        except BaseException:
+            commits.abandon([(rel, data)])
+            raise
         self.remember_write(rel, data)
         commits.add([(rel, data)], [note])
         if self._index is not None:
@@ -290,7 +302,12 @@ class IndexKeeper:
 
     def remove_note(self, rel: str, note: str) -> None:
         commits = self._writer_queue()
-        (self._ctx.root / rel).unlink(missing_ok=True)
+        commits.intend([(rel, None)])
+        try:
+            (self._ctx.root / rel).unlink(missing_ok=True)
+        except BaseException:
+            commits.abandon([(rel, None)])
+            raise
         self.remember_write(rel, None)
         commits.remove(rel, note)
         if self._index is not None:
@@ -304,15 +321,31 @@ class IndexKeeper:
         index = self._index
         assert index is not None
         changed = 0
-        for record in index.conflicts_on(set(keys)):
+        keys = set(keys)
+        noted: set[str] = set()
+        for record in index.conflicts_on(keys):
+            rel = str(conflict_note_relpath(record.id, record.entity, record.relation,
+                                            record.scope))
+            noted.add(rel)
             view = _conflict_view(index, record)
             if view is None:
                 continue
-            rel = str(conflict_note_relpath(record.id, record.entity, record.relation,
-                                            record.scope))
             if self.write_note(rel, render_conflict(view),
                                f"conflict {record.id[:12]} {record.status}"):
                 changed += 1
+        for entity, relation, scope in keys:  # notes of conflicts the index no longer records
+            pattern = conflict_note_relpath("0" * 12, entity, relation, scope)
+            stem = pattern.name[:-len("0" * 12 + ".md")]
+            try:
+                names = [e.name for e in os.scandir(self._ctx.root / pattern.parent)]
+            except OSError:
+                continue
+            for name in names:
+                rel = str(pattern.parent / name)
+                if rel not in noted and name.startswith(stem) \
+                        and _STALE_NOTE.fullmatch(name[len(stem):]):
+                    self.remove_note(rel, f"conflict {name[len(stem):-3]} withdrawn")
+                    changed += 1
         return changed
 
     def _writer_queue(self) -> CommitQueue:

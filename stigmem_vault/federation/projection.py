@@ -122,6 +122,7 @@ def update_projection(git: GitRepo, scope: str, key: SigningKey, name: str, emai
     returns its tip (None if nothing to share)."""
     repo = git.repo
     ref_name = PROJECTION_REF.format(scope=scope)
+    git.remove_stale_locks(ref_name)
     try:
         tip = repo.references[ref_name].target
     except KeyError:

@@ -150,7 +150,13 @@ def _store_conflicts(conn: sqlite3.Connection, key: Key, facts: dict[str, _Row],
                          (cid, *key, a, b, opened))
             existing[cid] = (cid, a, b, "obsolete", None)
     open_ids = {conflict_id(a, b) for a, b in open_pairs}
+    recorded = open_ids | {conflict_id(a, b) for a, b in past_pairs}
     for cid, a, b, status, resolution in existing.values():
+        if cid not in recorded:
+            # Its pair was never live together after all (a replacer stamped before one of
+            # them arrived later): a rebuild would not record it, so neither does this index.
+            conn.execute("DELETE FROM conflicts WHERE id = ?", (cid,))
+            continue
         if cid in open_ids:
             continue
         by_owner = sorted(option for fid in (a, b) for option in replaced.get(fid, [])

@@ -47,10 +47,11 @@ class Clock:
     def now(self) -> HLC:
         """Issue a new stamp, strictly greater than every stamp issued or received before."""
         with self._lock:
-            wall = max(self._wall(), self._last.wall_ms)
+            now = self._wall()
+            wall = max(now, self._last.wall_ms)
             counter = self._last.counter + 1 if wall == self._last.wall_ms else 0
             self._last = self._normalize(wall, counter)
-            self._lease(self._last.wall_ms)
+            self._lease(self._last.wall_ms, now)
             return self._last
 
     def receive(self, remote: HLC) -> HLC:
@@ -67,7 +68,7 @@ class Clock:
             else:
                 counter = 0
             self._last = self._normalize(wall, counter)
-            self._lease(self._last.wall_ms)
+            self._lease(self._last.wall_ms, now)
             return self._last
 
     def _normalize(self, wall: int, counter: int) -> HLC:
@@ -76,10 +77,13 @@ class Clock:
             return HLC(wall + 1, 0, self.node)
         return HLC(wall, counter, self.node)
 
-    def _lease(self, wall: int) -> None:
+    def _lease(self, wall: int, now: int) -> None:
         if self._state_path is None or wall < self._leased_until:
             return
-        lease = wall + LEASE_MS
+        # Ahead of the physical clock, not of the stamp: a process that started from a lease
+        # ahead of the wall (another process of the node renewed it) covers its stamp and no
+        # more, so processes started one after another never push the node's stamps ahead.
+        lease = max(wall + 1, now + LEASE_MS)
         # One temp file per clock: writers in two processes share the state file, and with a
         # shared temp name one's rename stole the other's file (FileNotFoundError mid-write).
         tmp = self._state_path.with_name(f".{self._state_path.name}.{os.getpid()}.{id(self):x}.tmp")

@@ -43,6 +43,11 @@ _R = TypeVar("_R")
 # this old: a live writer touches its file as it writes (a fetched pack grows), and writing
 # one loose object takes milliseconds.
 STALE_TMP_SECONDS = 3600
+# A git lock file (``index.lock``, ``refs/heads/main.lock``) left by a process killed
+# mid-commit blocks every later commit. Ours are held for milliseconds, under the vault's
+# write lock; one untouched this long was left by a crashed process (or a person's stock git
+# gone idle) and is removed, so that the queued commit's retry goes through.
+STALE_LOCK_SECONDS = 30
 
 
 def _ssh_string(data: bytes) -> bytes:
@@ -149,6 +154,7 @@ class GitRepo:
             if not self._swept:
                 self._swept = True
                 self.remove_stale_temp_objects()
+            self.remove_stale_locks(f"refs/heads/{BRANCH}")
             index = self.repo.index
             # Reload only if git's index file changed on disk (another process committed): a
             # forced re-read costs tens of ms on a large vault, under the vault's write lock.
@@ -240,6 +246,27 @@ class GitRepo:
                 except OSError:
                     continue  # gone already, or not ours to remove: never fail a commit for it
                 removed.append(name)
+        return removed
+
+    def remove_stale_locks(self, *refs: str, now: float | None = None) -> list[str]:
+        """Remove git lock files that a crashed process left behind (the index's, HEAD's,
+        ``packed-refs``' and those of ``refs``), once untouched for STALE_LOCK_SECONDS;
+        return their paths relative to the git folder. The caller holds ``locked()``."""
+        now = time.time() if now is None else now
+        removed = []
+        for name in ("index", "HEAD", "packed-refs", *refs):
+            rel = f"{name}.lock"
+            path = os.path.join(self.repo.path, rel)
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_LOCK_SECONDS:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    continue  # gone already: never fail a commit for it
+                removed.append(rel)
         return removed
 
     def _prepare(self, item: tuple[str, bytes | None]) -> pygit2.IndexEntry | None:

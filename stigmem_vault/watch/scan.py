@@ -17,7 +17,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from stigmem_vault.errors import FormatError
@@ -31,6 +31,7 @@ from stigmem_vault.watch.filters import VaultFilter
 
 BATCH = 1000
 NOTE_STATUS = "note"
+UNSEEN_MTIME = -1  # a file indexed by a read-only open: no stat matches it
 Progress = Callable[[int, int], None]  # (files indexed so far, files to index)
 # Folders whose notes stigmem generates itself, or that hold templates: never drafts.
 SKIP_DIRS = frozenset({".git", ".obsidian", ".trash", ".stigmem", "templates", "entities"})
@@ -132,12 +133,19 @@ def note_record(root: Path, rel: str, status: str = NOTE_STATUS, reason: str = "
 
 
 def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[str, os.stat_result]],
-                removed: list[str], progress: Progress | None = None) -> ScanReport:
-    """Read, verify and index the given fact files in batches; forget the removed paths."""
+                removed: list[str], progress: Progress | None = None,
+                unseen: bool = False) -> ScanReport:
+    """Read, verify and index the given fact files in batches; forget the removed paths.
+
+    With ``unseen`` (a read-only open), the files are indexed without their stat data, so the
+    next scan reads them again: a writer then still carries out what they ask (commits a
+    valid fact file no writer committed)."""
     report = ScanReport()
     batch: list[FileRecord] = []
     for rel, st in facts:
         record = read_record(root, rel, st, trust)
+        if unseen:
+            record = replace(record, mtime_ns=UNSEEN_MTIME)
         if record.status != Verdict.VALID.value:
             report.problems.append((rel, record.status, record.reason))
         batch.append(record)

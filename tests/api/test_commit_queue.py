@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from watch.support import draft_text, signed_elsewhere
+
 from api.support import assert_history_signed_and_linear, commits, git, porcelain
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.vault import config as cfg
@@ -164,6 +166,42 @@ def test_recovery_commits_only_what_the_dead_writer_wrote_and_still_verifies(
     assert_history_signed_and_linear(vault_path)
 
 
+def test_a_writer_killed_between_a_write_and_its_queueing_leaves_nothing_uncommitted(
+        home: Path, vault_path: Path) -> None:
+    """The writer dies after a note reaches the disk and before it is queued (here: after
+    the conflict note of a contradiction). Journaled before the write, the note is committed
+    by the next writer; unjournaled, it would stay in the work tree uncommitted for good (the
+    next writer finds it already up to date and writes nothing)."""
+    Vault.init(vault_path, owner="user:alice", home=home, commit_delay=None).close()
+    script = textwrap.dedent(f"""
+        import os
+        from stigmem_vault.api.commits import CommitQueue
+        from stigmem_vault.api.vault import Vault
+        queue_add = CommitQueue.add
+        def add(self, files, notes):
+            if any(rel.startswith("conflicts/") for rel, _ in files):
+                os._exit(9)  # killed: the note is on disk, not queued
+            queue_add(self, files, notes)
+        CommitQueue.add = add
+        v = Vault.open({str(vault_path)!r}, home={str(home)!r}, commit_delay=None)
+        v.create_identity("agent:claude")
+        v.assert_fact(entity="user:alice", relation="memory:role", value="a", scope="team")
+        v.assert_fact(entity="user:alice", relation="memory:role", value="b", scope="team",
+                      source="agent:claude")
+        os._exit(0)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 9, done.stderr
+    [note] = [p for p in (vault_path / "conflicts").rglob("*.md")]
+    rel = note.relative_to(vault_path).as_posix()
+    with Vault.open(vault_path, home=home, commit_delay=None) as writer:
+        assert writer.recovery is not None and rel in writer.recovery.committed
+        writer.refresh()
+        assert [c.status for c in writer.conflicts()] == ["open"]
+    assert head_blob(vault_path, rel) == note.read_text("utf-8")
+    assert porcelain(vault_path) == ""
+
+
 def test_a_dropped_writer_in_this_process_is_recovered(home: Path, vault_path: Path) -> None:
     writer = Vault.init(vault_path, owner="user:alice", home=home, commit_delay=None)
     fact = writer.assert_fact(entity="user:alice", relation="memory:role", value="engineer")
@@ -191,3 +229,53 @@ def test_a_failing_timed_commit_is_retried_and_the_timer_survives(home: Path,
         stale.unlink()
         wait_for(lambda: len(commits(vault_path)) > len(head), "the retried commit", timeout=15)
         assert str(fact_relpath(fact)) in git(vault_path, "ls-files").stdout
+
+
+def test_git_locks_a_killed_commit_left_behind_do_not_stop_later_commits(home: Path,
+                                                                          vault_path: Path) -> None:
+    """A writer SIGKILLed inside libgit2 leaves ``index.lock`` and the branch's lock; once
+    they are stale, the next commit removes them and goes through (a fresh one is respected:
+    it may be a live git's)."""
+    from stigmem_vault.vault.git import STALE_LOCK_SECONDS
+
+    with Vault.init(vault_path, owner="user:alice", home=home, commit_delay=None) as vault:
+        head = commits(vault_path)
+        gitdir = vault_path / ".git"
+        left = [gitdir / "index.lock", gitdir / "refs" / "heads" / "main.lock"]
+        for lock in left:
+            lock.write_bytes(b"DIRC\x00\x00")  # a torn write, as a killed libgit2 leaves it
+            old = time.time() - STALE_LOCK_SECONDS - 5
+            os.utime(lock, (old, old))
+        fact = vault.assert_fact(entity="user:alice", relation="memory:x", value=1)
+        vault.flush()
+        assert not any(lock.exists() for lock in left)
+        assert len(commits(vault_path)) == len(head) + 1
+        assert str(fact_relpath(fact)) in git(vault_path, "ls-files").stdout
+    assert porcelain(vault_path) == ""
+    assert_history_signed_and_linear(vault_path)
+
+
+def test_a_read_in_between_leaves_new_files_and_drafts_to_the_next_writer(home: Path,
+                                                                         vault_path: Path) -> None:
+    """A valid fact file no writer committed (a writer killed between its durable write and
+    its journal; an agent dropping a signed file) and a saved inbox draft: the next writer
+    commits the one and files the other, whether or not a read command ran first."""
+    Vault.init(vault_path, owner="user:alice", home=home, commit_delay=None).close()
+    with Vault.open(vault_path, home=home, read_only=True) as reader:
+        _fact, rel, text = signed_elsewhere(reader, "user:alice", "dropped in")
+    (vault_path / rel).parent.mkdir(parents=True)
+    (vault_path / rel).write_text(text, encoding="utf-8")
+    draft = vault_path / "inbox" / "user-alice" / "Untitled.md"
+    draft.parent.mkdir(parents=True)
+    draft.write_text(draft_text("typed", entity="user:carol", relation="memory:role",
+                                source=None), encoding="utf-8")
+
+    with Vault.open(vault_path, home=home, read_only=True) as reader:  # `stigmem status`
+        assert rel in {v.path for v in reader.list_facts()}  # a read shows what is on disk
+    assert porcelain(vault_path) != ""  # ... and writes nothing
+    with Vault.open(vault_path, home=home, commit_delay=None) as writer:  # `stigmem index`
+        writer.refresh()
+        assert [v.fact.value.v for v in writer.list_facts(entity="user:carol")] == ["typed"]
+    assert head_blob(vault_path, rel) == text
+    assert not draft.exists()
+    assert porcelain(vault_path) == ""

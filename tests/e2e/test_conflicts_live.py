@@ -18,9 +18,19 @@ from watch.support import (
 )
 
 from stigmem_vault.api.vault import Vault
-from stigmem_vault.vault import frontmatter
+from stigmem_vault.canonical.signing import sign_claim
+from stigmem_vault.model.fact import make_claim
+from stigmem_vault.model.hlc import HLC
+from stigmem_vault.model.values import make_value
+from stigmem_vault.vault import frontmatter, markdown
+from stigmem_vault.vault.layout import fact_relpath
 from stigmem_vault.vault.notes import conflict_note_relpath
 from stigmem_vault.vault.verify import verify_file
+
+
+def git_head(vault: Vault) -> str:
+    assert vault.git is not None
+    return str(vault.git.repo.head.target)
 
 
 def _props(text: str) -> dict[str, object]:
@@ -118,3 +128,42 @@ def test_a_later_update_by_one_author_makes_the_conflict_obsolete_in_its_note(va
         wait_for(lambda: _props((vault.root / note_rel).read_text("utf-8"))["status"] == "obsolete")
         wait_quiet(vault, seen)
     assert {i.fact.source for i in vault.query(relation=record.relation)} == {"agent:codex", "agent:claude"}
+
+
+def test_a_conflict_that_turns_out_never_to_have_been_is_withdrawn_with_its_note(
+        vault: Vault) -> None:
+    """Two agents disagree and the note is written; then an owner amendment stamped *before*
+    the later fact arrives (its writer's clock lagged) and replaces it. The two were never live
+    together (§13.3): the conflict goes, its note goes, and a reindex agrees and writes nothing."""
+    vault.create_identity("agent:claude")
+
+    def drop(source: str, value: str, wall_ms: int, supersedes: str | None = None) -> str:
+        claim = make_claim(entity="user:bob", relation="memory:role",
+                           value=make_value("string", value), source=source, scope="team",
+                           supersedes=supersedes)
+        fact = sign_claim(claim, HLC(wall_ms, 0, "elsewhere"), "2026-11-24T10:00:00.000Z",
+                          vault.signing_key_for(source))
+        path = vault.root / fact_relpath(fact)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(markdown.render(fact), encoding="utf-8")
+        vault.refresh()
+        return fact.id
+
+    base = 1_764_000_000_000
+    a = drop("agent:codex", "review", base + 1)
+    b = drop("agent:claude", "done", base + 5)
+    [first] = vault.conflicts("open")
+    first_note = vault.root / conflict_note_relpath(first.id, "user:bob", "memory:role", "team")
+    assert first_note.exists()
+    amendment = drop("user:alice", "edited", base + 3, supersedes=b)
+    [record] = vault.conflicts()
+    assert {record.fact_a.fact.id, record.fact_b.fact.id} == {a, amendment}
+    assert not first_note.exists()
+    assert (vault.root / conflict_note_relpath(record.id, "user:bob", "memory:role",
+                                               "team")).exists()
+    vault.flush()
+    head = git_head(vault)
+    vault.reindex()
+    vault.flush()
+    assert [c.id for c in vault.conflicts()] == [record.id]
+    assert git_head(vault) == head  # nothing for a reindex to write

@@ -323,3 +323,29 @@ def test_a_pair_that_was_never_live_together_is_no_conflict(index: Index) -> Non
     for item in (a, retraction, b):
         add(index, item)
     assert conflicts(index) == []
+
+
+@pytest.mark.parametrize("order", ["replacer last", "replacer first"])
+def test_a_replacer_stamped_earlier_than_a_pair_leaves_no_conflict_in_any_order(
+        tmp_path: Path, order: str) -> None:
+    """The soak's case: two live facts conflict, then a fact stamped *before* the later of
+    them arrives and replaces it (an owner amendment from a process whose clock lags, an old
+    fact pulled from a peer). Their live spans never overlapped, so there is no conflict,
+    whichever arrived first, one by one or all at once (§13.3)."""
+    a = fact("agent:codex", "review", 1)
+    b = fact("agent:claude", "done", 5)
+    amendment = fact(OWNER, "edited", 3, supersedes=b.id)  # stamped before b
+    items = [a, b, amendment] if order == "replacer last" else [amendment, a, b]
+    live = new_index(tmp_path / "live.sqlite3")
+    for item in items:
+        add(live, item)
+    rebuilt = new_index(tmp_path / "rebuilt.sqlite3")
+    add(rebuilt, *items)
+    try:
+        expected = [(conflict_id(a.id, amendment.id), *sorted((a.id, amendment.id)), "open",
+                     None)]
+        assert [c[:5] for c in conflicts(rebuilt)] == expected
+        assert [c[:5] for c in conflicts(live)] == expected
+    finally:
+        live.close()
+        rebuilt.close()

@@ -281,3 +281,17 @@ def test_a_lagging_clock_never_lowers_the_shared_lease(tmp_path: Path) -> None:
     behind.now()
     assert int(state.read_text()) >= 5_000_000 + LEASE_MS
     assert Clock(NODE, state, wall=lambda: 0).now().wall_ms > 5_000_000
+
+
+def test_processes_started_one_after_another_keep_the_lease_near_the_wall(tmp_path: Path) -> None:
+    # Every CLI command is a process of the node that starts from the shared lease. A hundred
+    # of them within one second of wall time (agents running `stigmem assert` in a loop) must
+    # neither push the lease nor their stamps seconds ahead of the wall: stamps over 5 minutes
+    # ahead are refused by every peer (§5.3). Each still begins above the one before it.
+    state = tmp_path / "clock"
+    wall = 10_000_000
+    Clock(NODE, state, wall=lambda: wall).now()  # the node, running
+    stamps = [Clock(NODE, state, wall=lambda: wall).now() for _ in range(100)]
+    assert all(a < b for a, b in itertools.pairwise(stamps))
+    assert stamps[-1].wall_ms <= wall + LEASE_MS + 2 * len(stamps)
+    assert int(state.read_text()) <= wall + LEASE_MS + 2 * len(stamps)
