@@ -47,7 +47,7 @@ class StigmemError(Exception):
 class MisuseError(StigmemError):
     """The API was called in a way it does not support."""
 
-    http_status = 500
+    http_status = 400
 
 
 class InvalidFact(StigmemError):
@@ -62,9 +62,10 @@ class InvalidFact(StigmemError):
 
 
 class FormatError(StigmemError):
-    """A file is not a well-formed fact file (or config file)."""
+    """A file is not a well-formed fact file (or config file), or an identifier or cursor
+    a client sent is malformed."""
 
-    http_status = 422
+    http_status = 400
 
     def __init__(self, path: Path | str, reason: str, line: int | None = None) -> None:
         self.path = str(path)

@@ -21,6 +21,7 @@ from nacl.signing import SigningKey
 
 from stigmem_vault.api.context import VaultContext
 from stigmem_vault.api.facts import FactWriter
+from stigmem_vault.api.results import BatchItem, BatchResult, ItemStatus
 from stigmem_vault.canonical.signing import format_timestamp
 from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
 from stigmem_vault.model.fact import Claim, Fact, Scope
@@ -148,7 +149,7 @@ class AccessControl:
 
     def write_batch(self, principal: Principal, claims: list[Claim | Exception],
                     *, atomic: bool, key: str | None, request_hash: str,
-                    attestation: str = "enforce") -> dict[str, object]:
+                    attestation: str = "enforce") -> BatchResult:
         """Write each valid claim; with ``atomic`` write none unless all are valid.
 
         ``claims`` holds either a Claim or the error that parsing its request raised. An
@@ -177,32 +178,31 @@ class AccessControl:
                 self._facts.check_claim(claim)
             except (InvalidFact, NotFound, AccessDenied) as exc:
                 errors[index] = _describe(exc)
-        results: list[dict[str, object]] = []
+        items: list[BatchItem] = []
+        rejected = ItemStatus.REJECTED
         if atomic and errors:
             for index in range(len(claims)):
-                results.append({"index": index, "status": "rejected",
-                                "error": errors.get(index, "not written: the batch is atomic "
-                                                           "and another item was rejected")})
+                items.append(BatchItem(index, rejected, error=errors.get(
+                    index, "not written: the batch is atomic and another item was rejected")))
         else:
             # The valid items as one group: written concurrently, indexed in one transaction.
-            valid = [i for i in range(len(claims)) if i not in errors]
-            group = [claims[i] for i in valid]
-            keys = [self.attest(principal, claim, attestation)[0] for claim in group]  # type: ignore[arg-type]
-            outcomes = dict(zip(valid, self._facts.write_claims(group, keys=keys), strict=True))  # type: ignore[arg-type]
+            group = [(i, claim) for i, claim in enumerate(claims)
+                     if i not in errors and isinstance(claim, Claim)]
+            keys = [self.attest(principal, claim, attestation)[0] for _i, claim in group]
+            written = self._facts.write_claims([claim for _i, claim in group], keys=keys)
+            outcomes = dict(zip([i for i, _claim in group], written, strict=True))
             for index in range(len(claims)):
                 outcome = outcomes.get(index)
                 if outcome is None:
-                    results.append({"index": index, "status": "rejected", "error": errors[index]})
+                    items.append(BatchItem(index, rejected, error=errors[index]))
                 elif isinstance(outcome, Exception):
-                    results.append({"index": index, "status": "rejected",
-                                    "error": _describe(outcome)})
+                    items.append(BatchItem(index, rejected, error=_describe(outcome)))
                 else:
-                    results.append({"index": index, "status": "accepted", "fact_id": outcome.id})
-        accepted = sum(1 for r in results if r["status"] == "accepted")
-        response = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+                    items.append(BatchItem(index, ItemStatus.ACCEPTED, fact_id=outcome.id))
+        result = BatchResult(items)
         if key is not None:
-            store.put(principal.source, key, request_hash, response)
-        return response
+            store.put(principal.source, key, request_hash, result)
+        return result
 
 
 def _describe(exc: Exception) -> str:
@@ -237,13 +237,13 @@ class IdempotencyStore:
                       " PRIMARY KEY (principal, key))")
         return conn
 
-    def get(self, principal: str, key: str) -> tuple[str, dict[str, object]] | None:
+    def get(self, principal: str, key: str) -> tuple[str, BatchResult] | None:
         with closing(self._connect()) as conn:
             row = conn.execute("SELECT request_hash, response FROM batches WHERE principal = ?"
                                " AND key = ?", (principal, key)).fetchone()
-        return (row[0], json.loads(row[1])) if row else None
+        return (row[0], BatchResult.from_dict(json.loads(row[1]))) if row else None
 
-    def put(self, principal: str, key: str, request_hash: str, response: dict[str, object]) -> None:
+    def put(self, principal: str, key: str, request_hash: str, result: BatchResult) -> None:
         with closing(self._connect()) as conn, conn:
             conn.execute("INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?)",
-                         (principal, key, request_hash, json.dumps(response)))
+                         (principal, key, request_hash, json.dumps(result.as_dict())))

@@ -20,6 +20,7 @@ from stigmem_vault.api.commits import CommitQueue
 from stigmem_vault.api.context import VaultContext
 from stigmem_vault.api.identities import Identities
 from stigmem_vault.api.index_keeper import IndexKeeper
+from stigmem_vault.api.results import RemoteStatus
 from stigmem_vault.canonical.signing import format_timestamp
 from stigmem_vault.errors import FormatError, InvalidFact, NotFound, StigmemError
 from stigmem_vault.federation import state as fed
@@ -434,7 +435,7 @@ class Federation:
     def audit_log(self, limit: int | None = None) -> list[fed.AuditEntry]:
         return fed.read_audit(self._ctx.root, limit)
 
-    def sync_status(self) -> list[dict[str, object]]:
+    def sync_status(self) -> list[RemoteStatus]:
         rows = []
         git = self._ctx.git
         for remote in self.remotes():
@@ -454,11 +455,11 @@ class Federation:
                     except KeyError:
                         continue
                     ahead += int(st.pushed.get(scope) != tip)
-            rows.append({"remote": remote.name, "url": remote.url, "scopes": list(remote.scopes),
-                         "last_sync": st.last_sync, "last_error": st.last_error,
-                         "ahead": ahead, "behind": behind, "imported": st.imported,
-                         "quarantined": _count_files(self._ctx.root / fed.QUARANTINE_DIR / remote.name),
-                         "failures": st.failures})
+            rows.append(RemoteStatus(
+                remote=remote.name, url=remote.url, scopes=list(remote.scopes),
+                last_sync=st.last_sync, last_error=st.last_error, ahead=ahead, behind=behind,
+                imported=st.imported, failures=st.failures,
+                quarantined=_count_files(self._ctx.root / fed.QUARANTINE_DIR / remote.name)))
         return rows
 
     def next_delay(self, reports: list[SyncReport], interval: float,

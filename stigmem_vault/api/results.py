@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from stigmem_vault.index.query import IndexedFact
 from stigmem_vault.model.fact import Fact
@@ -121,3 +122,62 @@ class Neighbor:
     hops: int
     confidence: float
     path: list[str]
+
+
+class ItemStatus(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One item of a batch write: its fact's id if accepted, else why it was rejected."""
+
+    index: int
+    status: ItemStatus
+    fact_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    items: list[BatchItem]
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for item in self.items if item.status is ItemStatus.ACCEPTED)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.items) - self.accepted
+
+    def as_dict(self) -> dict[str, object]:
+        """The batch answer's documented shape (spec §15.5): what HTTP sends and the
+        idempotency store keeps."""
+        return {"accepted": self.accepted, "rejected": self.rejected, "results": [
+            {"index": item.index, "status": item.status.value}
+            | ({"fact_id": item.fact_id} if item.fact_id is not None else {})
+            | ({"error": item.error} if item.error is not None else {})
+            for item in self.items]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BatchResult:
+        results: list[dict[str, Any]] = data["results"]
+        return cls([BatchItem(int(item["index"]), ItemStatus(item["status"]),
+                              item.get("fact_id"), item.get("error")) for item in results])
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteStatus:
+    """One remote's synchronisation state, as ``stigmem status`` shows it."""
+
+    remote: str
+    url: str
+    scopes: list[str]
+    last_sync: str | None
+    last_error: str | None
+    ahead: int  # scopes whose projection has moved since the last push
+    behind: int  # peer branches fetched but not yet accepted
+    imported: int
+    quarantined: int
+    failures: int  # consecutive failed syncs

@@ -52,6 +52,7 @@ from stigmem_vault.api.results import (
     Identity,
     Neighbor,
     Provenance,
+    RemoteStatus,
     Status,
     VerifyReport,
 )
@@ -491,7 +492,7 @@ class Vault:
     def audit_log(self, limit: int | None = None) -> list[fed.AuditEntry]:
         return self._federation.audit_log(limit)
 
-    def sync_status(self) -> list[dict[str, object]]:
+    def sync_status(self) -> list[RemoteStatus]:
         return self._federation.sync_status()
 
     def background_sync(self, interval: float = 30.0,

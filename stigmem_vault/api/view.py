@@ -36,7 +36,7 @@ from nacl.signing import SigningKey
 from stigmem_vault.api.access import AccessControl, Principal
 from stigmem_vault.api.facts import FactWriter
 from stigmem_vault.api.index_keeper import IndexKeeper
-from stigmem_vault.api.results import Neighbor, Provenance, VerifyReport
+from stigmem_vault.api.results import BatchResult, Neighbor, Provenance, VerifyReport
 from stigmem_vault.canonical.cid import CID_PATTERN
 from stigmem_vault.errors import InvalidFact, NotFound, StigmemError
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
@@ -275,7 +275,7 @@ class PrincipalView:
         return self._facts.submit(claim, key=key), warnings
 
     def write_batch(self, claims: list[Claim | Exception], *, atomic: bool, key: str | None,
-                    request_hash: str, attestation: str = "enforce") -> dict[str, object]:
+                    request_hash: str, attestation: str = "enforce") -> BatchResult:
         """``Vault.write_batch`` (spec §15.5) with each item's references checked as in
         ``write``: an item naming a hidden fact is rejected exactly as one naming none."""
         checked: list[Claim | Exception] = []

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from stigmem_vault.api.results import Status
+from stigmem_vault.api.results import RemoteStatus, Status
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.cli.common import echo_json, fields, json_option, open_vault, state
 
@@ -28,12 +28,12 @@ def _status_rows(status: Status) -> list[tuple[str, object]]:
     ]
 
 
-def _remote_line(row: dict[str, object]) -> str:
+def _remote_line(row: RemoteStatus) -> str:
     """One remote in ``stigmem status``: last sync, ahead/behind, quarantined, last error."""
-    error = " ".join(str(row["last_error"]).split()) if row["last_error"] else None
-    return (f"{row['remote']} ({','.join(row['scopes'])}): "  # type: ignore[arg-type]
-            f"last sync {row['last_sync'] or 'never'}, ahead {row['ahead']}, "
-            f"behind {row['behind']}, quarantined {row['quarantined']}"
+    error = " ".join(row.last_error.split()) if row.last_error else None
+    return (f"{row.remote} ({','.join(row.scopes)}): "
+            f"last sync {row.last_sync or 'never'}, ahead {row.ahead}, "
+            f"behind {row.behind}, quarantined {row.quarantined}"
             + (f", last error: {error}" if error else ""))
 
 
@@ -75,7 +75,7 @@ def status_cmd() -> None:
     if state().json:
         echo_json({**asdict(status), "index": counts,
                    "problems": [{"path": p, "status": s, "reason": r} for p, s, r in problems],
-                   "notices": notices, "remotes": remotes})
+                   "notices": notices, "remotes": [asdict(row) for row in remotes]})
         return
     click.echo(fields([*_status_rows(status), (
         "index", f"{counts['files']} file(s), {counts['facts']} fact(s), {counts['live']} live, "

@@ -32,9 +32,7 @@ from stigmem_vault.api.access import Principal
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.errors import (
     AccessDenied,
-    FormatError,
     InvalidFact,
-    MisuseError,
     NotFound,
     StigmemError,
 )
@@ -184,25 +182,28 @@ _ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/[^\s'\"(),;]+")
 def error_response(exc: BaseException, root: Path | None = None) -> JSONResponse:
     """The answer for an error the API raised: its status, and a message naming no server
     path (paths inside the vault are given relative to it)."""
+    # The status is the error's own (errors.py); only the body's shape is chosen here.
+    status = exc.http_status if isinstance(exc, StigmemError) else 503
     if isinstance(exc, InvalidFact):
         detail = [{"type": "value_error", "loc": ["body", *exc.field.split(".")],
                    "msg": public_text(exc.reason, root), "input": None}]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return JSONResponse({"detail": detail}, status_code=status)
     if isinstance(exc, AccessDenied):
         return JSONResponse({"detail": {"code": exc.code, "message": public_text(exc.reason, root)}},
-                            status_code=403)
+                            status_code=status)
     if isinstance(exc, NotFound):
-        return JSONResponse({"detail": f"{public_text(exc.what)} not found"}, status_code=404)
-    if isinstance(exc, FormatError | MisuseError):
-        return JSONResponse({"detail": public_text(str(exc), root)}, status_code=400)
+        return JSONResponse({"detail": f"{public_text(exc.what)} not found"}, status_code=status)
     message = public_text(str(exc) or type(exc).__name__, root)
+    if status < 500:
+        return JSONResponse({"detail": message}, status_code=status)
     if _out_of_space(exc):
         # ENOSPC / EDQUOT / SQLITE_FULL: nothing was acknowledged; retrying later may succeed.
         return JSONResponse({"detail": {"code": "storage_full", "message": message}},
                             status_code=503, headers={"Retry-After": str(FULL_RETRY_AFTER)})
-    # Vault configuration or storage trouble: the node cannot serve this now.
+    # Vault configuration or storage trouble (and a remote that failed us: 502): the node
+    # cannot serve this now.
     return JSONResponse({"detail": {"code": "node_unavailable", "message": message}},
-                        status_code=503)
+                        status_code=status)
 
 
 def _out_of_space(exc: BaseException | None) -> bool:

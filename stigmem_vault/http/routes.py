@@ -172,7 +172,7 @@ def assert_batch(request: Request, body: wire.BatchRequest,
     try:
         return _view(request, principal).write_batch(
             claims, atomic=body.atomic, key=body.idempotency_key, request_hash=digest,
-            attestation=_settings(request).attestation_mode)
+            attestation=_settings(request).attestation_mode).as_dict()
     except AccessDenied as exc:
         if exc.code != "idempotency_key_reused":
             raise

@@ -78,7 +78,7 @@ def test_transport_killed_mid_pull_then_converges(pair, daemon: GitDaemon,
     assert report.imported == 0
     assert b.fact_ids() == held and b.vault.git.repo.head.target == head  # nothing half-imported
     [row] = b.vault.sync_status()
-    assert row["last_error"] == report.error and row["failures"] == 1
+    assert row.last_error == report.error and row.failures == 1
 
     restart(daemon, relays)
     [report] = b.sync()
@@ -86,8 +86,8 @@ def test_transport_killed_mid_pull_then_converges(pair, daemon: GitDaemon,
     ids = b.fact_ids()
     assert len(ids) == len(set(ids))  # no duplicates
     assert sent <= set(ids)  # no loss
-    assert b.vault.sync_status()[0]["last_error"] is None
-    assert b.vault.sync_status()[0]["failures"] == 0
+    assert b.vault.sync_status()[0].last_error is None
+    assert b.vault.sync_status()[0].failures == 0
     assert b.vault.verify().ok
 
 
@@ -105,12 +105,12 @@ def test_transport_killed_mid_push_then_converges(pair, daemon: GitDaemon,
     assert report.error is not None and "push" in report.error
     assert report.pushed == []
     assert remote_branches(path).get(branch) == before  # the remote did not take half a push
-    assert b.vault.sync_status()[0]["ahead"] == 1
+    assert b.vault.sync_status()[0].ahead == 1
 
     restart(daemon, relays)
     [report] = b.sync()
     assert report.pushed == ["team"]
-    assert b.vault.sync_status()[0]["ahead"] == 0
+    assert b.vault.sync_status()[0].ahead == 0
     git(path, "fsck", "--no-dangling")  # the remote repository is sound
     [pulled] = a.sync()
     assert pulled.imported == FACTS

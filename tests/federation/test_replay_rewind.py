@@ -47,7 +47,7 @@ def test_rewound_and_rewritten_branches_are_refused(nodes: Nodes, tmp_path: Path
     assert "rewound or rewritten" in refused[0].reason
     assert b.fact_ids() == held  # nothing deleted, nothing changed
     assert b.vault.git.repo.head.target == head
-    assert next(r for r in b.vault.sync_status() if r["remote"] == "origin")["behind"] == 1
+    assert next(r for r in b.vault.sync_status() if r.remote == "origin").behind == 1
 
     # A rewritten history: same files, new root commit, not a descendant of what we accepted.
     rewritten = workspace.commit(workspace.git("rev-parse", f"{second_tip}^{{tree}}").strip(), None)
