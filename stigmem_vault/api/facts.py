@@ -22,6 +22,7 @@ from stigmem_vault.canonical.signing import format_timestamp, sign_claim
 from stigmem_vault.errors import AccessDenied, InvalidFact, MisuseError, NotFound, StigmemError
 from stigmem_vault.index.query import IndexedFact
 from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, make_claim
+from stigmem_vault.model.hlc import HLC
 from stigmem_vault.model.identifiers import is_system_source
 from stigmem_vault.model.values import Value, make_value, parse_cli_value
 from stigmem_vault.vault import markdown
@@ -177,6 +178,12 @@ class FactWriter:
         """Check and sign one claim: the fact, its path and its file's bytes."""
         self.check_claim(claim)
         key = key or self._ctx.signing_key_for(claim.source)
+        if claim.supersedes is not None:
+            # A replacement happens after what it replaces, whichever process stamped that
+            # (several processes of one node keep separate clocks, ~1 s apart at most).
+            replaced = self._keeper.index.get(claim.supersedes)
+            if replaced is not None:
+                clock.receive(HLC.parse(replaced.fact.hlc))
         fact = sign_claim(claim, clock.now(), now_timestamp(), key)
         text = markdown.render(fact)
         if notes:
