@@ -9,6 +9,8 @@ from typing import Any
 from stigmem_vault.index.query import IndexedFact
 from stigmem_vault.model.fact import Fact
 from stigmem_vault.vault.verify import FileVerdict, Verdict
+from stigmem_vault.watch.outcome import Change as Change
+from stigmem_vault.watch.outcome import ChangeKind as ChangeKind
 
 
 class IdentityRole(StrEnum):
@@ -76,30 +78,6 @@ class FactView:
 
     fact: Fact
     path: str
-
-
-class ChangeKind(StrEnum):
-    """What the vault did with a changed file (a gesture, §14, or an index update)."""
-
-    INDEXED = "indexed"
-    REMOVED = "removed"
-    SIGNED = "signed"  # a draft became a signed fact
-    AMENDED = "amended"  # an edit of a signed fact became a new fact superseding it
-    RETRACTED = "retracted"  # a deleted signed fact was retracted
-    RESTORED = "restored"  # a signed fact file was put back as it was signed
-    RESOLVED = "resolved"  # a conflict note's resolution was signed
-    REJECTED = "rejected"  # the file could not be used; the reason is in detail
-    CONFIG = "config"  # the trust store or schemas changed
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One thing the vault did with a changed file."""
-
-    kind: ChangeKind
-    path: str
-    detail: str = ""
-    fact_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
