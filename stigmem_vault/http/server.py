@@ -36,6 +36,8 @@ def _server(vault: Vault, settings: NodeSettings) -> uvicorn.Server:
     config = uvicorn.Config(create_app(vault, settings), host=settings.host, port=settings.port,
                             log_level="warning", access_log=False, lifespan="off",
                             http=protocol(settings.request_timeout),
+                            # uvicorn annotates int, but only hands it to loop.call_later, which
+                            # takes float seconds: a fractional timeout works as given.
                             timeout_keep_alive=settings.keepalive_timeout,  # type: ignore[arg-type]
                             limit_concurrency=settings.max_connections,
                             backlog=min(2048, settings.max_connections))
