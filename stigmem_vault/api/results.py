@@ -1,4 +1,9 @@
-"""Typed results the API returns (front ends format these; they never compute them)."""
+"""Typed results the API returns (front ends format these; they never compute them).
+
+Records of the layers below that the API hands out as they are (IndexedFact, ScanReport,
+Token, Remote...) are re-exported here (``import X as X``), so a front end takes every type it
+formats from api/ and never imports below it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from stigmem_vault.index.query import IndexedFact
+from stigmem_vault.federation.state import AuditEntry as AuditEntry
+from stigmem_vault.federation.state import Remote as Remote
+from stigmem_vault.index.query import TRUST_WEIGHT as TRUST_WEIGHT
+from stigmem_vault.index.query import ConflictRecord as ConflictRecord
+from stigmem_vault.index.query import IndexedFact as IndexedFact
+from stigmem_vault.index.query import Recalled as Recalled
 from stigmem_vault.model.fact import Fact
+from stigmem_vault.vault.tokens import Token as Token
 from stigmem_vault.vault.verify import FileVerdict, Verdict
 from stigmem_vault.watch.outcome import Change as Change
 from stigmem_vault.watch.outcome import ChangeKind as ChangeKind
+from stigmem_vault.watch.scan import ScanReport as ScanReport
 
 
 class IdentityRole(StrEnum):

@@ -9,10 +9,10 @@ from types import FrameType
 
 import click
 
+from stigmem_vault.api.results import Token
 from stigmem_vault.api.vault import COMMIT_DELAY
 from stigmem_vault.cli.common import echo_json, json_option, open_vault, state, table
 from stigmem_vault.http.settings import AttestationMode, AuthMode, NodeSettings, RateLimit
-from stigmem_vault.vault.tokens import Token
 
 _DEFAULTS = NodeSettings()
 # A bucket holds this many seconds of the sustained rate (the defaults' burst ratio).

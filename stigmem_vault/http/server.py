@@ -13,7 +13,6 @@ from stigmem_vault.api.vault import Vault
 from stigmem_vault.http.app import create_app
 from stigmem_vault.http.protocol import protocol
 from stigmem_vault.http.settings import NodeSettings
-from stigmem_vault.watch.watcher import Watcher
 
 
 @dataclass
@@ -47,7 +46,7 @@ def _server(vault: Vault, settings: NodeSettings) -> uvicorn.Server:
 def serve(vault: Vault, settings: NodeSettings) -> None:
     """Serve until interrupted (SIGINT/SIGTERM), with the watcher running inside the node."""
     settings.check()
-    watcher: Watcher | None = vault.watch() if settings.watch and vault.writable else None
+    watcher = vault.watch() if settings.watch and vault.writable else None
     try:
         _server(vault, settings).run()
     finally:

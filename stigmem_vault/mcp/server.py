@@ -31,10 +31,10 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from stigmem_vault.api.access import Principal
+from stigmem_vault.api.results import ConflictRecord, IndexedFact
 from stigmem_vault.api.vault import Vault, infer_type
 from stigmem_vault.errors import AccessDenied, InvalidFact, StigmemError
 from stigmem_vault.http import wire
-from stigmem_vault.index.query import ConflictRecord, IndexedFact
 from stigmem_vault.model.fact import Scope, make_claim
 from stigmem_vault.model.identifiers import normalize_source
 from stigmem_vault.model.values import make_value
