@@ -20,12 +20,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 Scalar = str | int | float | bool | None
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")  # _plain builds dataclasses only
 
 
 # ----------------------------------------------------------------------------- errors
@@ -100,10 +103,10 @@ def _tuple(items: Sequence[Any] | None, make: Any = None) -> tuple[Any, ...]:
 
 def _plain(cls: type[T], data: Mapping[str, Any], **converted: Any) -> T:
     """Build dataclass ``cls`` from ``data``: known keys only, ``converted`` ones as given."""
-    values = {f.name: data.get(f.name) for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+    values = {f.name: data.get(f.name) for f in dataclasses.fields(cls)
               if f.init and f.name != "raw"}
     values.update(converted)
-    if "raw" in {f.name for f in dataclasses.fields(cls)}:  # type: ignore[arg-type]
+    if "raw" in {f.name for f in dataclasses.fields(cls)}:
         values["raw"] = dict(data)
     return cls(**values)
 

@@ -79,7 +79,7 @@ class CommitQueue:
         self._notes: list[str] = []
         self._journal = root / JOURNAL_DIR / f"{JOURNAL_PREFIX}.{os.getpid()}.{id(self):x}"
         self._journal_fd: int | None = None
-        self._finalizer: weakref.finalize[..., None]
+        self._finalizer: weakref.finalize[[int], CommitQueue]
         _LIVE[self._journal.name] = self
         self._timer: threading.Timer | None = None
         self._retry: float | None = None  # the delay after a failed timed commit

@@ -244,7 +244,7 @@ class FactWriter:
         else:
             typed = value if isinstance(value, Value) else make_value(
                 str(value_type or old.value.type.value), value)
-        claim = make_claim(value=typed, supersedes=old.id, **fields)  # type: ignore[arg-type]
+        claim = make_claim(value=typed, supersedes=old.id, **fields)
         return self.write_claim(claim)
 
     def retract(self, fact_id: str, *, source: str | None = None) -> Fact:

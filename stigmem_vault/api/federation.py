@@ -11,10 +11,11 @@ import contextlib
 import json
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import TypedDict
 
 from stigmem_vault.api.commits import CommitQueue
 from stigmem_vault.api.context import VaultContext
@@ -38,6 +39,7 @@ from stigmem_vault.federation.transport import fetch, push
 from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.model.hlc import HLC
 from stigmem_vault.vault import markdown
+from stigmem_vault.vault.git import ref_oid
 from stigmem_vault.vault.layout import inside
 from stigmem_vault.vault.reading import read_regular
 from stigmem_vault.vault.store import write_atomic
@@ -58,6 +60,19 @@ class SyncReport:
     pushed: list[str] = field(default_factory=list)
     tampered: list[Tampered] = field(default_factory=list)  # our branches put back, audited
     error: str | None = None
+
+
+class PeerRecord(TypedDict):
+    """What this node keeps about a peer (PEERS_FILE maps node ids to these)."""
+
+    status: str  # pending | trusted | revoked
+    owner: str
+    owner_key: str  # the owner key pinned: the one of the declaration last followed
+    node_key: str
+    fingerprint: str
+    declaration: str  # that declaration, as JSON text
+    seen_via: str  # the remote it came from first
+    endorsed: Sequence[Sequence[str]]  # (source, key) pairs our owner endorsed for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +212,7 @@ class Federation:
             branch = dst.removeprefix("refs/heads/")
             tracking = git.repo.references.get(
                 TRACKING_REF.format(remote=remote.name, scope=scope, node=node.node_id))
-            found = tracking.target if tracking is not None else None
+            found = ref_oid(tracking) if tracking is not None else None
             if found == tip:
                 sync_state.pushed[scope] = str(tip)
                 continue
@@ -209,8 +224,8 @@ class Federation:
             if tampered is not None:
                 repairs.append(tampered)
         push(git.repo, remote, [spec for _, _, spec in specs], leases)
-        for scope, tip, _spec in specs:
-            sync_state.pushed[scope] = tip
+        for scope, pushed_tip, _spec in specs:
+            sync_state.pushed[scope] = pushed_tip
             report.pushed.append(scope)
         for tampered in repairs:
             fed.audit(self._ctx.root, fed.AuditEntry(fed.now_iso(), remote.name, "projection-tampered",
@@ -222,7 +237,7 @@ class Federation:
         """Write verified facts at their paths, commit them together and index them."""
         records: list[FileRecord] = []
         data: dict[str, bytes] = {}
-        safe_dirs: set[Path] = set()
+        safe_dirs: set[PurePosixPath] = set()
         for item in incoming:
             # The pull refused unsafe names; resolving each folder once keeps symlinked folders
             # from redirecting a write outside the vault.
@@ -265,13 +280,15 @@ class Federation:
 
     # ------------------------------------------------------------- peers
 
-    def _peers_state(self) -> dict[str, dict[str, object]]:
+    def _peers_state(self) -> dict[str, PeerRecord]:
         try:
-            return json.loads((self._ctx.root / PEERS_FILE).read_text("utf-8"))
+            text = (self._ctx.root / PEERS_FILE).read_text("utf-8")
         except FileNotFoundError:
             return {}
+        peers: dict[str, PeerRecord] = json.loads(text)  # as _save_peers wrote it
+        return peers
 
-    def _save_peers(self, peers: dict[str, dict[str, object]]) -> None:
+    def _save_peers(self, peers: dict[str, PeerRecord]) -> None:
         text = json.dumps(peers, indent=2, sort_keys=True) + "\n"
         write_atomic(self._ctx.root / PEERS_FILE, text.encode())
 
@@ -293,8 +310,8 @@ class Federation:
                     f"{declaration.node_id} presents a new owner key without a rotation signed "
                     "by the pinned key; ignored"))
                 return False
-            known.update(declaration=declaration.to_json(), owner_key=declaration.owner_key,
-                         node_key=declaration.node_key)
+            known.update({"declaration": declaration.to_json(), "owner_key": declaration.owner_key,
+                          "node_key": declaration.node_key})
             self._save_peers(peers)
             self._endorse(declaration)
             return False
@@ -309,9 +326,9 @@ class Federation:
     def peers(self) -> list[PeerInfo]:
         result = []
         for node_id, info in sorted(self._peers_state().items()):
-            declaration = parse_declaration(str(info["declaration"]), node_id)
+            declaration = parse_declaration(info["declaration"], node_id)
             result.append(PeerInfo(node_id, declaration.owner, declaration.fingerprint,
-                                   str(info["status"]), declaration.scopes, declaration.identities))
+                                   info["status"], declaration.scopes, declaration.identities))
         return result
 
     def trust_peer(self, node_id: str, fingerprint: str | None = None) -> PeerInfo:
@@ -321,7 +338,7 @@ class Federation:
         info = peers.get(node_id)
         if info is None:
             raise NotFound("peer", node_id, "sync with a remote that carries its projection first")
-        declaration = parse_declaration(str(info["declaration"]), node_id)
+        declaration = parse_declaration(info["declaration"], node_id)
         if fingerprint is not None and fingerprint != declaration.fingerprint:
             raise InvalidFact("fingerprint", f"{fingerprint} does not match the declared owner key "
                                              f"({declaration.fingerprint}); do not trust this peer")
@@ -336,7 +353,7 @@ class Federation:
         owner_key = self._ctx.require_key(self._ctx.config.owner_key, self._ctx.config.owner)
         peers = self._peers_state()
         info = peers[declaration.node_id]
-        endorsed = {tuple(pair) for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
+        endorsed = {tuple(pair) for pair in info.get("endorsed", [])}
         now = format_timestamp(datetime.now(UTC))
         with self._commits.locked():
             for source, key in declaration.identities:
@@ -344,7 +361,7 @@ class Federation:
                     continue
                 if self._ctx.trust.keys_for(source) and not _from_peer(peers, source):
                     fed.audit(self._ctx.root, fed.AuditEntry(
-                        fed.now_iso(), str(info.get("seen_via", "")), "peer-identity",
+                        fed.now_iso(), info.get("seen_via", ""), "peer-identity",
                         f"{declaration.node_id} claims {source}, which is bound here to another key; "
                         "not endorsed"))
                     continue
@@ -367,7 +384,7 @@ class Federation:
         info = peers.get(node_id)
         if info is None:
             raise NotFound("peer", node_id)
-        endorsed = {tuple(pair) for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
+        endorsed = {tuple(pair) for pair in info.get("endorsed", [])}
         with self._commits.locked():
             for binding in self._ctx.trust.bindings():
                 if (binding.source, binding.key) in endorsed:
@@ -407,7 +424,7 @@ class Federation:
         node, _git, _key, _clock = self._ctx.writer()
         owner_key = self._ctx.require_key(self._ctx.config.owner_key, self._ctx.config.owner)
         endorsed = {tuple(pair) for info in self._peers_state().values()
-                    for pair in info.get("endorsed", [])}  # type: ignore[union-attr]
+                    for pair in info.get("endorsed", [])}
         identities = sorted({(b.source, b.key) for b in self._ctx.trust.bindings()} - endorsed)
         scopes = sorted({s for r in self.remotes() for s in r.scopes})
         rel = f".stigmem/peers/{node.node_id}.json"
@@ -491,7 +508,7 @@ def _count_files(directory: Path) -> int:
     return sum(1 for p in directory.iterdir() if p.is_file()) if directory.is_dir() else 0
 
 
-def _from_peer(peers: dict[str, dict[str, object]], source: str) -> bool:
+def _from_peer(peers: dict[str, PeerRecord], source: str) -> bool:
     return any(pair[0] == source for info in peers.values()
-               for pair in info.get("endorsed", []))  # type: ignore[union-attr]
+               for pair in info.get("endorsed", []))
 

@@ -1,4 +1,9 @@
-"""Typed results the API returns (front ends format these; they never compute them)."""
+"""Typed results the API returns (front ends format these; they never compute them).
+
+Records of the layers below that the API hands out as they are (IndexedFact, ScanReport,
+Token, Remote...) are re-exported here (``import X as X``), so a front end takes every type it
+formats from api/ and never imports below it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from stigmem_vault.index.query import IndexedFact
+from stigmem_vault.federation.state import AuditEntry as AuditEntry
+from stigmem_vault.federation.state import Remote as Remote
+from stigmem_vault.index.query import TRUST_WEIGHT as TRUST_WEIGHT
+from stigmem_vault.index.query import ConflictRecord as ConflictRecord
+from stigmem_vault.index.query import IndexedFact as IndexedFact
+from stigmem_vault.index.query import Recalled as Recalled
 from stigmem_vault.model.fact import Fact
+from stigmem_vault.vault.tokens import Token as Token
 from stigmem_vault.vault.verify import FileVerdict, Verdict
+from stigmem_vault.watch.outcome import Change as Change
+from stigmem_vault.watch.outcome import ChangeKind as ChangeKind
+from stigmem_vault.watch.scan import ScanReport as ScanReport
 
 
 class IdentityRole(StrEnum):
@@ -76,30 +90,6 @@ class FactView:
 
     fact: Fact
     path: str
-
-
-class ChangeKind(StrEnum):
-    """What the vault did with a changed file (a gesture, §14, or an index update)."""
-
-    INDEXED = "indexed"
-    REMOVED = "removed"
-    SIGNED = "signed"  # a draft became a signed fact
-    AMENDED = "amended"  # an edit of a signed fact became a new fact superseding it
-    RETRACTED = "retracted"  # a deleted signed fact was retracted
-    RESTORED = "restored"  # a signed fact file was put back as it was signed
-    RESOLVED = "resolved"  # a conflict note's resolution was signed
-    REJECTED = "rejected"  # the file could not be used; the reason is in detail
-    CONFIG = "config"  # the trust store or schemas changed
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One thing the vault did with a changed file."""
-
-    kind: ChangeKind
-    path: str
-    detail: str = ""
-    fact_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

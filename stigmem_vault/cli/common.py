@@ -15,9 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
-from stigmem_vault.api.results import FactView
+from stigmem_vault.api.results import FactView, IndexedFact
 from stigmem_vault.api.vault import Vault
-from stigmem_vault.index.query import IndexedFact
 from stigmem_vault.model.fact import Fact
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from stigmem_vault.api.results import ConflictRecord, IndexedFact
 from stigmem_vault.cli.common import (
     echo_json,
     fact_dict,
@@ -14,7 +15,6 @@ from stigmem_vault.cli.common import (
     state,
     table,
 )
-from stigmem_vault.index.query import ConflictRecord, IndexedFact
 
 
 def _conflict_dict(record: ConflictRecord) -> dict[str, object]:

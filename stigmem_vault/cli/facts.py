@@ -7,6 +7,8 @@ sees. Only ``--value`` is pre-parsed, with the model's own ``parse_cli_value``.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import click
 
 from stigmem_vault.cli.common import (
@@ -38,6 +40,39 @@ def _given(**options: object) -> dict[str, object]:
     return {key: value for key, value in options.items() if value is not None}
 
 
+class _FactOptions(TypedDict, total=False):
+    """The optional fields of ``assert`` the user gave: defaults belong to the API."""
+
+    source: str
+    confidence: float
+    trust: str
+    scope: str
+    valid_until: str
+    supersedes: str
+    derived_from: list[str]
+
+
+def _fact_options(source: str | None, confidence: float | None, trust: str | None,
+                  scope: str | None, valid_until: str | None, supersedes: str | None,
+                  derived_from: tuple[str, ...]) -> _FactOptions:
+    options = _FactOptions()
+    if source is not None:
+        options["source"] = source
+    if confidence is not None:
+        options["confidence"] = confidence
+    if trust is not None:
+        options["trust"] = trust
+    if scope is not None:
+        options["scope"] = scope
+    if valid_until is not None:
+        options["valid_until"] = valid_until
+    if supersedes is not None:
+        options["supersedes"] = supersedes
+    if derived_from:
+        options["derived_from"] = list(derived_from)
+    return options
+
+
 @click.command("assert")
 @click.option("--entity", metavar="ENTITY", required=True, help="What the fact is about, e.g. project:atlas.")
 @click.option("--relation", metavar="RELATION", required=True, help="Namespaced predicate, e.g. codex:state.")
@@ -62,9 +97,7 @@ def assert_cmd(entity: str, relation: str, value: str | None, value_type: str, s
     with open_vault() as vault:  # opened first: an unusable vault is reported before bad input
         fact = vault.assert_fact(
             entity=entity, relation=relation, value=_value(value_type, value), value_type=value_type,
-            **_given(source=source, confidence=confidence, trust=trust, scope=scope,
-                     valid_until=valid_until, supersedes=supersedes,
-                     derived_from=list(derived_from) or None))
+            **_fact_options(source, confidence, trust, scope, valid_until, supersedes, derived_from))
         confirm("asserted", fact, vault.path_of(fact))
 
 
@@ -102,12 +135,12 @@ def amend_cmd(fact_id: str, value: str | None, value_type: str | None, confidenc
     """Write a new fact that supersedes ID, with the given fields changed."""
     with open_vault() as vault:
         changes = _given(value_type=value_type, confidence=confidence, trust=trust, scope=scope,
-                         valid_until=valid_until, source=source)
+                         valid_until=valid_until)
         if value is not None:
             # The text is read as the type it will have: the given one, else the old fact's.
             type_name = value_type or vault.get(fact_id).fact.value.type.value
             changes["value"] = _value(type_name, value)
-        fact = vault.amend(fact_id, **changes)  # type: ignore[arg-type]
+        fact = vault.amend(fact_id, source=source, **changes)  # source=None: the old fact's
         confirm("amended", fact, vault.path_of(fact))
 
 

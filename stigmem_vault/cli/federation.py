@@ -13,9 +13,9 @@ from pathlib import Path
 import click
 
 from stigmem_vault.api.federation import PeerInfo, SyncReport
+from stigmem_vault.api.results import AuditEntry, Remote
 from stigmem_vault.cli.common import echo_json, json_option, one_line, open_vault, state, table
 from stigmem_vault.errors import RemoteError
-from stigmem_vault.federation.state import AuditEntry, Remote
 
 
 def _comma_list(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[str]:

@@ -10,10 +10,9 @@ from types import FrameType
 
 import click
 
-from stigmem_vault.api.results import Change
+from stigmem_vault.api.results import Change, ScanReport
 from stigmem_vault.api.vault import COMMIT_DELAY
 from stigmem_vault.cli.common import echo_json, json_option, open_vault, progress_bar, state
-from stigmem_vault.watch.scan import ScanReport
 
 # How often the waiting main thread wakes up (signals are handled in between anyway).
 _WAKE = 0.5

@@ -9,10 +9,10 @@ from types import FrameType
 
 import click
 
+from stigmem_vault.api.results import Token
 from stigmem_vault.api.vault import COMMIT_DELAY
 from stigmem_vault.cli.common import echo_json, json_option, open_vault, state, table
-from stigmem_vault.http.settings import NodeSettings, RateLimit
-from stigmem_vault.vault.tokens import Token
+from stigmem_vault.http.settings import AttestationMode, AuthMode, NodeSettings, RateLimit
 
 _DEFAULTS = NodeSettings()
 # A bucket holds this many seconds of the sustained rate (the defaults' burst ratio).
@@ -76,16 +76,18 @@ def _check_port_free(host: str, port: int) -> None:
 @click.option("--max-connections", type=click.IntRange(min=1),
               default=_DEFAULTS.max_connections, show_default=True,
               help="Open connections at most; beyond, requests get 503 until some close.")
-def serve_cmd(host: str, port: int, auth: str, attestation: str | None, node_url: str | None,
-              no_watch: bool, read_rate: float, write_rate: float, sync_interval: float,
-              request_timeout: float, keepalive_timeout: float, max_connections: int) -> None:
+def serve_cmd(host: str, port: int, auth: AuthMode, attestation: AttestationMode | None,
+              node_url: str | None, no_watch: bool, read_rate: float, write_rate: float,
+              sync_interval: float, request_timeout: float, keepalive_timeout: float,
+              max_connections: int) -> None:
     """Serve the vault over HTTP (upstream Stigmem v1 wire format) until Ctrl-C or SIGTERM.
 
     The watcher runs inside the node, so edits made in the vault meanwhile are indexed (and
     drafts signed) as with `stigmem watch`. Writes are committed shortly after they happen and
     on exit.
     """
-    settings = NodeSettings(host=host, port=port, auth=auth, attestation=attestation,  # type: ignore[arg-type]
+    # auth and attestation are among the Literal values: click.Choice admits nothing else.
+    settings = NodeSettings(host=host, port=port, auth=auth, attestation=attestation,
                             node_url=node_url, watch=not no_watch,
                             reads=_rate(read_rate), writes=_rate(write_rate),
                             request_timeout=request_timeout, keepalive_timeout=keepalive_timeout,

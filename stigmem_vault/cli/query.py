@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from stigmem_vault.api.results import IndexedFact, Recalled
 from stigmem_vault.cli.common import (
     echo_json,
     fields,
@@ -22,7 +23,6 @@ from stigmem_vault.cli.common import (
     state,
     table,
 )
-from stigmem_vault.index.query import IndexedFact, Recalled
 
 F = TypeVar("F", bound=Callable[..., Any])
 

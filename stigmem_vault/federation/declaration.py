@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nacl.signing import SigningKey
 
@@ -102,12 +102,7 @@ def make_declaration(*, owner: str, owner_key: SigningKey, node_key: str, scopes
         previous = Rotation(old, sign_bytes(previous_key, canonicalize(previous.signed_object(own))))
     unsigned = Declaration(node_id_for_key(node_key), owner, own, node_key, tuple(scopes),
                            tuple(sorted(set(identities))), signed_at, "", previous)
-    return Declaration(**{**_fields(unsigned),
-                          "signature": sign_bytes(owner_key, canonicalize(unsigned.signed_object()))})
-
-
-def _fields(declaration: Declaration) -> dict[str, object]:
-    return {name: getattr(declaration, name) for name in Declaration.__slots__}
+    return replace(unsigned, signature=sign_bytes(owner_key, canonicalize(unsigned.signed_object())))
 
 
 def parse_declaration(text: str, where: str) -> Declaration:

@@ -20,7 +20,14 @@ from nacl.signing import SigningKey
 from stigmem_vault.errors import FormatError
 from stigmem_vault.federation.declaration import PEERS_DIR
 from stigmem_vault.vault import markdown
-from stigmem_vault.vault.git import GitRepo, sshsig
+from stigmem_vault.vault.git import (
+    GitRepo,
+    create_signed_commit,
+    lookup_blob,
+    lookup_commit,
+    lookup_tree,
+    ref_oid,
+)
 from stigmem_vault.vault.trust import TrustStore
 from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, decode
 
@@ -40,7 +47,7 @@ def _subtree(repo: pygit2.Repository, tree: pygit2.Tree, path: str) -> pygit2.Oi
 def _without(repo: pygit2.Repository, tree_id: pygit2.Oid, paths: list[list[str]]) -> pygit2.Oid | None:
     """``tree_id`` with the given paths (split into parts) removed; None if it ends up empty.
     Only the trees along those paths are rebuilt."""
-    builder = repo.TreeBuilder(repo[tree_id])
+    builder = repo.TreeBuilder(lookup_tree(repo, tree_id))
     by_child: dict[str, list[list[str]]] = {}
     for parts in paths:
         if len(parts) == 1:
@@ -64,7 +71,7 @@ def projection_tree(repo: pygit2.Repository, scope: str,
                     exclude: list[str] | None = None) -> pygit2.Oid:
     """The tree of ``facts/<scope>/`` plus ``.stigmem/peers/`` of HEAD (empty parts omitted),
     without the ``exclude`` paths (files that must not be shared)."""
-    head = repo[repo.head.target].tree if not repo.head_is_unborn else None
+    head = lookup_commit(repo, repo.head.target).tree if not repo.head_is_unborn else None
     root = repo.TreeBuilder()
     facts = _subtree(repo, head, f"facts/{scope}") if head is not None else None
     prefix = f"facts/{scope}/"
@@ -91,8 +98,9 @@ def unshareable(repo: pygit2.Repository, previous: pygit2.Oid | None, candidate:
     team folder by hand). Only what changed is read, so the cost follows the change."""
     from stigmem_vault.federation.pull import all_added, judge_new_fact  # (pull imports us)
 
-    deltas = (repo.diff(repo[previous], repo[candidate]).deltas if previous is not None
-              else all_added(repo[candidate]))
+    new = lookup_tree(repo, candidate)
+    deltas = (lookup_tree(repo, previous).diff_to_tree(new).deltas if previous is not None
+              else all_added(new))
     refused = []
     for delta in deltas:
         if delta.status not in (pygit2.enums.DeltaStatus.ADDED,
@@ -107,7 +115,7 @@ def unshareable(repo: pygit2.Repository, previous: pygit2.Oid | None, candidate:
             refused.append(path)
             continue
         try:
-            parsed = markdown.parse(decode(repo[delta.new_file.id].data, path), path)
+            parsed = markdown.parse(decode(lookup_blob(repo, delta.new_file.id).data, path), path)
         except FormatError:
             refused.append(path)
             continue
@@ -123,21 +131,22 @@ def update_projection(git: GitRepo, scope: str, key: SigningKey, name: str, emai
     repo = git.repo
     ref_name = PROJECTION_REF.format(scope=scope)
     git.remove_stale_locks(ref_name)
+    tip: pygit2.Oid | None
     try:
-        tip = repo.references[ref_name].target
+        tip = ref_oid(repo.references[ref_name])
     except KeyError:
         tip = None
     raw = projection_tree(repo, scope)
-    refused = unshareable(repo, repo[tip].tree_id if tip is not None else None, raw, scope, trust)
+    previous = lookup_commit(repo, tip).tree_id if tip is not None else None
+    refused = unshareable(repo, previous, raw, scope, trust)
     tree = projection_tree(repo, scope, refused) if refused else raw
-    if tip is not None and repo[tip].tree_id == tree:
+    if tip is not None and previous == tree:
         return tip
-    if tip is None and len(repo[tree]) == 0:
+    if tip is None and len(lookup_tree(repo, tree)) == 0:
         return None
     who = pygit2.Signature(name, email)
     message = f"stigmem: projection of scope {scope}\n"
-    payload = repo.create_commit_string(who, who, message, tree, [tip] if tip else [])
-    oid = repo.create_commit_with_signature(payload, sshsig(key, payload.encode("utf-8")), "gpgsig")
+    oid = create_signed_commit(repo, key, who, message, tree, [tip] if tip else [])
     repo.references.create(ref_name, oid, force=True)
     return oid
 

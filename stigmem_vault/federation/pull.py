@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pygit2
 
@@ -33,7 +34,7 @@ from stigmem_vault.federation.state import Remote
 from stigmem_vault.model.fact import Fact
 from stigmem_vault.model.hlc import HLC, MAX_FUTURE_SKEW_MS, skew_violation
 from stigmem_vault.vault import markdown
-from stigmem_vault.vault.git import sshsig_signer
+from stigmem_vault.vault.git import lookup_blob, lookup_commit, ref_oid, sshsig_signer
 from stigmem_vault.vault.layout import fact_relpath
 from stigmem_vault.vault.trust import TrustStore
 from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, decode, judge
@@ -94,7 +95,7 @@ def examine(repo: pygit2.Repository, remote: Remote, accepted: dict[str, str],
         branch = f"stigmem/{scope}/{node}"
         if node == own_node or scope not in remote.scopes:
             continue
-        tip = repo.references[ref].target
+        tip = ref_oid(repo.references[ref])
         old = accepted.get(branch)
         if old == str(tip):
             continue
@@ -113,8 +114,9 @@ def examine(repo: pygit2.Repository, remote: Remote, accepted: dict[str, str],
         node_key = node_keys.get(node) or declared.get(node)
         _check_commits(repo, tip, old, branch, node_key, result)
         old_tree = repo[old].tree if old else None
+        new_tree = repo[tip].tree
         # .deltas: iterating a Diff itself yields Patch objects, which load (and diff) blobs.
-        deltas = repo.diff(old_tree, repo[tip].tree).deltas if old_tree else all_added(repo[tip].tree)
+        deltas = old_tree.diff_to_tree(new_tree).deltas if old_tree else all_added(new_tree)
         for delta in deltas:
             _judge_delta(repo, delta, scope, branch, str(tip), trust, known_fact, now_ms,
                          max_future_ms, result)
@@ -142,24 +144,26 @@ def _owner_base(repo: pygit2.Repository, tip: pygit2.Oid, old: str,
     if node_key is None or _signer(repo[tip]) != node_key:
         return None
     try:
-        commit = repo[pygit2.Oid(hex=old)]
+        commit = lookup_commit(repo, pygit2.Oid(hex=old))
         for _ in range(MAX_FOREIGN_WALK):
             if _signer(commit) == node_key:
                 return str(commit.id) if commit.id != pygit2.Oid(hex=old) and _extends(
                     repo, tip, str(commit.id)) else None
             if not commit.parent_ids:
                 return None
-            commit = repo[commit.parent_ids[0]]
+            commit = lookup_commit(repo, commit.parent_ids[0])
     except (ValueError, KeyError, pygit2.GitError):
         return None
     return None
 
 
-def _signer(commit: pygit2.Object) -> str | None:
-    """The key id whose SSHSIG over the commit verifies, or None."""
+def _signer(commit: pygit2.Commit | pygit2.Object) -> str | None:
+    """The key id whose SSHSIG over the commit verifies, or None (also for a non-commit)."""
+    if not isinstance(commit, pygit2.Commit):
+        return None
     try:
-        signature, payload = commit.gpg_signature  # type: ignore[attr-defined]
-    except (AttributeError, pygit2.GitError):
+        signature, payload = commit.gpg_signature
+    except pygit2.GitError:
         return None
     return sshsig_signer(signature.decode("ascii", "replace"), payload) if signature else None
 
@@ -171,7 +175,8 @@ def _declared_key(repo: pygit2.Repository, tip: pygit2.Oid, node: str) -> str | 
         entry = repo[tip].tree[f"{PEERS_DIR}/{node}.json"]
         if entry.filemode not in _BLOB_MODES or repo.odb.read_header(entry.id)[1] > 64 * 1024:
             return None
-        declaration = parse_declaration(repo[entry.id].data.decode("utf-8"), entry.name)
+        declaration = parse_declaration(lookup_blob(repo, entry.id).data.decode("utf-8"),
+                                        f"{node}.json")  # the entry's name
     except (KeyError, InvalidFact, UnicodeDecodeError, pygit2.GitError):
         return None
     return declaration.node_key if declaration.node_id == node else None
@@ -185,20 +190,21 @@ def _branch_declarations(repo: pygit2.Repository, tip: pygit2.Oid, branch: str,
         peers = repo[tip].tree[PEERS_DIR]
     except KeyError:
         return keys
-    if peers.type_str != "tree":
+    if not isinstance(peers, pygit2.Tree):
         result.rejected.append(Rejected(branch, PEERS_DIR, "invalid-declaration",
                                         f"{PEERS_DIR} is not a folder"))
         return keys
-    for entry in repo[peers.id]:
+    for entry in peers:
         path = f"{PEERS_DIR}/{entry.name}"
         if entry.filemode not in _BLOB_MODES or repo.odb.read_header(entry.id)[1] > 64 * 1024:
             result.rejected.append(Rejected(branch, path, "invalid", "not a small regular file"))
             continue
+        data = lookup_blob(repo, entry.id).data
         try:
-            declaration = parse_declaration(repo[entry.id].data.decode("utf-8"), path)
+            declaration = parse_declaration(data.decode("utf-8"), path)
         except (InvalidFact, UnicodeDecodeError) as exc:
             result.rejected.append(Rejected(branch, path, "invalid-declaration", str(exc),
-                                            str(entry.id), repo[entry.id].data))
+                                            str(entry.id), data))
             continue
         if entry.name != f"{declaration.node_id}.json":
             result.rejected.append(Rejected(branch, path, "invalid-declaration",
@@ -224,17 +230,20 @@ def _check_commits(repo: pygit2.Repository, tip: pygit2.Oid, old: str | None, br
                                                                   f"node's key {node_key}"))
 
 
+_NO_OBJECT = pygit2.Oid(raw=bytes(20))  # git's id for "no object" (the zero id)
+
+
 class _Added:
     """A diff delta for a tree seen for the first time: every blob is an addition."""
 
     def __init__(self, path: str, entry: pygit2.Object) -> None:
         self.status = pygit2.enums.DeltaStatus.ADDED
         self.new_file = _File(path, entry.id, entry.filemode)
-        self.old_file = _File(path, None, 0)
+        self.old_file = _File(path, _NO_OBJECT, 0)  # as in git's diff: no old side
 
 
 class _File:
-    def __init__(self, path: str, oid: pygit2.Oid | None, mode: int) -> None:
+    def __init__(self, path: str, oid: pygit2.Oid, mode: int) -> None:
         self.path = path
         self.id = oid
         self.mode = mode
@@ -244,18 +253,18 @@ def all_added(tree: pygit2.Tree, prefix: str = "") -> list[_Added]:
     added: list[_Added] = []
     for entry in tree:
         path = f"{prefix}{entry.name}"
-        if entry.type_str == "tree":
-            added.extend(all_added(entry, path + "/"))  # type: ignore[arg-type]
+        if isinstance(entry, pygit2.Tree):
+            added.extend(all_added(entry, path + "/"))
         else:
             added.append(_Added(path, entry))
     return added
 
 
-def _judge_delta(repo: pygit2.Repository, delta: object, scope: str, branch: str, tip: str,
-                 trust: TrustStore, known_fact: Callable[[str], bool], now_ms: int,
-                 max_future_ms: int, result: PullResult) -> None:
-    status = delta.status  # type: ignore[attr-defined]
-    new, old = delta.new_file, delta.old_file  # type: ignore[attr-defined]
+def _judge_delta(repo: pygit2.Repository, delta: pygit2.DiffDelta | _Added, scope: str,
+                 branch: str, tip: str, trust: TrustStore, known_fact: Callable[[str], bool],
+                 now_ms: int, max_future_ms: int, result: PullResult) -> None:
+    status = delta.status
+    new, old = delta.new_file, delta.old_file
     path = new.path if status != pygit2.enums.DeltaStatus.DELETED else old.path
     if path.startswith(PEERS_DIR + "/"):
         return  # handled by _branch_declarations
@@ -281,7 +290,7 @@ def _judge_delta(repo: pygit2.Repository, delta: object, scope: str, branch: str
     if size > MAX_FACT_FILE_BYTES:
         reject("too-large", f"{size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit", new.id)
         return
-    data = repo[new.id].data
+    data = lookup_blob(repo, new.id).data
     try:
         parsed = markdown.parse(decode(data, path), path)
     except FormatError as exc:
@@ -290,7 +299,7 @@ def _judge_delta(repo: pygit2.Repository, delta: object, scope: str, branch: str
     fact = parsed.fact
     if status == pygit2.enums.DeltaStatus.MODIFIED:
         try:
-            before = markdown.parse(decode(repo[old.id].data, path), path).fact.id
+            before = markdown.parse(decode(lookup_blob(repo, old.id).data, path), path).fact.id
         except FormatError:
             before = None
         if before != fact.id:
@@ -305,7 +314,12 @@ def _judge_delta(repo: pygit2.Repository, delta: object, scope: str, branch: str
     result.accepted.append(Incoming(path, data, fact))
 
 
-def _rejecter(result: PullResult, branch: str, path: str, tip: str):
+class _Reject(Protocol):
+    def __call__(self, kind: str, reason: str, blob: object = None,
+                 data: bytes | None = None) -> None: ...
+
+
+def _rejecter(result: PullResult, branch: str, path: str, tip: str) -> _Reject:
     def reject(kind: str, reason: str, blob: object = None, data: bytes | None = None) -> None:
         result.rejected.append(Rejected(branch, path, kind, reason,
                                         str(blob) if blob else None, data, tip))

@@ -21,7 +21,8 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self.leases = leases or {}
         self.lease_broken: str | None = None
 
-    def credentials(self, url: str, username_from_url: str | None, allowed_types: int):
+    def credentials(self, url: str, username_from_url: str | None,
+                    allowed_types: int) -> pygit2.KeypairFromAgent:
         # ssh:// remotes authenticate through the user's ssh-agent, as git itself would.
         if allowed_types & pygit2.enums.CredentialType.SSH_KEY:
             return pygit2.KeypairFromAgent(username_from_url or "git")
@@ -53,7 +54,8 @@ def fetch(repo: pygit2.Repository, remote: Remote) -> None:
              f"{TRACKING_REF.format(remote=remote.name, scope=scope, node='*')}"
              for scope in remote.scopes]
     try:
-        repo.remotes.create_anonymous(remote.url).fetch(specs, callbacks=_Callbacks(), prune=True)
+        repo.remotes.create_anonymous(remote.url).fetch(specs, callbacks=_Callbacks(),
+                                                       prune=pygit2.enums.FetchPrune.PRUNE)
     except (pygit2.GitError, OSError, ValueError) as exc:
         raise RemoteError(remote.name, f"fetch from {remote.url} failed: {exc}") from exc
 

@@ -63,7 +63,9 @@ class RateLimiter:
             return 0.0
 
 
-def create_app(vault: Vault, settings: NodeSettings) -> FastAPI:
+def create_app(vault: Vault | None, settings: NodeSettings) -> FastAPI:
+    """The node's ASGI app over ``vault`` (None: an app that only describes its routes, for the
+    OpenAPI document; it serves nothing)."""
     from stigmem_vault.http import openapi, routes  # routes import this module's dependencies
 
     app = FastAPI(

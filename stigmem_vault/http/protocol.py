@@ -33,6 +33,8 @@ class DeadlineProtocol(HttpToolsProtocol):
     _deadline: asyncio.TimerHandle | None = None
     _head_bytes: int | None = 0  # bytes of the current request head; None once it is whole
 
+    # As uvicorn's own protocols do (with the same ignore): asyncio declares BaseTransport, and
+    # uvicorn's connection_made, which this extends, takes the Transport a server hands it.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()  # a connection that never sends a byte is dropped too

@@ -26,7 +26,7 @@ from stigmem_vault.http import schemas, wire
 from stigmem_vault.http.app import StrictJSONRoute, bad_parameter, reader, writer
 from stigmem_vault.http.schemas import AUTH, BODY, errors, ok
 from stigmem_vault.http.settings import NodeSettings
-from stigmem_vault.model.fact import make_claim
+from stigmem_vault.model.fact import Claim, make_claim
 from stigmem_vault.model.hlc import HLC
 from stigmem_vault.model.values import make_value
 
@@ -53,7 +53,10 @@ NAMESPACES = ["stigmem:", "rel:", "memory:", "intent:", "roadmap:", "preference:
 
 
 def _vault(request: Request) -> Vault:
-    return request.app.state.vault
+    # Starlette's State holds Any. create_app put a Vault there (None only in an app built to
+    # describe its routes, which serves no request).
+    vault: Vault = request.app.state.vault
+    return vault
 
 
 def _view(request: Request, principal: Principal) -> PrincipalView:
@@ -61,7 +64,8 @@ def _view(request: Request, principal: Principal) -> PrincipalView:
 
 
 def _settings(request: Request) -> NodeSettings:
-    return request.app.state.settings
+    settings: NodeSettings = request.app.state.settings  # Any in State; create_app put it there
+    return settings
 
 
 def _auth_on(request: Request) -> bool:
@@ -117,7 +121,7 @@ def well_known(request: Request) -> dict[str, Any]:
 # ---------------------------------------------------------------- writing facts
 
 
-def _claim(body: wire.AssertRequest):
+def _claim(body: wire.AssertRequest) -> Claim:
     if body.value.interpret_as == "instruction":
         raise InvalidFact("value.interpret_as", "this node stores facts as data only; "
                                                 "'instruction' is not accepted")

@@ -13,7 +13,6 @@ from stigmem_vault.api.vault import Vault
 from stigmem_vault.http.app import create_app
 from stigmem_vault.http.protocol import protocol
 from stigmem_vault.http.settings import NodeSettings
-from stigmem_vault.watch.watcher import Watcher
 
 
 @dataclass
@@ -36,6 +35,8 @@ def _server(vault: Vault, settings: NodeSettings) -> uvicorn.Server:
     config = uvicorn.Config(create_app(vault, settings), host=settings.host, port=settings.port,
                             log_level="warning", access_log=False, lifespan="off",
                             http=protocol(settings.request_timeout),
+                            # uvicorn annotates int, but only hands it to loop.call_later, which
+                            # takes float seconds: a fractional timeout works as given.
                             timeout_keep_alive=settings.keepalive_timeout,  # type: ignore[arg-type]
                             limit_concurrency=settings.max_connections,
                             backlog=min(2048, settings.max_connections))
@@ -45,7 +46,7 @@ def _server(vault: Vault, settings: NodeSettings) -> uvicorn.Server:
 def serve(vault: Vault, settings: NodeSettings) -> None:
     """Serve until interrupted (SIGINT/SIGTERM), with the watcher running inside the node."""
     settings.check()
-    watcher: Watcher | None = vault.watch() if settings.watch and vault.writable else None
+    watcher = vault.watch() if settings.watch and vault.writable else None
     try:
         _server(vault, settings).run()
     finally:

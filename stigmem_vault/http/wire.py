@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from stigmem_vault.api.results import TRUST_WEIGHT as TRUST_CLASS_WEIGHT
+from stigmem_vault.api.results import IndexedFact, Recalled
 from stigmem_vault.errors import InvalidFact
 from stigmem_vault.http.schemas import ScopeName, TrustClassName, ValueTypeName
-from stigmem_vault.index.query import TRUST_WEIGHT as TRUST_CLASS_WEIGHT
-from stigmem_vault.index.query import IndexedFact, Recalled
 from stigmem_vault.model.fact import parse_fact_ref
 from stigmem_vault.model.hlc import HLC
 from stigmem_vault.model.identifiers import check_scalar_values

@@ -37,7 +37,9 @@ def fact_row(fact: Fact, status: str, path: str) -> tuple[object, ...]:
         until_ms = int(expiry_instant(fact.valid_until).timestamp() * 1000)
     return (
         fact.id, fact.entity, fact.relation, value.type.value, json.dumps(value.v),
-        value.display(), float(value.v) if value.type is ValueType.NUMBER else None,  # type: ignore[arg-type]
+        value.display(),
+        # A NUMBER's v is always an int or float; isinstance tells the type checker so.
+        float(value.v) if value.type is ValueType.NUMBER and isinstance(value.v, int | float) else None,
         fact.source, fact.hlc, fact.timestamp, fact.confidence, fact.trust.value,
         fact.scope.value, fact.valid_until, until_ms, fact.supersedes,
         json.dumps(list(fact.derived_from)) if fact.derived_from else "[]", fact.signer, fact.signature,

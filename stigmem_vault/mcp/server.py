@@ -20,7 +20,7 @@ JSON data in the shape of the HTTP node (``http.wire.fact_record``). A refused c
 import functools
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -31,10 +31,10 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from stigmem_vault.api.access import Principal
+from stigmem_vault.api.results import ConflictRecord, IndexedFact
 from stigmem_vault.api.vault import Vault, infer_type
 from stigmem_vault.errors import AccessDenied, InvalidFact, StigmemError
 from stigmem_vault.http import wire
-from stigmem_vault.index.query import ConflictRecord, IndexedFact
 from stigmem_vault.model.fact import Scope, make_claim
 from stigmem_vault.model.identifiers import normalize_source
 from stigmem_vault.model.values import make_value
@@ -53,6 +53,8 @@ CONFLICT_STATUSES = ("open", "resolved", "obsolete", "all")
 PRE_PARSED = frozenset({"derived_from"})  # list arguments a host may send as JSON text
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # ------------------------------------------------------------------ tool inputs
 
@@ -84,17 +86,17 @@ Result = Annotated[CallToolResult, dict[str, Any]]
 Limit = Annotated[int, Field(description=f"At most this many facts (1-{MAX_LIMIT}).")]
 
 
-def _guarded(fn: F) -> F:
+def _guarded(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn a refused call into a tool error with the API's one-line message, never a crash."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except StigmemError as exc:
             raise ToolError(one_line(exc)) from exc
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 class _AsSent(FuncMetadata):

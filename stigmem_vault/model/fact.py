@@ -29,6 +29,7 @@ from stigmem_vault.model.identifiers import (
     normalize_source,
 )
 from stigmem_vault.model.values import (
+    Scalar,
     Value,
     enum_member,
     expiry_instant,
@@ -86,7 +87,8 @@ class Fact:
     signer: str
     signature: str
     # Extra frontmatter properties a human or plugin added (tags, aliases...): kept, not signed.
-    extra: tuple[tuple[str, object], ...] = field(default=(), compare=False)
+    # Flat like all frontmatter: a scalar or a list of scalars.
+    extra: tuple[tuple[str, Scalar | list[Scalar]], ...] = field(default=(), compare=False)
 
     # Flat accessors: callers read fact.entity rather than fact.claim.entity.
     @property

@@ -57,9 +57,9 @@ def normalize_identifier(raw: object, field: str) -> str:
         raise InvalidFact(field, "must not be empty")
     if len(text) > MAX_IDENTIFIER_LENGTH:
         raise InvalidFact(field, f"is longer than {MAX_IDENTIFIER_LENGTH} characters")
-    if _FORBIDDEN.search(text):
-        bad = _FORBIDDEN.search(text).group()  # type: ignore[union-attr]
-        raise InvalidFact(field, f"contains the forbidden character {bad!r} in {text!r}")
+    forbidden = _FORBIDDEN.search(text)
+    if forbidden:
+        raise InvalidFact(field, f"contains the forbidden character {forbidden.group()!r} in {text!r}")
     if text.startswith("stigmem://"):
         match = _FORMAL.match(text)
         if not match:

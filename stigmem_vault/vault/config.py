@@ -8,6 +8,7 @@ import os
 import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from stigmem_vault.canonical.jcs import canonicalize
 from stigmem_vault.canonical.signing import bytes_signature_valid
@@ -85,7 +86,9 @@ class NodeConfig:
     source: str
 
 
-def _read_json(path: Path, what: str) -> dict[str, object]:
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    # Any, as json.loads gives it: the values are whatever the file holds, and each reader
+    # below picks out the fields it needs (reporting a missing one).
     try:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
@@ -108,8 +111,8 @@ def read_vault_config(root: Path) -> VaultConfig:
     try:
         previous = tuple({"key": str(e["key"]), "signature": str(e["signature"]),
                           "accepted": str(e.get("accepted", ""))}
-                         for e in data.get("previous_owner_keys", []))  # type: ignore[union-attr]
-        return VaultConfig(**{k: data[k] for k in ("owner", "owner_key", "created")},  # type: ignore[arg-type]
+                         for e in data.get("previous_owner_keys", []))
+        return VaultConfig(**{k: data[k] for k in ("owner", "owner_key", "created")},
                            previous_owner_keys=previous)
     except (KeyError, TypeError) as exc:
         raise VaultConfigError(f"missing or malformed {exc.args[0]!r}", path) from None
@@ -126,7 +129,7 @@ def read_node_config(root: Path) -> NodeConfig:
     path = root / NODE_FILE
     data = _read_json(path, "node identity for this clone")
     try:
-        return NodeConfig(**{k: data[k] for k in ("node_id", "key", "source")})  # type: ignore[arg-type]
+        return NodeConfig(**{k: data[k] for k in ("node_id", "key", "source")})
     except KeyError as exc:
         raise VaultConfigError(f"missing {exc.args[0]!r}", path) from None
 

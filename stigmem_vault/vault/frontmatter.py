@@ -20,7 +20,8 @@ import yaml
 from stigmem_vault.canonical.jcs import number_to_string
 
 MAX_FRONTMATTER_BYTES = 256 * 1024
-Flat = str | int | float | bool | None | list[str | int | float | bool | None]
+Scalar = str | int | float | bool | None
+Flat = Scalar | list[Scalar]
 
 
 class FrontmatterError(ValueError):
@@ -32,7 +33,7 @@ class FrontmatterError(ValueError):
         super().__init__(reason)
 
 
-class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+class _Loader(yaml.CSafeLoader):
     """libyaml parser, YAML 1.2 core-schema resolution."""
 
 
@@ -159,6 +160,7 @@ def _load_simple(yaml_text: str) -> dict[str, Flat] | None:
         return None
     result: dict[str, Flat] = {}
     open_key: str | None = None  # a "key:" line with no value: null, or a list if items follow
+    open_items: list[Scalar] | None = None  # that list, once its first item is read
     for line in yaml_text.split("\n"):
         match = _SIMPLE_LINE.match(line)
         if match is None:
@@ -169,14 +171,13 @@ def _load_simple(yaml_text: str) -> dict[str, Flat] | None:
         if item is not None:
             if open_key is None:
                 return None
-            items = result[open_key]
-            if items is None:
-                items = result[open_key] = []
-            items.append(_json_scalar(item))  # type: ignore[union-attr]
+            if open_items is None:
+                open_items = result[open_key] = []
+            open_items.append(_json_scalar(item))
             continue
         if key in result or key in _NON_STRING_KEYS:
             return None  # duplicate keys, or a key YAML reads as a bool/null: full parser decides
-        open_key = None
+        open_key = open_items = None
         if scalar_text is None:
             result[key] = None
             open_key = key
@@ -187,12 +188,13 @@ def _load_simple(yaml_text: str) -> dict[str, Flat] | None:
     return result
 
 
-def _json_scalar(text: str) -> Flat:
+def _json_scalar(text: str) -> Scalar:
     # _SIMPLE_LINE only admits JSON scalars; a string without escapes is its own content
     # (no '"' or control characters inside), so skip json.loads for it: ~25% of a load.
     if text[0] == '"' and "\\" not in text:
         return text[1:-1]
-    return json.loads(text)
+    value: Scalar = json.loads(text)  # a JSON scalar, as _SIMPLE_LINE admits nothing else
+    return value
 
 
 def _refuse_anchors(yaml_text: str) -> None:

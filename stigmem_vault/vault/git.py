@@ -17,11 +17,11 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import pygit2
 from nacl.signing import SigningKey, VerifyKey
@@ -91,7 +91,8 @@ class GitRepo:
         self._depth = 0
         self._lock_handle: IO[str] | None = None
         # Where loose objects go, if we may write them ourselves (SHA-1 repositories).
-        sha1 = all(v.lower() == "sha1" for v in repo.config.get_multivar("extensions.objectformat"))
+        sha1 = all(v is not None and v.lower() == "sha1"
+                   for v in repo.config.get_multivar("extensions.objectformat"))
         self._objects: str | None = os.path.join(repo.path, "objects") if sha1 else None
         self._synced_dirs: set[str] = set()  # object folders our blobs went to, this commit
         self._swept = False  # crashed writers' temp objects removed (by the first commit)
@@ -170,15 +171,13 @@ class GitRepo:
                         index.remove(path)
                 tree = index.write_tree()
                 parents = [] if self.repo.head_is_unborn else [self.repo.head.target]
-                if parents and self.repo[parents[0]].tree_id == tree:
+                if parents and lookup_commit(self.repo, parents[0]).tree_id == tree:
                     index.write()
                     return None
                 now = int(time.time())
                 offset = (time.localtime(now).tm_gmtoff or 0) // 60
                 who = pygit2.Signature(name, email, now, offset)
-                payload = self.repo.create_commit_string(who, who, message, tree, parents)
-                signature = sshsig(key, payload.encode("utf-8"))
-                oid = self.repo.create_commit_with_signature(payload, signature, "gpgsig")
+                oid = create_signed_commit(self.repo, key, who, message, tree, parents)
                 # Before the branch names the commit: the folders our blobs were linked into,
                 # then objects/, which gains an entry whenever a fan-out folder is new (libgit2
                 # fsyncs the folder each of its objects lands in, never objects/).
@@ -224,7 +223,7 @@ class GitRepo:
         """
         objects = os.path.join(self.repo.path, "objects")
         now = time.time() if now is None else now
-        removed = []
+        removed: list[str] = []
         try:
             names = [n for n in os.listdir(objects) if n.startswith(_TMP_PREFIX)]
         except FileNotFoundError:
@@ -347,9 +346,10 @@ class GitRepo:
         if self.repo.head_is_unborn:
             return None
         try:
-            return self.repo.revparse_single(f"HEAD:{relpath}").data  # type: ignore[attr-defined]
+            found = self.repo.revparse_single(f"HEAD:{relpath}")
         except (KeyError, pygit2.GitError):
             return None
+        return found.data if isinstance(found, pygit2.Blob) else None  # else a folder is there
 
     def tracked_paths(self) -> Iterator[str]:
         index = self.repo.index
@@ -375,11 +375,14 @@ class GitRepo:
 class _StatEntry(pygit2.IndexEntry):
     """An index entry that also carries the file's stat data (pygit2's carries none)."""
 
-    def __init__(self, path: str, oid: pygit2.Oid, mode: int, st: os.stat_result) -> None:
+    def __init__(self, path: str, oid: pygit2.Oid, mode: pygit2.enums.FileMode,
+                 st: os.stat_result) -> None:
         super().__init__(path, oid, mode)
         self.st = st
 
-    def _to_c(self):  # type: ignore[no-untyped-def]  # pygit2's hook, see Index.add
+    # pygit2's hook, see Index.add: (the C entry, the path buffer it points to), cffi objects
+    # that carry no Python types.
+    def _to_c(self) -> tuple[Any, Any]:
         centry, keep = super()._to_c()
         st = self.st
         # git keeps 32-bit fields: the low bits, exactly as git's own fill_stat_data does.
@@ -389,6 +392,53 @@ class _StatEntry(pygit2.IndexEntry):
         centry.uid, centry.gid = st.st_uid & 0xFFFFFFFF, st.st_gid & 0xFFFFFFFF
         centry.file_size = st.st_size & 0xFFFFFFFF
         return centry, keep
+
+
+# Typed access to git objects. pygit2 types ``repo[oid]`` as a plain Object (of which its
+# stubs do not even make Commit a subclass, as it is at run time), so each lookup checks the
+# kind the caller expects: a missing object raises KeyError as ``repo[oid]`` does, one of
+# another kind TypeError.
+
+def lookup_commit(repo: pygit2.Repository, oid: pygit2.Oid | str) -> pygit2.Commit:
+    found: object = repo[oid]  # as object: the stubs' Object would not narrow to Commit
+    if not isinstance(found, pygit2.Commit):
+        raise TypeError(f"{oid} is not a commit")
+    return found
+
+
+def lookup_tree(repo: pygit2.Repository, oid: pygit2.Oid | str) -> pygit2.Tree:
+    found = repo[oid]
+    if not isinstance(found, pygit2.Tree):
+        raise TypeError(f"{oid} is not a tree")
+    return found
+
+
+def lookup_blob(repo: pygit2.Repository, oid: pygit2.Oid | str) -> pygit2.Blob:
+    found = repo[oid]
+    if not isinstance(found, pygit2.Blob):
+        raise TypeError(f"{oid} is not a blob")
+    return found
+
+
+def ref_oid(ref: pygit2.Reference) -> pygit2.Oid:
+    """The object ``ref`` names. (pygit2 types ``target`` as ``Oid | str``: a symbolic
+    reference's target is the name of another one, which resolve() follows.)"""
+    target = ref.resolve().target
+    if not isinstance(target, pygit2.Oid):
+        raise TypeError(f"{ref.name} does not name an object")
+    return target
+
+
+def create_signed_commit(repo: pygit2.Repository, key: SigningKey, who: pygit2.Signature,
+                         message: str, tree: pygit2.Oid,
+                         parents: Sequence[pygit2.Oid | str]) -> pygit2.Oid:
+    """Write a commit object signed with ``key`` (SSHSIG in its ``gpgsig`` header); no
+    reference is moved."""
+    # pygit2's stubs say create_commit_string returns an Oid: it returns the commit's text.
+    payload: object = repo.create_commit_string(who, who, message, tree, list(parents))
+    if not isinstance(payload, str):
+        raise TypeError(f"pygit2 returned {type(payload).__name__} for a commit's text")
+    return repo.create_commit_with_signature(payload, sshsig(key, payload.encode("utf-8")), "gpgsig")
 
 
 def _fsync_file(path: str) -> None:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 from stigmem_vault.canonical.form import canonical_bytes, content_id
 from stigmem_vault.errors import FormatError, InvalidFact
-from stigmem_vault.model.fact import FACT_FORMAT, Fact, make_claim
+from stigmem_vault.model.fact import FACT_FORMAT, Claim, Fact, make_claim
 from stigmem_vault.model.hlc import HLC
-from stigmem_vault.model.values import ValueType, make_value, parse_iso_datetime
+from stigmem_vault.model.values import Value, ValueType, enum_member, make_value, parse_iso_datetime
 from stigmem_vault.vault import frontmatter
 from stigmem_vault.vault.layout import entity_note_relpath, wikilink
 
-VALUE_PROPERTY = {t: f"value_{t.value}" for t in ValueType if t is not ValueType.NULL}
+VALUE_PROPERTY: dict[ValueType, str] = {t: f"value_{t.value}" for t in ValueType if t is not ValueType.NULL}
 
 # Property name -> Obsidian property type, written to .obsidian/types.json at init.
 OBSIDIAN_TYPES: dict[str, str] = {
@@ -90,7 +90,7 @@ def properties(fact: Fact) -> dict[str, frontmatter.Flat]:
     props["signature"] = fact.signature
     for key, value in fact.extra:
         if key not in props:
-            props[key] = value  # type: ignore[assignment]
+            props[key] = value
     return props
 
 
@@ -183,7 +183,7 @@ def _text(props: dict[str, frontmatter.Flat], key: str) -> str:
     return value
 
 
-def _read_value(props: dict[str, frontmatter.Flat]):
+def _read_value(props: dict[str, frontmatter.Flat]) -> Value:
     type_name = props["value_type"]
     present = [key for key in VALUE_PROPERTY.values() if key in props]
     if type_name == ValueType.NULL.value:
@@ -191,7 +191,7 @@ def _read_value(props: dict[str, frontmatter.Flat]):
             raise InvalidFact("value", f"type null but {present[0]} is set")
         return make_value(ValueType.NULL, None)
     try:
-        expected = VALUE_PROPERTY[ValueType(type_name)]
+        expected = VALUE_PROPERTY[enum_member(ValueType, type_name)]
     except ValueError:
         raise InvalidFact("value_type", f"{type_name!r} is not a value type") from None
     if expected not in props:
@@ -202,7 +202,7 @@ def _read_value(props: dict[str, frontmatter.Flat]):
     return make_value(type_name, props[expected], expected)
 
 
-def _require_normal_form(props: dict[str, frontmatter.Flat], claim: object) -> None:
+def _require_normal_form(props: dict[str, frontmatter.Flat], claim: Claim) -> None:
     # A signed file holds normalized values; anything else was edited or forged, and reading
     # it "as if normalized" would let two verifiers disagree about the same bytes.
     for key in ("entity", "relation", "source", "trust", "scope", "supersedes", "valid_until"):
@@ -211,7 +211,7 @@ def _require_normal_form(props: dict[str, frontmatter.Flat], claim: object) -> N
         normal = getattr(normal, "value", normal)
         if raw is not None and raw != normal:
             raise InvalidFact(key, f"{raw!r} is not in normal form (expected {normal!r})")
-    value = claim.value  # type: ignore[attr-defined]
+    value = claim.value
     if value.type in (ValueType.REF, ValueType.DATETIME):
         raw_value = props[VALUE_PROPERTY[value.type]]
         if raw_value != value.v:

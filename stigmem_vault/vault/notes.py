@@ -8,6 +8,7 @@ signed resolution fact by the vault owner, and the note is then marked resolved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -66,7 +67,8 @@ def render_conflict(view: ConflictView) -> str:
     }
     if view.resolution is not None:
         props["resolution"] = view.resolution.id
-    rows = [("value", lambda f: f"`{f.value.display()}` ({f.value.type.value})"),
+    rows: list[tuple[str, Callable[[Fact], str]]] = [
+            ("value", lambda f: f"`{f.value.display()}` ({f.value.type.value})"),
             ("source", lambda f: wikilink(entity_note_relpath(f.source), f.source)),
             ("confidence", lambda f: f"{f.confidence:g}"),
             ("trust", lambda f: f.trust.value),

@@ -56,14 +56,13 @@ def draft_value(props: dict[str, frontmatter.Flat]) -> tuple[str, object]:
     if type_name is None and len(typed) == 1:
         type_name = typed[0][len("value_"):]
     if type_name is None:
-        raw = props.get("value")
-        type_name = _infer(raw)
+        type_name = _infer(props.get("value"))
     if not isinstance(type_name, str):
         raise InvalidFact("value_type", f"must be a value type name, got {type_name!r}")
     if type_name == ValueType.NULL.value:
         return type_name, None
     key = f"value_{type_name}"
-    raw = props.get(key, props.get("value"))
+    raw: object = props.get(key, props.get("value"))  # parse_cli_value may give any JSON
     if raw is None or raw == "":
         raise InvalidFact(key, f"is empty; set {key} (or value) to the fact's value")
     if type_name in ("number", "boolean") and isinstance(raw, str):
@@ -88,7 +87,7 @@ def claim_from_draft(props: dict[str, frontmatter.Flat], default_source: str) ->
     fields = {key: props.get(key) for key in _CLAIM_KEYS if props.get(key) not in (None, "")}
     fields.setdefault("source", default_source)
     fields.setdefault("confidence", 1.0)
-    return make_claim(value=make_value(type_name, raw), **fields)  # type: ignore[arg-type]
+    return make_claim(value=make_value(type_name, raw), **fields)
 
 
 def typed_notes(note: Note) -> str:

@@ -28,6 +28,7 @@ from stigmem_vault.vault.reading import read_regular_stat
 from stigmem_vault.vault.trust import TrustStore
 from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, verify_bytes
 from stigmem_vault.watch.filters import VaultFilter
+from stigmem_vault.watch.outcome import Change
 
 BATCH = 1000
 NOTE_STATUS = "note"
@@ -45,7 +46,7 @@ class ScanReport:
     removed: int = 0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (path, status, reason)
     dirty_keys: set[Key] = field(default_factory=set)  # keys whose facts changed
-    changes: list[object] = field(default_factory=list)  # gestures carried out (api Change values)
+    changes: list[Change] = field(default_factory=list)  # gestures carried out
     # Signed facts edited or deleted since last indexed, left for a writer to carry out as
     # gestures (a read-only open keeps their indexed originals).
     awaiting: list[str] = field(default_factory=list)

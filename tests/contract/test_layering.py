@@ -67,20 +67,10 @@ LAUNCHERS: set[tuple[str, str]] = {
 # each goes when api/ offers what the front end reaches past it for (typed results, tokens,
 # scans, federation state, one wire rendering).
 ALLOWED_TODAY: set[tuple[str, str]] = {
-    # Front ends reaching below api for the index's record types (IndexedFact, ConflictRecord,
-    # Page...): api should return its own typed results.
-    ("stigmem_vault.cli.common", "stigmem_vault.index.query"),
-    ("stigmem_vault.cli.conflicts", "stigmem_vault.index.query"),
-    ("stigmem_vault.cli.query", "stigmem_vault.index.query"),
-    ("stigmem_vault.http.wire", "stigmem_vault.index.query"),
-    ("stigmem_vault.mcp.server", "stigmem_vault.index.query"),
-    # Front ends reaching below api for other layers' types and helpers.
-    ("stigmem_vault.cli.federation", "stigmem_vault.federation.state"),  # RemoteState
-    ("stigmem_vault.cli.indexing", "stigmem_vault.watch.scan"),  # ScanReport
-    ("stigmem_vault.cli.node", "stigmem_vault.vault.tokens"),  # Token
+    # Front ends reaching below api for other layers' helpers (record types they format come
+    # from api/results.py, which re-exports them).
     ("stigmem_vault.mcp.server", "stigmem_vault.vault.tokens"),  # the token store, for auth
     ("stigmem_vault.http.routes", "stigmem_vault.canonical.cid"),  # CIDs for the wire
-    ("stigmem_vault.http.server", "stigmem_vault.watch.watcher"),  # the node runs the watcher
     # A front end importing another: MCP renders facts with the HTTP wire format.
     ("stigmem_vault.mcp.server", "stigmem_vault.http.wire"),
 }

@@ -38,7 +38,7 @@ def test_background_sync_backs_off_then_recovers(nodes: Nodes, tmp_path: Path) -
     try:
         wait_for(lambda: len(started) >= 6, 20, "six failing attempts")
         [row] = a.vault.sync_status()
-        assert row["failures"] >= 5 and "fetch" in str(row["last_error"])
+        assert row.failures >= 5 and "fetch" in str(row.last_error)
         # The waits between one sync's end and the next one's start.
         gaps = [started[i + 1] - ended[i] for i in range(5)]
         # Base delays 0.1, 0.2, 0.4, 0.4, 0.4 (interval * 2**failures, capped), each ±20%.
@@ -49,9 +49,9 @@ def test_background_sync_backs_off_then_recovers(nodes: Nodes, tmp_path: Path) -
 
         holder.close()
         daemon.start(port=port)
-        wait_for(lambda: a.vault.sync_status()[0]["failures"] == 0, 20, "a successful sync")
+        wait_for(lambda: a.vault.sync_status()[0].failures == 0, 20, "a successful sync")
         [row] = a.vault.sync_status()
-        assert row["last_error"] is None and row["ahead"] == 0
+        assert row.last_error is None and row.ahead == 0
         assert a.vault.path_of(fact) in daemon_tree(served, a.node_id)
         recovered = len(started)
         wait_for(lambda: len(started) >= recovered + 2, 20, "two more attempts")
