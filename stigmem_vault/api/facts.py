@@ -7,6 +7,7 @@ which calls ``write_files`` and ``index_written`` a group at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from stigmem_vault.model.identifiers import is_system_source
 from stigmem_vault.model.values import Value, make_value, parse_cli_value
 from stigmem_vault.vault import markdown
 from stigmem_vault.vault.clock import Clock
+from stigmem_vault.vault.frontmatter import Flat
 from stigmem_vault.vault.keys import looks_like_private_key
 from stigmem_vault.vault.layout import ID_PREFIX_LEN, fact_relpath
 from stigmem_vault.vault.store import write_atomic
@@ -94,12 +96,16 @@ class FactWriter:
         return self.write_claim(claim)
 
     def write_claim(self, claim: Claim, *, key: SigningKey | None = None,
-                    notes: str = "") -> Fact:
+                    notes: str = "", unsigned: dict[str, Flat] | None = None) -> Fact:
         """Sign ``claim`` (with ``key``, else the key of its source) and write it durably.
 
-        ``notes`` (what a person typed in a draft's body) is kept in the file's unsigned body.
+        ``notes`` (what a person typed in a draft's body) is kept in the file's unsigned body;
+        ``unsigned`` properties (a person's tags, aliases) in its frontmatter, outside the
+        signature.
         """
-        result = self.write_claims([claim], keys=[key], notes=[notes])[0]
+        results, written = self.write_files([claim], [key], [notes], [unsigned or {}])
+        self.index_written(written)
+        result = results[0]
         if isinstance(result, StigmemError):
             raise result
         return result
@@ -127,7 +133,9 @@ class FactWriter:
         return self._group.submit(claim, key)
 
     def write_files(self, claims: Sequence[Claim], keys: Sequence[SigningKey | None] | None,
-                    notes: Sequence[str] | None) -> tuple[list[Fact | StigmemError], list[Written]]:
+                    notes: Sequence[str] | None,
+                    unsigned: Sequence[dict[str, Flat]] | None = None,
+                    ) -> tuple[list[Fact | StigmemError], list[Written]]:
         """The first half of write_claims: check, sign and durably write, and queue for the
         next commit. Returns each claim's result and the files newly written (to index)."""
         _node, _git, _node_key, clock = self._ctx.writer()
@@ -137,7 +145,8 @@ class FactWriter:
         for i, claim in enumerate(claims):
             try:
                 fact, rel, data = self._prepare(
-                    claim, keys[i] if keys else None, notes[i] if notes else "", clock)
+                    claim, keys[i] if keys else None, notes[i] if notes else "", clock,
+                    unsigned[i] if unsigned else None)
             except StigmemError as exc:
                 results[i] = exc
                 continue
@@ -174,7 +183,7 @@ class FactWriter:
         return self._keeper.index.get_many(ids)
 
     def _prepare(self, claim: Claim, key: SigningKey | None, notes: str,
-                 clock: Clock) -> tuple[Fact, str, bytes]:
+                 clock: Clock, unsigned: dict[str, Flat] | None = None) -> tuple[Fact, str, bytes]:
         """Check and sign one claim: the fact, its path and its file's bytes."""
         self.check_claim(claim)
         key = key or self._ctx.signing_key_for(claim.source)
@@ -185,6 +194,9 @@ class FactWriter:
             if replaced is not None:
                 clock.receive(HLC.parse(replaced.fact.hlc))
         fact = sign_claim(claim, clock.now(), now_timestamp(), key)
+        if unsigned:
+            fact = dataclasses.replace(fact, extra=tuple(
+                (k, v) for k, v in unsigned.items() if v is not None))
         text = markdown.render(fact)
         if notes:
             text += "\n## Notes\n\n" + notes.rstrip() + "\n"

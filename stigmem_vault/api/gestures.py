@@ -16,8 +16,9 @@ from stigmem_vault.api.context import VaultContext
 from stigmem_vault.api.facts import FactWriter
 from stigmem_vault.api.identities import Identities
 from stigmem_vault.api.index_keeper import IndexKeeper
-from stigmem_vault.api.results import Change, ChangeKind
+from stigmem_vault.api.results import Change, ChangeKind, PendingNote
 from stigmem_vault.errors import FormatError, InvalidFact, StigmemError
+from stigmem_vault.index.index import Index
 from stigmem_vault.index.query import IndexedFact
 from stigmem_vault.model.fact import Claim, Fact
 from stigmem_vault.model.identifiers import is_system_source
@@ -76,11 +77,23 @@ class GestureApplier:
             props["source"] = owner
             if supersedes is not None:
                 props["supersedes"] = supersedes
+            props = gestures.untick(props)
             annotated = gestures.annotate(gestures.Note(props, note.body), field, reason)
         except Exception:
             annotated = f"> [!error] stigmem\n> **{field}**: {reason}\n\n" + text
         self._keeper.write_note(draft_rel, annotated, "edit parked as draft")
         return draft_rel
+
+    def revert(self, target: str) -> str:
+        """Throw away a pending edit of a signed fact (a path or a fact id): the file gets the
+        signed bytes back. Returns the path; InvalidFact if it names no signed fact."""
+        known = self._keeper.index.get(target) if "/" not in target else None
+        rel = known.path if known is not None and known.path else target.strip("/")
+        indexed = self._keeper.index.fact_at(rel)
+        if indexed is None or indexed.status != "valid":
+            raise InvalidFact("path", f"{target}: no signed fact is indexed there")
+        self.restore_fact_file(rel, indexed.fact)
+        return rel
 
     def apply(self, paths: list[str]) -> list[Change]:
         changes: list[Change] = []
@@ -134,6 +147,9 @@ class GestureApplier:
                 return self._draft(rel, self._ctx.config.owner, problem=exc)
             return self._draft(rel, source)
         if gestures.is_loose_note(rel):
+            moved = self._moved_fact(rel)
+            if moved is not None:
+                return moved
             return self._draft(rel, self._ctx.config.owner, only_if_draft=True)
         return []
 
@@ -161,7 +177,17 @@ class GestureApplier:
             # An editor saving in place truncates, then writes: restoring now would clobber that
             # write (it lands on the replaced file). The write brings its own event.
             return []
-        # A signed fact was edited in place: keep the original, sign the edit as a new fact.
+        # A signed fact was edited in place. Until the person ticks `sign` the edit is pending:
+        # the file is theirs to type in, and the index (every query, recall, peer) keeps the
+        # signed original. On `sign`: keep the original, sign the edit as a new fact.
+        edited = self._read_text_or_none(rel)
+        try:
+            ticked = edited is not None and gestures.sign_ticked(gestures.parse_note(edited, rel).props)
+        except FormatError:
+            ticked = False
+        if not ticked:
+            return [Change(ChangeKind.PENDING, rel, "edit of a signed fact; tick `sign` to sign it",
+                           previous.fact.id)]
         return self._amend_in_place(rel, previous)
 
     def _looks_like_draft(self, rel: str) -> bool:
@@ -190,7 +216,8 @@ class GestureApplier:
             return [*changes, Change(ChangeKind.REJECTED, draft_rel, f"{field}: {reason}")]
         if _same_claim(claim, original):
             return changes  # only formatting or unsigned properties changed
-        fact = self._facts.write_claim(claim)
+        fact = self._facts.write_claim(claim, notes=gestures.typed_notes(note),
+                                       unsigned=gestures.kept_properties(note.props))
         return [*changes, Change(ChangeKind.AMENDED, str(fact_relpath(fact)),
                                  f"supersedes {original.id[:12]}", fact.id)]
 
@@ -202,6 +229,7 @@ class GestureApplier:
         original = previous.fact
         if previous.present and previous.path not in (None, rel):
             self._keeper.ingest([], [rel])  # the fact moved: another file holds it now
+            self._commits.remove(rel, f"move {original.id[:12]} to {previous.path}")
             return [Change(ChangeKind.REMOVED, rel, f"moved to {previous.path}", original.id)]
         if is_system_source(original.source) or not previous.live:
             self.restore_fact_file(rel, original)
@@ -238,12 +266,14 @@ class GestureApplier:
         try:
             note = gestures.parse_note(text, rel)
         except FormatError as exc:
-            if only_if_draft:
-                return []
+            if only_if_draft or gestures.needs_sign(rel):
+                return []  # a person may be typing: nothing is rewritten before `sign`
             self._keeper.write_note(rel, _error_only(text, "frontmatter", exc.reason), "draft rejected")
             return [Change(ChangeKind.REJECTED, rel, exc.reason)]
         if only_if_draft and not gestures.is_draft(note):
             return []
+        if gestures.needs_sign(rel) and not gestures.sign_ticked(note.props):
+            return [Change(ChangeKind.PENDING, rel, "draft; tick `sign` to sign it")]
         try:
             if problem is not None:
                 raise problem
@@ -251,12 +281,41 @@ class GestureApplier:
             if claim.source != source:
                 raise InvalidFact("source", f"a draft in this folder is signed as {source}, "
                                             f"not {claim.source}")
-            fact = self._facts.write_claim(claim, notes=gestures.typed_notes(note))
+            fact = self._facts.write_claim(claim, notes=gestures.typed_notes(note),
+                                           unsigned=gestures.kept_properties(note.props))
         except InvalidFact as exc:
+            # annotate() unticks `sign`: the person fixes the named field and ticks it again
             self._keeper.write_note(rel, gestures.annotate(note, exc.field, exc.reason), "draft rejected")
             return [Change(ChangeKind.REJECTED, rel, f"{exc.field}: {exc.reason}")]
         self._keeper.remove_note(rel, f"draft filed as {fact.id[:12]}")
         return [Change(ChangeKind.SIGNED, str(fact_relpath(fact)), f"from {rel}", fact.id)]
+
+    def _moved_fact(self, rel: str) -> list[Change] | None:
+        """A signed fact note dragged out of facts/ (e.g. into Projects/): a move, never a
+        retraction. Facts live under facts/, so it is put back where it was indexed (its
+        canonical path for a fact this vault wrote); a second copy of a fact whose file is still
+        there is removed. None when ``rel`` is not a valid signed fact this vault knows."""
+        try:
+            text = decode(read_bytes(self._ctx.root / rel, rel), rel)
+            if "signature" not in gestures.parse_note(text, rel).props:
+                return None
+        except FormatError:
+            return None
+        record = read_record(self._ctx.root, rel, os.lstat(self._ctx.root / rel), self._ctx.trust)
+        if record.status != Verdict.VALID.value or record.fact is None:
+            return None
+        known = self._keeper.index.get(record.fact.id)
+        home = known.path if known is not None and known.path else str(fact_relpath(record.fact))
+        if not home.startswith(FACTS_DIR + "/"):
+            home = str(fact_relpath(record.fact))
+        target = self._ctx.root / home
+        if os.path.lexists(target):
+            os.unlink(self._ctx.root / rel)  # a second signed copy: facts/ keeps the one
+            return [Change(ChangeKind.MOVED, rel, f"a copy of {home}; removed", record.fact.id)]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._ctx.root / rel, target)
+        self._ctx.notify(f"Moved {rel} back to {home}: signed facts live under facts/.")
+        return [Change(ChangeKind.MOVED, home, f"put back from {rel}", record.fact.id)]
 
     def _unreadable(self, rel: str, exc: FormatError) -> list[Change]:
         """A draft, loose note or conflict note that cannot be read as text: binary, not
@@ -274,6 +333,49 @@ class GestureApplier:
             return decode(read_bytes(self._ctx.root / rel, rel), rel)
         except FormatError:
             return None
+
+
+def find_pending(ctx: VaultContext, index: Index) -> list[PendingNote]:
+    """Every person's draft not yet ticked `sign`, and every signed fact file edited but not
+    signed (the index still holds its original). Reads only; changes nothing."""
+    found: list[PendingNote] = []
+    root = ctx.root
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        here = "" if here == "." else here + "/"
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                             and _may_hold_pending(here + d + "/"))
+        for name in sorted(filenames):
+            rel = here + name
+            if not name.endswith(".md"):
+                continue
+            if rel.startswith(FACTS_DIR + "/"):
+                indexed = index.fact_at(rel)
+                if indexed is None or indexed.status != "valid":
+                    continue
+                st = os.lstat(root / rel)
+                if index.file_stat(rel) == (st.st_size, st.st_mtime_ns):
+                    continue
+                if read_record(root, rel, st, ctx.trust).status != Verdict.VALID.value:
+                    found.append(PendingNote(rel, "edit", indexed.fact.id))
+            elif gestures.is_loose_note(rel) or gestures.inbox_principal(rel) is not None:
+                if not gestures.needs_sign(rel):
+                    continue
+                try:
+                    text = decode(read_bytes(root / rel, rel), rel)
+                    note = gestures.parse_note(text, rel)
+                except FormatError:
+                    continue
+                if gestures.is_draft(note) and not gestures.sign_ticked(note.props):
+                    found.append(PendingNote(rel, "draft"))
+    return found
+
+
+def _may_hold_pending(folder: str) -> bool:
+    if folder.startswith(gestures.INBOX_DIR + "/"):
+        parts = folder.split("/")
+        return len(parts) < 3 or parts[1] == "" or parts[1].startswith("user-")
+    return folder.startswith(FACTS_DIR + "/") or not folder.startswith(gestures.MANAGED_DIRS)
 
 
 def _same_claim(claim: Claim, original: Fact) -> bool:

@@ -25,6 +25,15 @@ from stigmem_vault.watch.outcome import ChangeKind as ChangeKind
 from stigmem_vault.watch.scan import ScanReport as ScanReport
 
 
+@dataclass(frozen=True, slots=True)
+class PendingNote:
+    """A person's draft or edit of a signed fact, waiting for its `sign` checkbox (§14)."""
+
+    path: str
+    kind: str  # "draft" | "edit"
+    fact_id: str | None = None  # for an edit: the signed original every reader still sees
+
+
 class IdentityRole(StrEnum):
     OWNER = "owner"  # the vault owner's key: it issues bindings
     NODE = "node"  # this clone's node key: it signs commits

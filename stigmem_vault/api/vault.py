@@ -41,7 +41,7 @@ from stigmem_vault.api.commits import CommitQueue, Recovery, pid_alive
 from stigmem_vault.api.context import VaultContext
 from stigmem_vault.api.facts import FactWriter, infer_type
 from stigmem_vault.api.federation import Federation, PeerInfo, SyncReport
-from stigmem_vault.api.gestures import GestureApplier
+from stigmem_vault.api.gestures import GestureApplier, find_pending
 from stigmem_vault.api.identities import Identities
 from stigmem_vault.api.index_keeper import IndexKeeper
 from stigmem_vault.api.inspection import Inspector
@@ -51,13 +51,14 @@ from stigmem_vault.api.results import (
     FactView,
     Identity,
     Neighbor,
+    PendingNote,
     Provenance,
     RemoteStatus,
     Status,
     VerifyReport,
 )
 from stigmem_vault.api.view import PrincipalView
-from stigmem_vault.errors import IdentityError, StigmemError, VaultConfigError
+from stigmem_vault.errors import IdentityError, MisuseError, StigmemError, VaultConfigError
 from stigmem_vault.federation import state as fed
 from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord
@@ -345,6 +346,17 @@ class Vault:
         if self._gestures is None:
             return self._keeper.index_paths([p for p in paths if is_fact_path(p)])
         return self._gestures.apply(paths)
+
+    def pending(self) -> list[PendingNote]:
+        """People's drafts and edits of signed facts waiting for their `sign` checkbox (§14).
+        Reads only: a read-only vault lists them too."""
+        return find_pending(self._ctx, self._keeper.index)
+
+    def revert(self, target: str) -> str:
+        """Give a pending edit of a signed fact (its path or fact id) its signed bytes back."""
+        if self._gestures is None:
+            raise MisuseError("revert needs a writable vault (not opened read-only)")
+        return self._gestures.revert(target)
 
     def write_note(self, rel: str, text: str, note: str) -> bool:
         """Write a generated or annotated note (not a fact); False if it was already so."""

@@ -46,9 +46,10 @@ OBSIDIAN_TYPES: dict[str, str] = {
     "signature": "text",
     "tags": "tags",
     "aliases": "aliases",
+    "sign": "checkbox",  # a person's "sign this now" on a draft or an edit (§14)
 }
 
-FACT_PROPERTIES = frozenset(OBSIDIAN_TYPES) - {"tags", "aliases"}
+FACT_PROPERTIES = frozenset(OBSIDIAN_TYPES) - {"tags", "aliases", "sign"}
 _REQUIRED = ("format", "id", "entity", "relation", "value_type", "source", "confidence",
              "trust", "scope", "hlc", "timestamp", "signer", "signature")
 

@@ -4,11 +4,15 @@ A human or an agent never edits signed facts in place; every gesture becomes new
 (docs/spec.md §Gestures):
 
 * a note with ``entity`` and ``relation`` properties and no signature (made from
-  templates/fact.md, anywhere outside the managed folders) is a **draft**: signed by the owner
-  and filed at its canonical path, or annotated with the error;
-* a draft in ``inbox/<principal>/`` is signed with that principal's key, when this node holds it;
-* a signed fact file whose semantic properties were edited is an **amend** by the owner;
-* a deleted fact file is a **retraction** by the owner;
+  templates/fact.md, anywhere outside the managed folders) is a **draft**: once its checkbox
+  property ``sign`` is ticked, signed by the owner and filed at its canonical path, or annotated
+  with the error (and ``sign`` unticked again); before that it is pending and never rewritten;
+* a draft in ``inbox/<principal>/`` is signed with that principal's key, when this node holds it:
+  on arrival for an agent's folder, on ``sign`` for a person's (``inbox/user-*/``);
+* a signed fact file whose semantic properties were edited is pending until ``sign`` is ticked,
+  then an **amend** by the owner;
+* a signed fact note moved out of facts/ is put back (a move is not a retraction);
+* a deleted fact file (or one moved into ``.trash/``) is a **retraction** by the owner;
 * a conflict note whose ``winner`` or ``value`` was filled in is a **resolution** by the owner.
 """
 
@@ -26,6 +30,8 @@ INBOX_DIR = "inbox"
 CONFLICTS_DIR = "conflicts"
 MANAGED_DIRS = ("facts/", "conflicts/", "entities/", "inbox/", "templates/")
 ERROR_PROPERTY = "stigmem_error"
+KEPT_PROPERTIES = ("tags", "aliases", "cssclasses")  # a person's unsigned properties, carried over
+SIGN_PROPERTY = "sign"  # an Obsidian checkbox: ticked = "sign this now"
 _CLAIM_KEYS = ("entity", "relation", "source", "confidence", "trust", "scope", "valid_until",
                "supersedes", "derived_from")
 
@@ -102,6 +108,8 @@ def annotate(note: Note, field: str, reason: str) -> str:
     """The note's text with the error as a property and as a callout at the top of its body."""
     props = {k: v for k, v in note.props.items() if k != ERROR_PROPERTY}
     props[ERROR_PROPERTY] = f"{field}: {reason}"
+    if SIGN_PROPERTY in props:
+        props[SIGN_PROPERTY] = False  # unticked: fix the field, then tick it again
     body = note.body
     marker = "> [!error] stigmem"
     if body.startswith(marker):
@@ -124,3 +132,27 @@ def principal_slug(source: str) -> str:
 def is_loose_note(rel: str) -> bool:
     """A Markdown note outside every folder stigmem manages."""
     return rel.endswith(".md") and not rel.startswith(MANAGED_DIRS) and not rel.startswith(".")
+
+
+def sign_ticked(props: dict[str, frontmatter.Flat]) -> bool:
+    """True when the person ticked the ``sign`` checkbox (Obsidian writes ``sign: true``)."""
+    value = props.get(SIGN_PROPERTY)
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes"))
+
+
+def untick(props: dict[str, frontmatter.Flat]) -> dict[str, frontmatter.Flat]:
+    """The properties with ``sign`` unticked (kept as a checkbox so it can be ticked again)."""
+    return {**props, SIGN_PROPERTY: False}
+
+
+def needs_sign(rel: str) -> bool:
+    """Whether a draft at ``rel`` is a person's, signed only when ``sign`` is ticked: a loose
+    note anywhere outside the managed folders, or a draft in a person's inbox ``inbox/user-*/``.
+    Agents' inboxes (``inbox/agent-*/`` and any other non-person principal) sign on arrival."""
+    slug = inbox_principal(rel)
+    return slug is None or slug.startswith("user-")
+
+
+def kept_properties(props: dict[str, frontmatter.Flat]) -> dict[str, frontmatter.Flat]:
+    """The person's own unsigned properties (tags, aliases) to carry into the signed fact."""
+    return {k: props[k] for k in KEPT_PROPERTIES if props.get(k) not in (None, "", [])}

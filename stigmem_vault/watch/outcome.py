@@ -20,6 +20,8 @@ class ChangeKind(StrEnum):
     RETRACTED = "retracted"  # a deleted signed fact was retracted
     RESTORED = "restored"  # a signed fact file was put back as it was signed
     RESOLVED = "resolved"  # a conflict note's resolution was signed
+    PENDING = "pending"  # a person's draft or edit, waiting for its `sign` checkbox
+    MOVED = "moved"  # a signed fact note moved out of facts/ was put back
     REJECTED = "rejected"  # the file could not be used; the reason is in detail
     CONFIG = "config"  # the trust store or schemas changed
 

@@ -55,7 +55,8 @@ def test_an_edit_before_the_commit_never_replaces_the_signed_original(home: Path
     rel = str(fact_relpath(fact))
     original = (vault_path / rel).read_text("utf-8")
     head = commits(vault_path)
-    edit_in_place(vault_path / rel, 'value_string: "engineer"', 'value_string: "manager"')
+    edit_in_place(vault_path / rel, 'value_string: "engineer"',
+                  'value_string: "manager"\nsign: true')  # edited, `sign` ticked
 
     with Vault.open(vault_path, home=home, read_only=True) as reader:  # `stigmem status`
         assert reader.status().uncommitted == 0
@@ -136,7 +137,7 @@ def test_recovery_commits_only_what_the_dead_writer_wrote_and_still_verifies(
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout.split()
     (kept_id, kept), (edited_id, edited), (_gone_id, gone) = zip(out[::2], out[1::2], strict=True)
-    edit_in_place(vault_path / edited, 'value_number: 1', 'value_number: 100')
+    edit_in_place(vault_path / edited, 'value_number: 1', 'value_number: 100\nsign: true')
     (vault_path / gone).unlink()
     junk = vault_path / "facts/team/user/zz"
     junk.mkdir(parents=True)

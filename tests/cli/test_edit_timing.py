@@ -27,8 +27,8 @@ def test_an_edit_has_one_outcome_whatever_ran_before(cli_vault: CliVault,
     for command in before_edit:
         assert cli_vault(command).exit_code == 0
     path = cli_vault.path / str(made["path"])
-    path.write_text(path.read_text("utf-8").replace('value_string: "draft"',
-                                                    'value_string: "shipped"'), "utf-8")
+    path.write_text(path.read_text("utf-8").replace(  # edited, and `sign` ticked
+        'value_string: "draft"', 'value_string: "shipped"\nsign: true'), "utf-8")
     snapshot = cli_vault.snapshot()
 
     # Reading: the signed original, live; nothing signed, written or committed.

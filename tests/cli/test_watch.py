@@ -31,6 +31,7 @@ entity: project:atlas
 relation: codex:owner
 value: bob
 scope: team
+sign: true
 ---
 Bob owns the atlas project.
 """

@@ -87,8 +87,9 @@ WRITERS = {"in-place": write_in_place, "rename": write_via_rename, "hidden-temp"
 
 def draft_text(value: str = "hello", *, entity: str = "stigmem://acme/project/atlas",
                relation: str = "memory:note", source: str | None = "user:alice",
-               extra: str = "", body: str = "Typed by a human.\n") -> str:
-    """A note made from templates/fact.md with its properties filled in."""
+               extra: str = "", body: str = "Typed by a human.\n", sign: bool = True) -> str:
+    """A note made from templates/fact.md with its properties filled in (and, unless
+    ``sign=False``, its `sign` checkbox ticked)."""
     lines = ["---", f'entity: "{entity}"', f'relation: "{relation}"', 'value_type: "string"',
              f'value_string: "{value}"']
     if source is not None:
@@ -96,6 +97,8 @@ def draft_text(value: str = "hello", *, entity: str = "stigmem://acme/project/at
     lines += ["confidence: 1", 'trust: "observed"', 'scope: "local"']
     if extra:
         lines.append(extra)
+    if sign:
+        lines.append("sign: true")
     return "\n".join([*lines, "---", body])
 
 
@@ -118,6 +121,18 @@ def set_property(text: str, name: str, value: str) -> str:
             lines[i] = f"{name}: {value}"
             return "\n".join(lines)
     raise AssertionError(f"no property {name} in the note")
+
+
+def tick_sign(text: str) -> str:
+    """Tick the note's `sign` checkbox as Obsidian's Properties editor does: ``sign: true``
+    replacing the unticked line, or appended as the last property."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("sign:"):
+            lines[i] = "sign: true"
+            return "\n".join(lines)
+    end = lines.index("---", 1)
+    return "\n".join([*lines[:end], "sign: true", *lines[end:]])
 
 
 # ------------------------------------------------------------------ the running watcher

@@ -15,7 +15,7 @@ def test_the_body_of_a_draft_is_kept_in_the_signed_fact(vault: Vault) -> None:
     _ = vault.index  # open (and catch up) first, so the draft is this call's to handle
     draft = vault.root / "Atlas status.md"
     draft.write_text("---\nentity: project:atlas\nrelation: project:status\nvalue: green\n"
-                     "scope: team\n---\nSpoke with Dana: green because the load test passed.\n")
+                     "scope: team\nsign: true\n---\nSpoke with Dana: green because the load test passed.\n")
     [change] = [c for c in vault.apply_changes(["Atlas status.md"]) if c.kind == "signed"]
     assert not draft.exists()
     text = (vault.root / change.path).read_text()
@@ -29,7 +29,8 @@ def test_a_draft_without_an_entity_is_annotated_not_a_crash(vault: Vault) -> Non
     # A note without entity is not a draft at all when loose; in an inbox it is one.
     inbox = vault.root / "inbox" / "user-alice"
     inbox.mkdir(parents=True)
-    (inbox / "half.md").write_text("---\nrelation: project:status\nvalue: green\n---\nbody\n")
+    (inbox / "half.md").write_text("---\nrelation: project:status\nvalue: green\nsign: true\n"
+                                   "---\nbody\n")
     changes = vault.apply_changes(["half.md", "inbox/user-alice/half.md"])
     [rejected] = [c for c in changes if c.kind == "rejected"]
     assert rejected.detail.startswith("entity: is missing")
@@ -43,7 +44,7 @@ def test_a_parked_edit_once_fixed_amends_the_original(vault: Vault) -> None:
     vault.flush()
     rel = vault.get(original.id).path
     path = vault.root / rel
-    path.write_text(path.read_text().replace("confidence: 1", "confidence: 7"))
+    path.write_text(path.read_text().replace("confidence: 1", "confidence: 7\nsign: true"))
     changes = vault.apply_changes([rel])
     [parked] = [c for c in changes if c.kind == "rejected"]
     assert parked.path.startswith("inbox/user-alice/")
@@ -53,7 +54,8 @@ def test_a_parked_edit_once_fixed_amends_the_original(vault: Vault) -> None:
     assert "signature" not in props and str(props["stigmem_error"]).startswith("confidence")
 
     fixed = vault.root / parked.path
-    fixed.write_text(fixed.read_text().replace("confidence: 7", "confidence: 0.9"))
+    fixed.write_text(fixed.read_text().replace("confidence: 7", "confidence: 0.9")
+                     .replace("sign: false", "sign: true"))
     [signed] = [c for c in vault.apply_changes([parked.path]) if c.kind == "signed"]
     amended = vault.get(signed.fact_id).fact
     assert amended.supersedes == original.id and amended.source == "user:alice"

@@ -21,6 +21,7 @@ from .support import (
     listing,
     set_property,
     signed_elsewhere,
+    tick_sign,
     wait_for,
     wait_quiet,
     watching,
@@ -54,7 +55,7 @@ def live(vault: Vault, **filters: object) -> list:
 @pytest.mark.parametrize("style", sorted(WRITERS))
 def test_a_note_made_from_the_template_is_signed_by_the_owner_and_filed(vault: Vault, style: str) -> None:
     template = (REPO / "templates/fact.md").read_text("utf-8")
-    text = set_property(template, "value_string", '"ship it"')  # source left empty: the owner
+    text = tick_sign(set_property(template, "value_string", '"ship it"'))  # source empty: the owner
     with watching(vault) as seen:
         draft = vault.root / "Projects" / "Atlas" / "Untitled.md"  # a folder made just now
         WRITERS[style](draft, text)
@@ -82,7 +83,8 @@ def test_a_draft_at_the_vault_root_with_defaults_is_signed(vault: Vault) -> None
 
 def test_an_invalid_draft_is_left_in_place_with_the_error_and_nothing_else_changes(vault: Vault) -> None:
     template = (REPO / "templates/fact.md").read_text("utf-8")
-    text = set_property(set_property(template, "value_string", '"idea"'), "source", '"user:you"')
+    text = tick_sign(set_property(set_property(template, "value_string", '"idea"'), "source",
+                                  '"user:you"'))
     draft = vault.root / "notes" / "idea.md"
     with watching(vault) as seen:
         wait_quiet(vault, seen, quiet=0.1)
@@ -110,9 +112,14 @@ def test_the_template_as_shipped_is_an_invalid_draft_naming_the_empty_value(vaul
     draft = vault.root / "Untitled.md"
     with watching(vault) as seen:
         shutil.copy(REPO / "templates/fact.md", draft)
+        wait_for(lambda: seen.kinds("pending"), what="the untouched template to be pending")
+        wait_quiet(vault, seen)
+        assert seen.kinds("rejected") == [] and ERROR_PROPERTY not in props_of(draft)
+        write_in_place(draft, tick_sign(draft.read_text("utf-8")))
         wait_for(lambda: seen.kinds("rejected"))
         wait_quiet(vault, seen)
     assert str(props_of(draft)[ERROR_PROPERTY]).startswith("value_string: is empty")
+    assert props_of(draft)["sign"] is False  # unticked, to be ticked again once fixed
     assert facts_on_disk(vault) == set()
 
 
@@ -122,7 +129,8 @@ def test_fixing_an_invalid_draft_signs_it(vault: Vault) -> None:
         write_in_place(draft, draft_text("v1", extra="confidence_typo: 1", source="user:nobody"))
         wait_for(lambda: seen.kinds("rejected"))
         wait_quiet(vault, seen)
-        fixed = draft.read_text("utf-8").replace('source: "user:nobody"', 'source: "user:alice"')
+        fixed = tick_sign(draft.read_text("utf-8").replace('source: "user:nobody"',
+                                                           'source: "user:alice"'))
         write_in_place(draft, fixed)
         [signed] = wait_for(lambda: seen.kinds("signed"))
         wait_quiet(vault, seen)
@@ -221,6 +229,8 @@ def test_editing_another_authors_fact_makes_an_owner_fact_that_supersedes_it(vau
     with watching(vault) as seen:
         edited = set_property(signed_bytes.decode(), "value_string", '"manager"')
         write_in_place(vault.root / rel, edited)  # Obsidian's property editor saves in place
+        wait_for(lambda: seen.kinds("pending"), what="the edit to be pending")
+        write_in_place(vault.root / rel, tick_sign(edited))
         [amended] = wait_for(lambda: seen.kinds("amended"))
         wait_quiet(vault, seen)
     new = vault.lookup(amended.fact_id)
@@ -239,8 +249,8 @@ def test_editing_the_owners_own_fact_amends_it(vault: Vault, style: str) -> None
     original = vault.assert_fact(entity="user:bob", relation="memory:role", value="engineer")
     rel = vault.path_of(original)
     with watching(vault) as seen:
-        WRITERS[style](vault.root / rel, set_property((vault.root / rel).read_text("utf-8"),
-                                                     "confidence", "0.5"))
+        WRITERS[style](vault.root / rel, tick_sign(set_property(
+            (vault.root / rel).read_text("utf-8"), "confidence", "0.5")))
         [amended] = wait_for(lambda: seen.kinds("amended"))
         wait_quiet(vault, seen)
     [item] = vault.query(entity="user:bob")
@@ -253,7 +263,7 @@ def test_an_in_place_save_seen_between_truncate_and_write_loses_nothing(vault: V
                                  source="agent:codex")
     rel = vault.path_of(original)
     signed_bytes = (vault.root / rel).read_bytes()
-    edited = set_property(signed_bytes.decode(), "value_string", '"manager"')
+    edited = tick_sign(set_property(signed_bytes.decode(), "value_string", '"manager"'))
     with watching(vault) as seen:
         fd = os.open(vault.root / rel, os.O_WRONLY | os.O_TRUNC)  # the editor truncated...
         try:
@@ -278,7 +288,8 @@ def test_an_edit_that_cannot_be_signed_is_parked_and_the_original_kept(vault: Va
     rel = vault.path_of(original)
     signed_bytes = (vault.root / rel).read_bytes()
     with watching(vault) as seen:
-        write_in_place(vault.root / rel, set_property(signed_bytes.decode(), "confidence", "7"))
+        write_in_place(vault.root / rel,
+                       tick_sign(set_property(signed_bytes.decode(), "confidence", "7")))
         [rejected] = wait_for(lambda: seen.kinds("rejected"))
         wait_quiet(vault, seen)
     assert (vault.root / rel).read_bytes() == signed_bytes
@@ -287,6 +298,7 @@ def test_an_edit_that_cannot_be_signed_is_parked_and_the_original_kept(vault: Va
     props = props_of(parked)
     assert props["confidence"] == 7  # what the human typed is kept
     assert str(props[ERROR_PROPERTY]).startswith("confidence")
+    assert props["sign"] is False  # unticked: fix it, then tick it again
     assert [i.fact.id for i in vault.query(entity="user:bob")] == [original.id]
 
 

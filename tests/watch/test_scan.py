@@ -8,7 +8,14 @@ from pathlib import Path
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.vault.verify import verify_file
 
-from .support import draft_text, set_property, signed_elsewhere, write_in_place, write_via_rename
+from .support import (
+    draft_text,
+    set_property,
+    signed_elsewhere,
+    tick_sign,
+    write_in_place,
+    write_via_rename,
+)
 
 
 def _reopen(vault: Vault, home: Path) -> Vault:
@@ -101,7 +108,8 @@ def test_gestures_made_while_nobody_watched_happen_on_the_next_open(vault: Vault
     vault.close()
 
     # The vault is closed: a human works in Obsidian, an agent drops a draft.
-    write_in_place(root / keep_rel, set_property(keep_bytes.decode(), "value_string", '"manager"'))
+    write_in_place(root / keep_rel,
+                   tick_sign(set_property(keep_bytes.decode(), "value_string", '"manager"')))
     os.unlink(root / drop_rel)
     write_via_rename(root / "notes/new.md", draft_text("from a draft", entity="user:carol"))
     write_via_rename(root / "inbox/agent-codex/state.md",

@@ -14,6 +14,7 @@ from .support import (
     draft_text,
     listing,
     set_property,
+    tick_sign,
     wait_for,
     wait_quiet,
     watching,
@@ -31,8 +32,8 @@ def test_the_watcher_does_not_react_to_its_own_writes(vault: Vault) -> None:
         write_via_rename(vault.root / "notes/a.md", draft_text("one"))
         [signed] = wait_for(lambda: seen.kinds("signed"))
         rel = signed.path
-        write_in_place(vault.root / rel,
-                       set_property((vault.root / rel).read_text("utf-8"), "value_string", '"two"'))
+        write_in_place(vault.root / rel, tick_sign(
+            set_property((vault.root / rel).read_text("utf-8"), "value_string", '"two"')))
         wait_for(lambda: seen.kinds("amended"))
         wait_quiet(vault, seen, quiet=0.5)
         settled = seen.count()
