@@ -7,6 +7,7 @@ sees. Only ``--value`` is pre-parsed, with the model's own ``parse_cli_value``.
 
 from __future__ import annotations
 
+import os
 from typing import TypedDict
 
 import click
@@ -155,4 +156,21 @@ def retract_cmd(fact_id: str, source: str | None) -> None:
         confirm("retracted", fact, vault.path_of(fact))
 
 
-COMMANDS = (assert_cmd, get_cmd, amend_cmd, retract_cmd)
+@click.command("revert")
+@click.argument("target", metavar="PATH|ID")
+@json_option
+def revert_cmd(target: str) -> None:
+    """Throw away a pending edit of a signed fact (not yet signed with its `sign` checkbox):
+    the fact file at PATH (or of fact ID) gets its signed bytes back."""
+    with open_vault() as vault:
+        root = str(vault.root)
+        if os.path.isabs(target) and target.startswith(root + os.sep):
+            target = os.path.relpath(target, root).replace(os.sep, "/")
+        rel = vault.revert(target)
+    if state().json:
+        echo_json({"reverted": rel})
+    else:
+        click.echo(f"reverted {rel} to its signed original")
+
+
+COMMANDS = (assert_cmd, get_cmd, amend_cmd, retract_cmd, revert_cmd)

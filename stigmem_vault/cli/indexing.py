@@ -71,9 +71,10 @@ def _change_line(change: Change, as_json: bool) -> str:
 def watch_cmd() -> None:
     """Watch the vault until Ctrl-C (SIGINT) or SIGTERM: index every change as it happens.
 
-    Drafts are signed, edits of signed facts become amendments, deletions retractions,
-    edited conflict notes resolutions; each change is printed as one line (one JSON object
-    per line under --json). Writes are committed shortly after they happen and on exit.
+    Drafts and edits of signed facts are signed once their `sign` checkbox is ticked (pending
+    until then; agents' inbox drafts on arrival), deletions become retractions, moved fact
+    notes stay live, edited conflict notes resolutions; each change is printed as one line
+    (one JSON object per line under --json). Writes are committed shortly after they happen and on exit.
     """
     stop = threading.Event()
     as_json = state().json  # read here: the callbacks run on the watcher's thread, outside click

@@ -72,8 +72,10 @@ def status_cmd() -> None:
         problems = vault.index.file_statuses()
         notices = vault.notices()
         remotes = vault.sync_status()
+        pending = vault.pending()
     if state().json:
         echo_json({**asdict(status), "index": counts,
+                   "pending": [asdict(p) for p in pending],
                    "problems": [{"path": p, "status": s, "reason": r} for p, s, r in problems],
                    "notices": notices, "remotes": [asdict(row) for row in remotes]})
         return
@@ -84,6 +86,12 @@ def status_cmd() -> None:
         click.echo(f"\n{len(problems)} file(s) with problems:")
         for path, file_status, reason in problems:
             click.echo(f"  {path}: {file_status}: {reason}")
+    if pending:
+        click.echo(f"\n{len(pending)} pending (tick `sign` in the note to sign it; "
+                   "`stigmem revert PATH` drops an edit):")
+        for item in pending:
+            click.echo(f"  {item.path}: {item.kind}"
+                       + (f" of {item.fact_id[:12]}" if item.fact_id else ""))
     if remotes:
         click.echo("\nremotes:")
         for row in remotes:
