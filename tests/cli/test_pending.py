@@ -1,0 +1,34 @@
+"""`stigmem status` lists what people have not signed yet; `stigmem revert` drops an edit;
+neither reading nor listing signs, restores or commits anything (spec §14)."""
+
+from __future__ import annotations
+
+import json
+
+from .support import CliVault
+
+
+def test_status_lists_pending_work_and_revert_drops_an_edit(cli_vault: CliVault,
+                                                           fact: dict[str, object]) -> None:
+    path = cli_vault.path / str(fact["path"])
+    signed = path.read_bytes()
+    path.write_text(signed.decode().replace('value_string: "draft"', 'value_string: "sh"'))
+    (cli_vault.path / "Idea.md").write_text(
+        "---\nentity: project:atlas\nrelation: project:status\nvalue: gre\n---\n")
+    snapshot = cli_vault.snapshot()
+
+    result = cli_vault("--json", "status")
+    assert result.exit_code == 0, result.stderr
+    pending = {(p["path"], p["kind"]) for p in json.loads(result.stdout)["pending"]}
+    assert pending == {(str(fact["path"]), "edit"), ("Idea.md", "draft")}
+    human = cli_vault("status").stdout
+    assert "2 pending" in human and "Idea.md: draft" in human
+    for read in (("list",), ("query", "--entity", "project:atlas"), ("status",)):
+        assert cli_vault(*read).exit_code == 0
+    assert cli_vault.snapshot() == snapshot  # reading signed, restored and committed nothing
+
+    result = cli_vault("revert", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes() == signed
+    left = json.loads(cli_vault("--json", "status").stdout)["pending"]
+    assert [p["path"] for p in left] == ["Idea.md"]
