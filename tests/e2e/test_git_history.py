@@ -12,6 +12,7 @@ from watch.support import (
     draft_text,
     set_property,
     signed_elsewhere,
+    tick_sign,
     wait_for,
     wait_quiet,
     watching,
@@ -42,8 +43,8 @@ def _every_gesture(vault: Vault, seen) -> None:
                      draft_text("busy", entity="agent:codex", relation="codex:state", source=None))
     write_in_place(vault.root / "notes/bad.md", draft_text("x", source="user:nobody"))
     rel = vault.path_of(original)
-    write_in_place(vault.root / rel, set_property((vault.root / rel).read_text("utf-8"),
-                                                  "value_string", '"manager"'))
+    write_in_place(vault.root / rel, tick_sign(set_property(  # edited, `sign` ticked
+        (vault.root / rel).read_text("utf-8"), "value_string", '"manager"')))
     os.unlink(vault.root / vault.path_of(dropped))
     _fact, other_rel, text = signed_elsewhere(vault, "agent:codex", "architect")
     write_via_rename(vault.root / other_rel, text)  # a conflict with the owner's amendment

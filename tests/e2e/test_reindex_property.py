@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from watch.support import draft_text, set_property, write_in_place, write_via_rename
+from watch.support import draft_text, set_property, tick_sign, write_in_place, write_via_rename
 
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.model.fact import Fact
@@ -54,8 +54,9 @@ def _run(vault: Vault, ops: list[tuple], written: list[Fact]) -> None:
                 written.append(vault.amend(target.id, source=op[2], value=op[3]))
             elif kind == "retract":
                 written.append(vault.retract(target.id, source=op[2]))
-            elif kind == "edit-file":  # a human edits the property in Obsidian
-                write_in_place(path, set_property(path.read_text("utf-8"), "value_string", f'"{op[2]}"'))
+            elif kind == "edit-file":  # a human edits the property in Obsidian, ticks `sign`
+                write_in_place(path, tick_sign(set_property(path.read_text("utf-8"),
+                                                            "value_string", f'"{op[2]}"')))
                 vault.refresh()
             else:  # a human deletes the file
                 os.unlink(path)
