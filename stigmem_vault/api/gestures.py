@@ -117,7 +117,7 @@ class GestureApplier:
                 changes.extend(self._apply_one(rel))
             except StigmemError as exc:  # one bad file never stops the batch
                 changes.append(Change(ChangeKind.REJECTED, rel, str(exc)))
-        return changes
+        return changes + self._keeper.take_opened()  # "a conflict opened" is said, too
 
     def _apply_one(self, rel: str) -> list[Change]:
         path = self._ctx.root / rel

@@ -67,6 +67,7 @@ class IndexKeeper:
         self._open_lock = threading.Lock()  # concurrent first writes open it once
         self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
         self._own_lock = threading.Lock()
+        self._opened: list[Change] = []  # conflicts opened since take_opened(), for the log
         self.carry_out: CarryOut | None = None  # set by the façade for a writer
 
     # ------------------------------------------------------------- the index itself
@@ -330,9 +331,15 @@ class IndexKeeper:
             view = _conflict_view(index, record)
             if view is None:
                 continue
+            new = not os.path.lexists(self._ctx.root / rel)
             if self.write_note(rel, render_conflict(view),
                                f"conflict {record.id[:12]} {record.status}"):
                 changed += 1
+                if new and record.status == "open":
+                    with self._own_lock:
+                        self._opened.append(Change(
+                            ChangeKind.CONFLICT, rel,
+                            f"opened on {record.entity} {record.relation}", record.id))
         for entity, relation, scope in keys:  # notes of conflicts the index no longer records
             pattern = conflict_note_relpath("0" * 12, entity, relation, scope)
             stem = pattern.name[:-len("0" * 12 + ".md")]
@@ -347,6 +354,12 @@ class IndexKeeper:
                     self.remove_note(rel, f"conflict {name[len(stem):-3]} withdrawn")
                     changed += 1
         return changed
+
+    def take_opened(self) -> list[Change]:
+        """The conflicts opened since the last call (each a CONFLICT change), for a log."""
+        with self._own_lock:
+            opened, self._opened = self._opened, []
+        return opened
 
     def _writer_queue(self) -> CommitQueue:
         self._ctx.writer()

@@ -22,6 +22,7 @@ class ChangeKind(StrEnum):
     RESOLVED = "resolved"  # a conflict note's resolution was signed
     PENDING = "pending"  # a person's draft or edit, waiting for its `sign` checkbox
     MOVED = "moved"  # a signed fact note moved out of facts/ was put back
+    CONFLICT = "conflict"  # a conflict opened; its note was written
     REJECTED = "rejected"  # the file could not be used; the reason is in detail
     CONFIG = "config"  # the trust store or schemas changed
 

@@ -167,3 +167,12 @@ def test_a_conflict_that_turns_out_never_to_have_been_is_withdrawn_with_its_note
     vault.flush()
     assert [c.id for c in vault.conflicts()] == [record.id]
     assert git_head(vault) == head  # nothing for a reindex to write
+
+
+def test_the_watcher_says_when_a_conflict_opens(vault: Vault) -> None:
+    with watching(vault) as seen:
+        record, note, _elapsed = _open_conflict(vault, seen)
+        [line] = wait_for(lambda: seen.kinds("conflict"), what="a line for the opened conflict")
+        wait_quiet(vault, seen)
+    assert (line.path, line.fact_id) == (note, record.id)
+    assert len(seen.kinds("conflict")) == 1
