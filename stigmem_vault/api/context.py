@@ -71,7 +71,8 @@ class VaultContext:
         if key is None:
             raise IdentityError(
                 f"the private key of {source} ({kid}) is not held on this machine "
-                f"(looked in {self.keys.dir}); set STIGMEM_HOME to where it lives")
+                f"(looked in {self.keys.dir}, under $STIGMEM_HOME, default ~/.config/stigmem); "
+                f"set STIGMEM_HOME to the directory that holds it")
         return key
 
     def signing_key_for(self, source: str) -> SigningKey:

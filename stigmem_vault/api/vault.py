@@ -104,8 +104,11 @@ class Vault:
             ctx.clock = Clock(node.node_id, root / cfg.CLOCK_FILE)
             try:
                 ctx.node_key = ctx.require_key(node.key, node.source)
-            except IdentityError as exc:  # this clone cannot sign commits: the vault is unusable
-                raise VaultConfigError(str(exc), root) from None
+            except IdentityError as exc:
+                # Reading needs no private key: a read-only open lists and verifies without
+                # one. Writing does (this clone cannot sign commits without it).
+                if not read_only:
+                    raise VaultConfigError(str(exc), root) from None
         self._ctx = ctx
         # What the next commit contains, and only that. A read-only open has none: it never
         # writes to the vault, takes its write lock or recovers.
