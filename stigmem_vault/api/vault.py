@@ -438,7 +438,11 @@ class Vault:
         return self._inspector.verify(paths, progress=progress)
 
     def explain(self, path: str) -> Explanation:
-        """Everything a human needs to check one fact file by hand."""
+        """Everything a human needs to check one fact file by hand. ``path`` is the file, or a
+        fact id (or an unambiguous prefix of 8+ hex digits) when no such file exists."""
+        if not Path(path).exists() and _looks_like_id(path):
+            item = self._keeper.lookup(path)
+            path = str(self.root / (item.path or fact_relpath(item.fact)))
         return self._inspector.explain(path)
 
     # ----------------------------------------------------------------- access
@@ -529,3 +533,9 @@ def _clear_scratch(scratch: Path) -> None:
         parts = name.rsplit(".", 3)
         if len(parts) == 4 and parts[1].isdigit() and not pid_alive(int(parts[1])):
             (scratch / name).unlink(missing_ok=True)
+
+
+def _looks_like_id(text: str) -> bool:
+    """A fact id or a prefix of one (8-64 hex digits), as ``get`` and ``provenance`` take."""
+    wanted = text.strip().lower()
+    return 8 <= len(wanted) <= 64 and all(c in "0123456789abcdef" for c in wanted)
