@@ -121,7 +121,12 @@ class IndexKeeper:
 
     def refresh(self, progress: Progress | None = None) -> ScanReport:
         """Bring the index in step with the files; a writer also carries out the gestures
-        made while nobody watched (an edited or deleted signed fact, a draft)."""
+        made while nobody watched (an edited or deleted signed fact, a draft). Without
+        ``progress``, the vault's progress hook hears about it as "indexing"."""
+        hook = self._ctx.progress
+        if progress is None and hook is not None:
+            def progress(done: int, total: int) -> None:
+                hook("indexing", done, total)
         index = self._open()
         self._stale = False
         ctx = self._ctx
