@@ -52,20 +52,24 @@ class GestureApplier:
     def restore_fact_file(self, rel: str, fact: Fact) -> None:
         """Put a signed fact back where it was: the bytes its writer wrote (still queued for
         commit, or committed), else the fact rendered again."""
-        _node, git, _key, _clock = self._ctx.writer()
-        data = (self._commits.pending(rel) or git.blob_at_head(rel)
-                or markdown.render(fact).encode("utf-8"))
+        data = self._signed_bytes(rel, fact)
         write_atomic(self._ctx.root / rel, data, scratch=self._ctx.scratch)
         self._keeper.remember_write(rel, data)
         self._commits.add([(rel, data)], [f"restore {fact.id[:12]}"])
         self._keeper.index_paths([rel])
 
+    def _signed_bytes(self, rel: str, fact: Fact) -> bytes:
+        _node, git, _key, _clock = self._ctx.writer()
+        return (self._commits.pending(rel) or git.blob_at_head(rel)
+                or markdown.render(fact).encode("utf-8"))
+
     def park_draft(self, rel: str, text: str, field: str, reason: str,
-                   supersedes: str | None = None) -> str:
+                   supersedes: str | None = None, generated: str = "") -> str:
         """Keep an edit that could not be signed as an annotated draft in the owner's inbox.
 
         The draft is the owner's amendment of ``supersedes``: once the human fixes the named
-        field and saves, it is signed like any inbox draft and replaces the original.
+        field and ticks `sign`, it is signed like any draft and replaces the original. Its body
+        is what the person typed (``generated``, the original's rendered summary, left out).
         """
         owner = self._ctx.config.owner
         slug = gestures.principal_slug(owner)
@@ -78,7 +82,9 @@ class GestureApplier:
             if supersedes is not None:
                 props["supersedes"] = supersedes
             props = gestures.untick(props)
-            annotated = gestures.annotate(gestures.Note(props, note.body), field, reason)
+            body = gestures.typed_notes(note, generated)
+            annotated = gestures.annotate(gestures.Note(props, body + "\n" if body else ""),
+                                          field, reason)
         except Exception:
             annotated = f"> [!error] stigmem\n> **{field}**: {reason}\n\n" + text
         self._keeper.write_note(draft_rel, annotated, "edit parked as draft")
@@ -200,6 +206,9 @@ class GestureApplier:
     def _amend_in_place(self, rel: str, previous: IndexedFact) -> list[Change]:
         original = previous.fact
         edited_text = self._read_text_or_none(rel)
+        # The summary rendered for the original is not the person's text (it shows the old
+        # value): it is left out of what the amendment carries.
+        generated = gestures.summary_of(self._signed_bytes(rel, original).decode("utf-8", "replace"))
         self.restore_fact_file(rel, original)
         changes = [Change(ChangeKind.RESTORED, rel, "signed facts are immutable; the original is kept",
                           original.id)]
@@ -212,11 +221,13 @@ class GestureApplier:
             claim = gestures.claim_from_draft(props, self._ctx.config.owner)
         except (FormatError, InvalidFact) as exc:
             field, reason = _field_reason(exc)
-            draft_rel = self.park_draft(rel, edited_text or "", field, reason, original.id)
+            draft_rel = self.park_draft(rel, edited_text or "", field, reason, original.id,
+                                        generated)
             return [*changes, Change(ChangeKind.REJECTED, draft_rel, f"{field}: {reason}")]
         if _same_claim(claim, original):
             return changes  # only formatting or unsigned properties changed
-        fact = self._facts.write_claim(claim, notes=gestures.typed_notes(note),
+        notes = gestures.typed_notes(note, generated)
+        fact = self._facts.write_claim(claim, notes=notes,
                                        unsigned=gestures.kept_properties(note.props))
         return [*changes, Change(ChangeKind.AMENDED, str(fact_relpath(fact)),
                                  f"supersedes {original.id[:12]}", fact.id)]

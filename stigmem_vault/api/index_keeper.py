@@ -138,9 +138,11 @@ class IndexKeeper:
         with ctx.git.locked():
             found = changes(ctx.root, index)
             gesture_paths, plain, removed = _split_gestures(index, found)
-            report = index_facts(ctx.root, index, ctx.trust, plain, removed, progress)
+            report = index_facts(ctx.root, index, ctx.trust, plain, removed, progress,
+                                 committed=ctx.git.blob_at_head)
             self._adopt_untracked(index, [rel for rel, _st in plain])
-            done = self.carry_out(gesture_paths + found.notes)
+            # A pending edit found by a scan from scratch is a gesture too (ticked: signed now).
+            done = self.carry_out(gesture_paths + report.awaiting + found.notes)
             report.changes.extend(done)
             for change in done:
                 if change.kind is ChangeKind.REJECTED:
@@ -185,12 +187,14 @@ class IndexKeeper:
         # A writer's vault read: new fact files are indexed, but as seen by no writer, and
         # notes (drafts) are not recorded, so the next writer's scan still commits the one
         # and files the other, as it would have without this read.
+        git = self._ctx.git
         report = index_facts(root, index, self._ctx.trust, facts, removed, progress,
-                             unseen=keep_signed)
+                             unseen=keep_signed,
+                             committed=git.blob_at_head if keep_signed and git else None)
         if not keep_signed:
             index.apply([r for r in (note_record(root, n) for n in found.notes) if r], [])
         report.scanned, report.unchanged = found.scanned, found.unchanged
-        report.awaiting = awaiting
+        report.awaiting = awaiting + report.awaiting
         return report
 
     def reindex(self, progress: Progress | None = None) -> ScanReport:

@@ -127,7 +127,8 @@ def render_body(fact: Fact) -> str:
     if fact.derived_from:
         lines.append("- derived from: " + ", ".join(f"`{d}`" for d in fact.derived_from))
     lines.append("")
-    lines.append("*Signed fact: edit the properties to amend it; the original is kept.*")
+    lines.append("*Signed fact: to amend it, edit its properties, then add and tick `sign`; "
+                 "the original is kept.*")
     return "\n".join(lines) + "\n"
 
 

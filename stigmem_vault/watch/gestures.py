@@ -32,6 +32,7 @@ MANAGED_DIRS = ("facts/", "conflicts/", "entities/", "inbox/", "templates/")
 ERROR_PROPERTY = "stigmem_error"
 KEPT_PROPERTIES = ("tags", "aliases", "cssclasses")  # a person's unsigned properties, carried over
 SIGN_PROPERTY = "sign"  # an Obsidian checkbox: ticked = "sign this now"
+NOTES_HEADING = "## Notes"  # a fact file's body: the rendered summary, then the person's notes
 _CLAIM_KEYS = ("entity", "relation", "source", "confidence", "trust", "scope", "valid_until",
                "supersedes", "derived_from")
 
@@ -96,12 +97,32 @@ def claim_from_draft(props: dict[str, frontmatter.Flat], default_source: str) ->
     return make_claim(value=make_value(type_name, raw), **fields)
 
 
-def typed_notes(note: Note) -> str:
-    """What the human wrote under a draft's properties, without our own error callout."""
+def typed_notes(note: Note, generated: str = "") -> str:
+    """What the human wrote under a note's properties, without our own error callout.
+
+    For an edit of a signed fact, ``generated`` is the summary stigmem rendered for the
+    original (``summary_of``; it shows the original's value): that part, and the ``## Notes``
+    heading the person's text sits under, are not carried into the amendment. A summary the person
+    changed is kept whole: nothing they typed is lost."""
     body = note.body
     if body.startswith("> [!error] stigmem"):
         body = body.split("\n\n", 1)[1] if "\n\n" in body else ""
+    if generated and body.startswith(generated):
+        body = body[len(generated):].lstrip("\n")
+        if body.startswith(NOTES_HEADING + "\n"):
+            body = body[len(NOTES_HEADING) + 1:]
     return body.strip()
+
+
+def summary_of(signed_text: str) -> str:
+    """The summary stigmem rendered in a signed fact file's body (§7.6): the body up to its
+    ``## Notes`` section, if any. What the file's writer rendered, whatever its version."""
+    try:
+        body = frontmatter.split(signed_text)[1]
+    except frontmatter.FrontmatterError:
+        return ""
+    end = body.find("\n" + NOTES_HEADING + "\n")
+    return body if end < 0 else body[:end + 1]
 
 
 def annotate(note: Note, field: str, reason: str) -> str:

@@ -34,6 +34,7 @@ BATCH = 1000
 NOTE_STATUS = "note"
 UNSEEN_MTIME = -1  # a file indexed by a read-only open: no stat matches it
 Progress = Callable[[int, int], None]  # (files indexed so far, files to index)
+Committed = Callable[[str], bytes | None]  # a path's bytes at git HEAD, None if not committed
 # Folders whose notes stigmem generates itself, or that hold templates: never drafts.
 SKIP_DIRS = frozenset({".git", ".obsidian", ".trash", ".stigmem", "templates", "entities"})
 
@@ -135,16 +136,26 @@ def note_record(root: Path, rel: str, status: str = NOTE_STATUS, reason: str = "
 
 def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[str, os.stat_result]],
                 removed: list[str], progress: Progress | None = None,
-                unseen: bool = False) -> ScanReport:
+                unseen: bool = False, committed: Committed | None = None) -> ScanReport:
     """Read, verify and index the given fact files in batches; forget the removed paths.
 
     With ``unseen`` (a read-only open), the files are indexed without their stat data, so the
     next scan reads them again: a writer then still carries out what they ask (commits a
-    valid fact file no writer committed)."""
+    valid fact file no writer committed).
+
+    With ``committed`` (a path's bytes at git HEAD), a file that no longer verifies but whose
+    committed bytes do is a person's pending edit of a signed fact (§14): the committed fact
+    is indexed in its place, without stat data, and the path is listed in ``awaiting``. So an
+    index built from scratch keeps the signed original too, as an up-to-date one does."""
     report = ScanReport()
     batch: list[FileRecord] = []
     for rel, st in facts:
         record = read_record(root, rel, st, trust)
+        if record.status != Verdict.VALID.value and committed is not None:
+            original = _committed_record(rel, committed(rel), trust)
+            if original is not None:
+                record = original
+                report.awaiting.append(rel)
         if unseen:
             record = replace(record, mtime_ns=UNSEEN_MTIME)
         if record.status != Verdict.VALID.value:
@@ -162,6 +173,17 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
     if progress and batch:
         progress(report.indexed, len(facts))
     return report
+
+
+def _committed_record(rel: str, data: bytes | None, trust: TrustStore) -> FileRecord | None:
+    """The record of a path's committed bytes if they are a valid fact, never matching a stat."""
+    if data is None:
+        return None
+    item = verify_bytes(rel, data, trust)
+    if item.verdict is not Verdict.VALID:
+        return None
+    return FileRecord(rel, len(data), UNSEEN_MTIME, hashlib.sha256(data).hexdigest(),
+                      item.verdict.value, item.reason, item.fact)
 
 
 def scan(root: Path, index: Index, trust: TrustStore, progress: Progress | None = None) -> ScanReport:

@@ -3,6 +3,7 @@ on conditions with a deadline (never a fixed sleep)."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -17,7 +18,7 @@ from stigmem_vault.api.vault import Vault
 from stigmem_vault.canonical.signing import format_timestamp, sign_claim
 from stigmem_vault.model.fact import Fact, make_claim
 from stigmem_vault.model.values import make_value
-from stigmem_vault.vault import markdown
+from stigmem_vault.vault import frontmatter, markdown
 from stigmem_vault.vault.layout import fact_relpath
 
 T = TypeVar("T")
@@ -135,6 +136,50 @@ def tick_sign(text: str) -> str:
     return "\n".join([*lines[:end], "sign: true", *lines[end:]])
 
 
+def obsidian_yaml(props: dict[str, object]) -> str:
+    """A frontmatter block as Obsidian's Properties editor writes it, in the given order: a
+    value unquoted wherever it reads back as the same string (else double-quoted), numbers
+    and checkboxes bare, a list as ``  - item`` lines, an empty property as ``name:``."""
+    lines = []
+    for key, value in props.items():
+        if isinstance(value, list):
+            lines += [f"{key}:", *[f"  - {_obsidian_scalar(v)}" for v in value]]
+        elif value is None or value == "":
+            lines.append(f"{key}:")
+        else:
+            lines.append(f"{key}: {_obsidian_scalar(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _obsidian_scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value)
+    try:
+        if frontmatter.load(f"k: {text}\n") == {"k": text}:
+            return text  # a plain scalar that reads back as this very string
+    except frontmatter.FrontmatterError:
+        pass
+    return json.dumps(text, ensure_ascii=False)
+
+
+def properties_edit(text: str, *, changes: dict[str, object] | None = None,
+                    first: tuple[str, ...] = (), drop: tuple[str, ...] = ()) -> str:
+    """The note after an edit in Obsidian's Properties editor: ``changes`` set (a new property
+    goes last), ``first`` dragged to the top, ``drop`` removed, and the whole block written
+    again the editor's way (values unquoted). The body is kept byte for byte."""
+    yaml_text, body, _ = frontmatter.split(text)
+    props: dict[str, object] = dict(frontmatter.load(yaml_text))
+    props.update(changes or {})
+    for key in drop:
+        props.pop(key, None)
+    ordered = {key: props[key] for key in first if key in props}
+    ordered.update((key, value) for key, value in props.items() if key not in ordered)
+    return "---\n" + obsidian_yaml(ordered) + "---\n" + body
+
+
 # ------------------------------------------------------------------ the running watcher
 
 
@@ -161,6 +206,11 @@ class Recorder:
     def count(self) -> int:
         with self._lock:
             return len(self.changes)
+
+    def about(self, kind: str, path: str) -> int:
+        """How many changes of ``kind`` were reported for ``path`` so far."""
+        with self._lock:
+            return sum(1 for c in self.changes if c.kind == kind and c.path == path)
 
 
 def listing(root: Path) -> dict[str, int]:
