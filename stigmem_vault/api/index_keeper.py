@@ -156,6 +156,13 @@ class IndexKeeper:
         report.scanned, report.unchanged = found.scanned, found.unchanged
         return report
 
+    def catch_up(self) -> list[Change]:
+        """Bring the index up to date if it is not yet (first use, or opened for a write), and
+        return what that scan carried out (the gestures made while nobody watched)."""
+        if self._index is not None and not self._stale:
+            return []
+        return self.refresh().changes + self.take_opened()
+
     def _adopt_untracked(self, index: Index, rels: list[str]) -> None:
         """Valid signed facts dropped in while nobody watched (an agent writing files) are
         committed like any other write, with the very bytes that verified; anything else

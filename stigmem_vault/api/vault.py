@@ -373,9 +373,14 @@ class Vault:
 
     def watch(self, on_change: Callable[[list[Change]], None] | None = None,
               on_error: Callable[[BaseException], None] | None = None) -> Watcher:
-        """A started watcher that turns file changes into index updates and signed facts."""
+        """A started watcher that turns file changes into index updates and signed facts.
+
+        ``on_change`` hears what it carried out, starting with what the catch-up scan did
+        about the changes made while nobody watched."""
         keeper, gestures, git = self._keeper, self._gestures, self._ctx.git
-        _ = keeper.index  # catch up first: the scan finds what changed while nobody watched
+        caught_up = keeper.catch_up()  # first: the scan finds what changed while nobody watched
+        if on_change is not None and caught_up:
+            on_change(caught_up)
 
         def handle(paths: list[str]) -> None:
             # Files already indexed as they are now (this process's own new fact files, or

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from stigmem_vault.api.results import FactView, IndexedFact
+from stigmem_vault.api.results import Change, FactView, IndexedFact
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.model.fact import Fact
 
@@ -217,3 +217,18 @@ def confirm(verb: str, fact: Fact, path: str) -> None:
         echo_json({"action": verb, **fact_dict(fact, path)})
     else:
         click.echo(f"{verb} {fact.id} {path}")
+
+
+def change_dict(change: Change) -> dict[str, str | None]:
+    return {"kind": change.kind, "path": change.path, "detail": change.detail,
+            "fact_id": change.fact_id}
+
+
+def change_line(change: Change, as_json: bool) -> str:
+    """One line saying what a writer did (`stigmem watch`, the node's log, `index`)."""
+    if as_json:
+        return json.dumps(change_dict(change), ensure_ascii=False)
+    line = f"{change.kind:<9} {change.path}"
+    if change.fact_id:
+        line += f" {change.fact_id[:12]}"
+    return line + (f" ({change.detail})" if change.detail else "")

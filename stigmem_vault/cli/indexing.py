@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from contextlib import ExitStack
@@ -12,7 +11,15 @@ import click
 
 from stigmem_vault.api.results import Change, ScanReport
 from stigmem_vault.api.vault import COMMIT_DELAY
-from stigmem_vault.cli.common import echo_json, json_option, open_vault, progress_bar, state
+from stigmem_vault.cli.common import (
+    change_dict,
+    change_line,
+    echo_json,
+    json_option,
+    open_vault,
+    progress_bar,
+    state,
+)
 
 # How often the waiting main thread wakes up (signals are handled in between anyway).
 _WAKE = 0.5
@@ -24,10 +31,13 @@ def _print_report(verb: str, report: ScanReport) -> None:
             "scanned": report.scanned, "unchanged": report.unchanged, "indexed": report.indexed,
             "removed": report.removed,
             "problems": [{"path": p, "status": s, "reason": r} for p, s, r in report.problems],
+            "changes": [change_dict(c) for c in report.changes],
         })
         return
     click.echo(f"{verb}: scanned {report.scanned} note(s): {report.unchanged} unchanged, "
                f"{report.indexed} fact file(s) indexed, {report.removed} removed")
+    for change in report.changes:  # the gestures it carried out, as `stigmem watch` says them
+        click.echo(change_line(change, False))
     for path, status, reason in report.problems:
         click.echo(f"{path}: {status}: {reason}")
     if report.problems:
@@ -56,16 +66,6 @@ def reindex_cmd() -> None:
     _print_report("reindex", report)
 
 
-def _change_line(change: Change, as_json: bool) -> str:
-    if as_json:
-        return json.dumps({"kind": change.kind, "path": change.path, "detail": change.detail,
-                           "fact_id": change.fact_id}, ensure_ascii=False)
-    line = f"{change.kind:<9} {change.path}"
-    if change.fact_id:
-        line += f" {change.fact_id[:12]}"
-    return line + (f" ({change.detail})" if change.detail else "")
-
-
 @click.command("watch", short_help="Watch the vault: index and sign changes until Ctrl-C.")
 @json_option
 def watch_cmd() -> None:
@@ -84,7 +84,7 @@ def watch_cmd() -> None:
 
     def on_change(changes: list[Change]) -> None:
         for change in changes:
-            click.echo(_change_line(change, as_json))
+            click.echo(change_line(change, as_json))
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -9,9 +9,9 @@ from types import FrameType
 
 import click
 
-from stigmem_vault.api.results import Token
+from stigmem_vault.api.results import Change, Token
 from stigmem_vault.api.vault import COMMIT_DELAY
-from stigmem_vault.cli.common import echo_json, json_option, open_vault, state, table
+from stigmem_vault.cli.common import change_line, echo_json, json_option, open_vault, state, table
 from stigmem_vault.http.settings import AttestationMode, AuthMode, NodeSettings, RateLimit
 
 _DEFAULTS = NodeSettings()
@@ -116,9 +116,13 @@ def serve_cmd(host: str, port: int, auth: AuthMode, attestation: AttestationMode
                                f"(auth {settings.auth}, attestation {settings.attestation_mode}, "
                                f"{watching}; Ctrl-C to stop)", err=True)
 
+                def log(changes: list[Change]) -> None:  # what the watcher inside did
+                    for change in changes:
+                        click.echo(change_line(change, False), err=True)
+
                 stop_sync = vault.background_sync(sync_interval) if syncing else None
                 try:
-                    serve(vault, settings, on_ready=ready)
+                    serve(vault, settings, on_ready=ready, on_change=log)
                 finally:
                     if stop_sync is not None:
                         stop_sync.set()

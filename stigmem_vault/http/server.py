@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from stigmem_vault.api.results import Change
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.http.app import create_app
 from stigmem_vault.http.protocol import protocol
@@ -60,14 +61,17 @@ class _Server(uvicorn.Server):
 
 
 def serve(vault: Vault, settings: NodeSettings,
-          on_ready: Callable[[str], None] | None = None) -> None:
+          on_ready: Callable[[str], None] | None = None,
+          on_change: Callable[[list[Change]], None] | None = None) -> None:
     """Serve until interrupted (SIGINT/SIGTERM), with the watcher running inside the node.
 
     ``on_ready(url)`` is called once the listening socket is bound: a connection made after
-    it is accepted.
+    it is accepted. ``on_change`` hears what the watcher carried out (as `stigmem watch`
+    prints it); the node's own writes through HTTP are not among them.
     """
     settings.check()
-    watcher = vault.watch() if settings.watch and vault.writable else None
+    watcher = (vault.watch(on_change=on_change) if settings.watch and vault.writable
+               else None)
     try:
         server = _server(vault, settings)
         _Server(server.config, on_ready).run()

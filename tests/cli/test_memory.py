@@ -102,14 +102,18 @@ def test_contradicted_and_unverified_facts(cli_vault: CliVault) -> None:
     assert "contradicted" in cli_vault("query").stdout
     assert _ids(cli_vault, "query", "--exclude-contradicted") == []  # ... unless excluded
 
-    # A fact file that never verified (edited, then indexed from scratch) is hidden by default.
+    # A fact file that never verified (a forged copy, never committed) is hidden by default.
+    # (An edit of a committed fact file is a pending edit instead: §14 keeps its original.)
     path = cli_vault.path / str(first["path"])
-    path.write_text(path.read_text().replace('value_string: "draft"', 'value_string: "forged"'))
+    forged = str(Path(str(first["path"])).with_name("forged.md"))
+    (cli_vault.path / forged).write_text(
+        path.read_text().replace('value_string: "draft"', 'value_string: "forged"'))
     assert cli_vault("reindex").exit_code == 0
-    assert _ids(cli_vault, "query") == [second["id"]]
+    assert _ids(cli_vault, "query") == both
     unverified = _json(cli_vault, "query", "--include-unverified")
-    assert [(f["path"], f["status"], f["value"]["v"]) for f in unverified] == [
-        (first["path"], "id-mismatch", "forged"), (second["path"], "valid", "review")]
+    assert sorted((f["path"], f["status"], f["value"]["v"]) for f in unverified) == sorted([
+        (first["path"], "valid", "draft"), (forged, "id-mismatch", "forged"),
+        (second["path"], "valid", "review")])
     assert "id-mismatch" in cli_vault("query", "--include-unverified").stdout
 
 
@@ -298,7 +302,7 @@ def test_index_and_reindex_give_identical_answers(cli_vault: CliVault, fact: dic
     incremental = _answers(cli_vault)
     again = _json(cli_vault, "index")
     assert again == {"scanned": indexed["scanned"], "unchanged": indexed["scanned"], "indexed": 0,
-                     "removed": 0, "problems": []}
+                     "removed": 0, "problems": [], "changes": []}
 
     rebuilt = _json(cli_vault, "reindex")
     assert isinstance(rebuilt, dict)

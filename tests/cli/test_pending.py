@@ -32,3 +32,20 @@ def test_status_lists_pending_work_and_revert_drops_an_edit(cli_vault: CliVault,
     assert path.read_bytes() == signed
     left = json.loads(cli_vault("--json", "status").stdout)["pending"]
     assert [p["path"] for p in left] == ["Idea.md"]
+
+
+def test_index_and_watch_say_what_they_carried_out(cli_vault: CliVault) -> None:
+    (cli_vault.path / "Idea.md").write_text(
+        "---\nentity: project:atlas\nrelation: project:status\nvalue: green\nsign: true\n---\n")
+    (cli_vault.path / "Later.md").write_text(
+        "---\nentity: project:atlas\nrelation: project:eta\nvalue: friday\n---\n")
+    result = cli_vault("index")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("signed ") and line.endswith("(from Idea.md)") for line in lines)
+    assert any(line.startswith("pending ") and "Later.md" in line for line in lines)
+    assert json.loads(cli_vault("--json", "index").stdout)["changes"] == []  # said once
+    (cli_vault.path / "Later.md").write_text(
+        "---\nentity: project:atlas\nrelation: project:eta\nvalue: monday\n---\n")
+    changes = json.loads(cli_vault("--json", "index").stdout)["changes"]
+    assert [(c["kind"], c["path"]) for c in changes] == [("pending", "Later.md")]

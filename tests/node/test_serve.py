@@ -257,6 +257,11 @@ def test_watcher_inside_rate_limits_and_a_clean_sigterm(vault_dir: Path, tmp_pat
 
         [owner] = poll(signed, "the draft signed and served")
         assert (owner["value"]["type"], owner["value"]["v"]) == ("string", "bob")
+        # ... and the node says so in its log, as `stigmem watch` would.
+        said = poll(lambda: [line for line in node.stderr.splitlines()
+                             if line.startswith("signed ") and "(from draft.md)" in line] or None,
+                    "the node to log the signing")
+        assert str(owner["id"])[:12] in said[0]
 
         # 0.1 writes a second: a burst of one, then 429 with Retry-After.
         first = httpx.post(f"{node.url}/v1/facts", json=fact("user:alice"))

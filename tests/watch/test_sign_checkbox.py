@@ -107,6 +107,18 @@ def test_autosaves_while_typing_sign_nothing_and_never_rewrite_the_file(vault: V
     assert _git(vault.root, "status", "--porcelain") == ""
 
 
+def test_a_draft_ticked_while_nobody_watched_is_signed_and_said_when_watching_starts(
+        vault: Vault) -> None:
+    text = (REPO / "templates/fact.md").read_text("utf-8")
+    write_in_place(vault.root / "Later.md", properties_edit(
+        text, changes={"value_string": "ready", "sign": True}))
+    with watching(vault) as seen:  # the catch-up scan signs it, and the watcher says so
+        [signed] = wait_for(lambda: seen.kinds("signed"))
+        wait_quiet(vault, seen)
+    assert signed.detail == "from Later.md"
+    assert vault.lookup(signed.fact_id).fact.value.v == "ready"
+
+
 def test_an_invalid_draft_shows_its_error_only_once_sign_is_ticked(vault: Vault) -> None:
     template = (REPO / "templates/fact.md").read_text("utf-8")
     draft = vault.root / "Idea.md"
@@ -192,7 +204,7 @@ def test_an_edit_of_a_signed_fact_is_pending_until_sign_then_one_amendment(vault
 
 
 def test_an_amendment_leaves_out_the_summary_the_file_has_whatever_wrote_it(vault: Vault) -> None:
-    original, rel = _by_codex(vault)
+    _original, rel = _by_codex(vault)
     path = vault.root / rel
     # A file written by an older stigmem: another summary (unsigned) and earlier notes.
     older = path.read_text("utf-8").replace("the original is kept", "nothing is lost")
@@ -295,6 +307,9 @@ def test_renaming_or_moving_a_fact_note_inside_facts_is_committed(vault: Vault, 
         (vault.root / new).parent.mkdir(parents=True, exist_ok=True)
         os.rename(vault.root / rel, vault.root / new)  # Obsidian's rename, or a drag in facts/
         wait_for(lambda: vault.lookup(original.id).path == new, what="the rename to be indexed")
+        # Into a folder just made, inotify reports the old path's end of the move late, as a
+        # deletion (watchdog waits ~0.5 s for a matching half): wait for it, not for a time.
+        wait_for(lambda: seen.about("removed", rel), what="the old path to be seen gone")
         wait_quiet(vault, seen)
     assert seen.kinds("retracted") == [] and seen.kinds("restored") == []
     [item] = vault.query(entity="user:bob", include_superseded=True)
