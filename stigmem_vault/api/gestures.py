@@ -85,8 +85,8 @@ class GestureApplier:
             body = gestures.typed_notes(note, generated)
             annotated = gestures.annotate(gestures.Note(props, body + "\n" if body else ""),
                                           field, reason)
-        except Exception:
-            annotated = f"> [!error] stigmem\n> **{field}**: {reason}\n\n" + text
+        except FormatError:
+            annotated = gestures.annotate_unreadable(text, reason)
         self._keeper.write_note(draft_rel, annotated, "edit parked as draft")
         return draft_rel
 
@@ -189,8 +189,16 @@ class GestureApplier:
         edited = self._read_text_or_none(rel)
         try:
             ticked = edited is not None and gestures.sign_ticked(gestures.parse_note(edited, rel).props)
-        except FormatError:
-            ticked = False
+        except FormatError as exc:
+            if edited is None or not gestures.ticked_unreadable(edited):
+                ticked = False
+            else:  # ticked, but the properties do not read: say why in place, untick, keep
+                # it pending (never committed; the index keeps the original)
+                write_atomic(self._ctx.root / rel,
+                             gestures.annotate_unreadable(edited, exc.reason).encode("utf-8"),
+                             scratch=self._ctx.scratch)
+                return [Change(ChangeKind.REJECTED, rel, f"frontmatter: {exc.reason}",
+                               previous.fact.id)]
         if not ticked:
             return [Change(ChangeKind.PENDING, rel, "edit of a signed fact; tick `sign` to sign it",
                            previous.fact.id)]
@@ -278,7 +286,12 @@ class GestureApplier:
             note = gestures.parse_note(text, rel)
         except FormatError as exc:
             if only_if_draft or gestures.needs_sign(rel):
-                return []  # a person may be typing: nothing is rewritten before `sign`
+                if not gestures.ticked_unreadable(text):
+                    return []  # a person may be typing: nothing is rewritten before `sign`
+                # Ticked, but the properties do not read: say why in the note, untick it.
+                self._keeper.write_note(rel, gestures.annotate_unreadable(text, exc.reason),
+                                        "draft rejected")
+                return [Change(ChangeKind.REJECTED, rel, f"frontmatter: {exc.reason}")]
             self._keeper.write_note(rel, _error_only(text, "frontmatter", exc.reason), "draft rejected")
             return [Change(ChangeKind.REJECTED, rel, exc.reason)]
         if only_if_draft and not gestures.is_draft(note):

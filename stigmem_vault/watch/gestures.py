@@ -18,6 +18,7 @@ A human or an agent never edits signed facts in place; every gesture becomes new
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from stigmem_vault.errors import FormatError, InvalidFact
@@ -159,6 +160,41 @@ def sign_ticked(props: dict[str, frontmatter.Flat]) -> bool:
     """True when the person ticked the ``sign`` checkbox (Obsidian writes ``sign: true``)."""
     value = props.get(SIGN_PROPERTY)
     return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes"))
+
+
+_TICKED_LINE = re.compile(r"^sign:[ \t]*(?:true|yes|\"true\"|'true')[ \t]*\r?$",
+                          re.IGNORECASE | re.MULTILINE)
+
+
+def ticked_unreadable(text: str) -> bool:
+    """Whether a note whose properties cannot be read still shows a ticked ``sign: true``
+    line among them: the person asked for it to be signed, so they should hear why not."""
+    return _TICKED_LINE.search(_property_block(text)) is not None
+
+
+def annotate_unreadable(text: str, reason: str) -> str:
+    """A person's note whose properties cannot be read, ticked: its ``sign`` line unticked and
+    the reason in a callout under the properties (at the top if even the fences are broken),
+    the rest byte for byte, so fixing the named problem and ticking again is all it takes."""
+    block = _property_block(text)
+    unticked = _TICKED_LINE.sub("sign: false", block, count=1)
+    marker = "> [!error] stigmem could not read this note"
+    callout = f"{marker}\n> **frontmatter**: {reason}\n\n"
+    rest = text[len(block):]
+    if rest.startswith("---"):  # the closing fence: the callout goes under it
+        fence, _, body = rest.partition("\n")
+        if body.startswith(marker):
+            body = body.split("\n\n", 1)[1] if "\n\n" in body else ""
+        return f"{unticked}{fence}\n{callout}{body}"
+    return callout + unticked + rest
+
+
+def _property_block(text: str) -> str:
+    """The note's text up to its closing ``---`` line (all of it if there is none)."""
+    if not text.startswith("---"):
+        return ""
+    closing = re.search(r"^---[ \t]*\r?$", text[3:], re.MULTILINE)
+    return text if closing is None else text[:3 + closing.start()]
 
 
 def untick(props: dict[str, frontmatter.Flat]) -> dict[str, frontmatter.Flat]:

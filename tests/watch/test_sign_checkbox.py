@@ -348,3 +348,65 @@ def test_moving_a_fact_note_into_the_trash_retracts_it(vault: Vault) -> None:
     assert verify_file(vault.root, rel, vault.trust).ok  # the original's file is kept
     vault.flush()
     assert _git(vault.root, "status", "--porcelain") == ""
+
+
+# ------------------------------------------------------------------ properties that do not read
+
+
+def test_a_draft_whose_properties_do_not_read_is_left_alone_until_ticked(vault: Vault) -> None:
+    draft = vault.root / "Broken.md"
+    typing = ("---\nentity: project:atlas\nrelation: project:status\nvalue: [gre\n"
+              "sign: false\n---\nHalf typed.\n")
+    with watching(vault) as seen:
+        write_in_place(draft, typing)
+        wait_quiet(vault, seen)
+        assert draft.read_text("utf-8") == typing and seen.kinds("rejected") == []
+        write_in_place(draft, typing.replace("sign: false", "sign: true"))
+        [rejected] = wait_for(lambda: seen.kinds("rejected"))
+        wait_quiet(vault, seen)
+        annotated = draft.read_text("utf-8")
+        assert rejected.path == "Broken.md" and rejected.detail.startswith("frontmatter: ")
+        # unticked, the reason under the properties, the rest as typed
+        assert annotated.startswith(typing.split("---\nHalf")[0])
+        assert "\nsign: false\n---\n> [!error] stigmem could not read this note\n" in annotated
+        assert annotated.endswith("Half typed.\n")
+        fixed = annotated.replace("value: [gre", "value: green").replace("sign: false",
+                                                                         "sign: true")
+        write_in_place(draft, fixed)
+        [signed] = wait_for(lambda: seen.kinds("signed"))
+        wait_quiet(vault, seen)
+    fact = vault.lookup(signed.fact_id).fact
+    assert fact.value.v == "green"
+    text = (vault.root / vault.lookup(signed.fact_id).path).read_text("utf-8")
+    assert "Half typed." in text and "could not read" not in text
+
+
+def test_an_edit_whose_properties_do_not_read_stays_pending_and_says_why_on_tick(
+        vault: Vault) -> None:
+    original, rel = _by_codex(vault)
+    path = vault.root / rel
+    broken = path.read_text("utf-8").replace('value_string: "engineer"', "value_string: [man")
+    with watching(vault) as seen:
+        _autosave(path, broken, seen, rel)
+        assert path.read_text("utf-8") == broken and seen.kinds("rejected") == []
+        write_in_place(path, tick_sign(broken))
+        [rejected] = wait_for(lambda: seen.kinds("rejected"))
+        wait_for(lambda: seen.about("pending", rel) >= 2, what="the annotated file seen pending")
+        wait_quiet(vault, seen)
+        annotated = path.read_text("utf-8")
+        assert rejected.path == rel and "\nsign: false\n---\n> [!error] stigmem" in annotated
+        [item] = vault.query(entity="user:bob")  # still the original, for everyone
+        assert item.fact.id == original.id
+        assert [(p.path, p.kind) for p in vault.pending()] == [(rel, "edit")]
+        vault.flush()
+        assert _git(vault.root, "status", "--porcelain") == f" M {rel}\n"  # never committed
+        write_in_place(path, annotated.replace("value_string: [man", "value_string: manager")
+                       .replace("sign: false", "sign: true"))
+        [amended] = wait_for(lambda: seen.kinds("amended"))
+        wait_quiet(vault, seen)
+    [item] = vault.query(entity="user:bob")
+    assert item.fact.id == amended.fact_id and item.fact.value.v == "manager"
+    text = (vault.root / item.path).read_text("utf-8")
+    assert "could not read" not in text and "engineer" not in text
+    vault.flush()
+    assert _git(vault.root, "status", "--porcelain") == ""
