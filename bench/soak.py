@@ -24,14 +24,17 @@ the run for inspection):
   a failure during the run); every process has a timeout, and one that hits it is a failure;
 * an "Obsidian" editor thread: every ``--edit-every`` s it edits a fact file in place as
   Obsidian saves (open with O_TRUNC, one write): it changes the ``value_string`` line of a fact
-  a CLI assert just wrote (with no command in between), or of a fresh HTTP fact. Each file is
-  edited once; the watcher must make each edit an amendment (a new owner fact that supersedes
-  the original, which stays on disk and in git byte for byte);
+  a CLI assert just wrote (with no command in between), or of a fresh HTTP fact, then ticks
+  its `sign` checkbox in a second save. Each file is edited once; the watcher must make each
+  edit an amendment (a new owner fact that supersedes the original, which stays on disk and in
+  git byte for byte);
 * ``--draft-writers`` "Obsidian" threads typing inbox drafts (inbox/agent-claude/,
   inbox/user-alice/) from the fact template in three autosaves ``--autosave`` s apart (the
   editor re-reads the note, as Obsidian does after an outside change, and sets one property):
-  the entity (relation still empty: the watcher annotates the note), the relation (value
-  still empty: annotated again), the value (a unique marker: the draft is signed and filed).
+  the entity (relation still empty: the watcher annotates an agent's note), the relation
+  (value still empty: annotated again), the value (a unique marker: the draft is signed and
+  filed); a person's draft stays pending through these saves, untouched, until a fourth save
+  ticks its `sign` checkbox.
 
 After ``--duration`` s, ``--kill-rounds`` rounds: each waits a random time within
 ``--kill-after`` s while everything keeps writing, SIGKILLs the node, and starts it again (same
@@ -462,6 +465,17 @@ def set_property(text: str, name: str, value: str) -> str | None:
     return None
 
 
+def tick_sign(text: str) -> str:
+    """Tick the `sign` checkbox as Obsidian's Properties editor does: the ``sign:`` line set
+    to true, or ``sign: true`` added as the last property."""
+    ticked = set_property(text, "sign", "true")
+    if ticked is not None:
+        return ticked
+    lines = text.split("\n")
+    end = lines.index("---", 1)
+    return "\n".join([*lines[:end], "sign: true", *lines[end:]])
+
+
 class Editor(threading.Thread):
     """Edits fact files in place: a CLI fact just asserted first, else a fresh HTTP fact."""
 
@@ -502,7 +516,9 @@ class Editor(threading.Thread):
             with self.rec.lock:
                 self.rec.edit_skipped["no value_string line"] += 1
             return
-        write_in_place(path, edited.encode("utf-8"))
+        write_in_place(path, edited.encode("utf-8"))  # pending: nothing signed on a save
+        self.stop.wait(0.2)
+        write_in_place(path, tick_sign(edited).encode("utf-8"))  # then the person ticks `sign`
         with self.rec.lock:
             self.rec.edits.append((item.id, item.path, value))
 
@@ -516,6 +532,7 @@ source: ""
 confidence: 1
 trust: "observed"
 scope: "team"
+sign: false
 ---
 Typed in Obsidian by the soak run.
 """
@@ -542,6 +559,8 @@ class Drafter(threading.Thread):
             kw = spread_fact_kwargs(self.rng.randrange(10**9), ENTITIES)
             steps = [("entity", json.dumps(kw["entity"])), ("relation", '"memory:draft"'),
                      ("value_string", json.dumps(marker))]
+            if self.source.startswith("user:"):  # a person's draft is signed once ticked
+                steps.append(("sign", "true"))
             for i, (name, value) in enumerate(steps):
                 try:
                     current = path.read_bytes().decode("utf-8") if i else TEMPLATE
@@ -556,7 +575,7 @@ class Drafter(threading.Thread):
                 write_in_place(path, text.encode("utf-8"))
                 with self.rec.lock:
                     self.rec.draft_steps += 1
-                if i < 2:
+                if i < len(steps) - 1:
                     self.stop.wait(self.rng.uniform(*self.autosave))
             with self.rec.lock:
                 self.rec.drafts.append((self.source, rel, marker))
