@@ -11,6 +11,8 @@ A human or an agent never edits signed facts in place; every gesture becomes new
   on arrival for an agent's folder, on ``sign`` for a person's (``inbox/user-*/``);
 * a signed fact file whose semantic properties were edited is pending until ``sign`` is ticked,
   then an **amend** by the owner;
+* a person's note (draft or edit) whose properties do not read is left alone until a
+  ``sign: true`` line stands among them, then it says why (``annotate_unreadable``);
 * a signed fact note moved out of facts/ is put back (a move is not a retraction);
 * a deleted fact file (or one moved into ``.trash/``) is a **retraction** by the owner;
 * a conflict note whose ``winner`` or ``value`` was filled in is a **resolution** by the owner.
