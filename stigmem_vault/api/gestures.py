@@ -171,6 +171,9 @@ class GestureApplier:
         if record.status == Verdict.VALID.value or previous is None or previous.status != "valid":
             if record.status != Verdict.VALID.value and previous is None and self._looks_like_draft(rel):
                 return self._draft(rel, self._ctx.config.owner)
+            if record.status == Verdict.VALID.value and record.fact is not None \
+                    and gestures.sign_ticked(dict(record.fact.extra)):
+                return self._untick_valid(rel, record.fact.id)
             self._keeper.ingest([record], [])
             if record.status == Verdict.VALID.value and record.fact is not None:
                 # A signed fact another process put here (an agent, a CLI run): every change is
@@ -203,6 +206,21 @@ class GestureApplier:
             return [Change(ChangeKind.PENDING, rel, "edit of a signed fact; tick `sign` to sign it",
                            previous.fact.id)]
         return self._amend_in_place(rel, previous)
+
+    def _untick_valid(self, rel: str, fact_id: str) -> list[Change]:
+        """`sign` ticked on a fact file that still verifies (only unsigned properties, the body
+        or formatting changed): there is nothing to sign. The file is kept without its `sign`
+        line and committed, so a later edit is pending again until `sign` is ticked anew."""
+        text = self._read_text_or_none(rel)
+        if text is None:
+            return []
+        data = gestures.drop_sign(text).encode("utf-8")
+        write_atomic(self._ctx.root / rel, data, scratch=self._ctx.scratch)
+        self._keeper.remember_write(rel, data)
+        self._commits.add([(rel, data)], [f"edit {fact_id[:12]} (unsigned properties)"])
+        self._keeper.index_paths([rel])
+        return [Change(ChangeKind.INDEXED, rel, "nothing to sign: only unsigned properties "
+                                                "changed; `sign` removed", fact_id)]
 
     def _looks_like_draft(self, rel: str) -> bool:
         try:

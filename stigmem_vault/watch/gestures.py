@@ -191,6 +191,13 @@ def annotate_unreadable(text: str, reason: str) -> str:
     return callout + unticked + rest
 
 
+def drop_sign(text: str) -> str:
+    """The note without its ``sign`` property line(s) (a fact file that needs no signing)."""
+    block = _property_block(text)
+    kept = re.sub(r"^sign:.*(?:\r?\n|$)", "", block, flags=re.MULTILINE)
+    return kept + text[len(block):]
+
+
 def _property_block(text: str) -> str:
     """The note's text up to its closing ``---`` line (all of it if there is none)."""
     if not text.startswith("---"):

@@ -161,6 +161,27 @@ def test_a_properties_editor_rewrite_that_changes_no_value_is_no_edit(vault: Vau
     assert _git(vault.root, "status", "--porcelain") == ""  # the tag is committed
 
 
+def test_ticking_sign_with_only_unsigned_changes_signs_nothing_and_is_not_left_ticked(
+        vault: Vault) -> None:
+    original, rel = _by_codex(vault)
+    path = vault.root / rel
+    with watching(vault) as seen:
+        write_in_place(path, properties_edit(path.read_text("utf-8"),
+                                             changes={"tags": ["people"], "sign": True}))
+        wait_for(lambda: "sign" not in _props(path), what="`sign` to be taken off")
+        wait_quiet(vault, seen)
+        assert seen.kinds("amended") == [] and _props(path)["tags"] == ["people"]
+        vault.flush()
+        assert _git(vault.root, "status", "--porcelain") == ""
+        # A later edit of the value is pending again: the committed file has no `sign` left.
+        _autosave(path, properties_edit(path.read_text("utf-8"),
+                                        changes={"value_string": "manager"}), seen, rel)
+        wait_quiet(vault, seen)
+    assert seen.kinds("amended") == []
+    [item] = vault.query(entity="user:bob")
+    assert item.fact.id == original.id and verify_file(vault.root, rel, vault.trust).ok is False
+
+
 def test_an_edit_of_a_signed_fact_is_pending_until_sign_then_one_amendment(vault: Vault) -> None:
     original, rel = _by_codex(vault)
     path = vault.root / rel
