@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from stigmem_vault.api.commits import CommitQueue
 from stigmem_vault.api.context import VaultContext
@@ -378,8 +379,9 @@ class GestureApplier:
 
 
 def find_pending(ctx: VaultContext, index: Index) -> list[PendingNote]:
-    """Every person's draft not yet ticked `sign`, and every signed fact file edited but not
-    signed (the index still holds its original). Reads only; changes nothing."""
+    """Every person's draft, and every signed fact file edited but not signed (the index still
+    holds its original), each marked ``ticked`` once its `sign` is: then a writer signs it.
+    Reads only; changes nothing."""
     found: list[PendingNote] = []
     root = ctx.root
     for dirpath, dirnames, filenames in os.walk(root):
@@ -399,7 +401,7 @@ def find_pending(ctx: VaultContext, index: Index) -> list[PendingNote]:
                 if index.file_stat(rel) == (st.st_size, st.st_mtime_ns):
                     continue
                 if read_record(root, rel, st, ctx.trust).status != Verdict.VALID.value:
-                    found.append(PendingNote(rel, "edit", indexed.fact.id))
+                    found.append(PendingNote(rel, "edit", indexed.fact.id, _ticked(root, rel)))
             elif gestures.is_loose_note(rel) or gestures.inbox_principal(rel) is not None:
                 if not gestures.needs_sign(rel):
                     continue
@@ -408,9 +410,22 @@ def find_pending(ctx: VaultContext, index: Index) -> list[PendingNote]:
                     note = gestures.parse_note(text, rel)
                 except FormatError:
                     continue
-                if gestures.is_draft(note) and not gestures.sign_ticked(note.props):
-                    found.append(PendingNote(rel, "draft"))
+                if gestures.is_draft(note):
+                    error = note.props.get(gestures.ERROR_PROPERTY)
+                    found.append(PendingNote(rel, "draft", ticked=gestures.sign_ticked(note.props),
+                                             error=str(error) if error else None))
     return found
+
+
+def _ticked(root: Path, rel: str) -> bool:
+    try:
+        text = decode(read_bytes(root / rel, rel), rel)
+    except FormatError:
+        return False
+    try:
+        return gestures.sign_ticked(gestures.parse_note(text, rel).props)
+    except FormatError:
+        return gestures.ticked_unreadable(text)
 
 
 def _may_hold_pending(folder: str) -> bool:

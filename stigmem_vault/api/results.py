@@ -27,11 +27,14 @@ from stigmem_vault.watch.scan import ScanReport as ScanReport
 
 @dataclass(frozen=True, slots=True)
 class PendingNote:
-    """A person's draft or edit of a signed fact, waiting for its `sign` checkbox (§14)."""
+    """A person's draft or edit of a signed fact, not signed yet (§14): waiting for its `sign`
+    checkbox or, once ``ticked``, for a writer (`stigmem watch`, a node, `stigmem index`)."""
 
     path: str
     kind: str  # "draft" | "edit"
     fact_id: str | None = None  # for an edit: the signed original every reader still sees
+    ticked: bool = False
+    error: str | None = None  # why the last `sign` failed (its ``stigmem_error``), to fix first
 
 
 class IdentityRole(StrEnum):

@@ -94,7 +94,10 @@ def status_cmd() -> None:
                    "`stigmem revert PATH` drops an edit):")
         for item in pending:
             click.echo(f"  {item.path}: {item.kind}"
-                       + (f" of {item.fact_id[:12]}" if item.fact_id else ""))
+                       + (f" of {item.fact_id[:12]}" if item.fact_id else "")
+                       + (", ticked: the next `stigmem watch`, node or `stigmem index` signs it"
+                          if item.ticked else "")
+                       + (f" (last try: {item.error})" if item.error else ""))
     if remotes:
         click.echo("\nremotes:")
         for row in remotes:

@@ -49,3 +49,21 @@ def test_index_and_watch_say_what_they_carried_out(cli_vault: CliVault) -> None:
         "---\nentity: project:atlas\nrelation: project:eta\nvalue: monday\n---\n")
     changes = json.loads(cli_vault("--json", "index").stdout)["changes"]
     assert [(c["kind"], c["path"]) for c in changes] == [("pending", "Later.md")]
+
+
+def test_status_says_which_pending_notes_are_ticked_and_why_one_was_refused(
+        cli_vault: CliVault) -> None:
+    (cli_vault.path / "Ready.md").write_text(
+        "---\nentity: project:atlas\nrelation: project:status\nvalue: green\nsign: true\n---\n")
+    (cli_vault.path / "Bad.md").write_text(
+        "---\nentity: project:atlas\nrelation: project:eta\nvalue: friday\nconfidence: 7\n"
+        "sign: true\n---\n")
+    # No writer has run: both wait, ticked.
+    pending = {p["path"]: p for p in json.loads(cli_vault("--json", "status").stdout)["pending"]}
+    assert (pending["Ready.md"]["ticked"], pending["Bad.md"]["ticked"]) == (True, True)
+    assert "Ready.md: draft, ticked: the next `stigmem watch`" in cli_vault("status").stdout
+    assert cli_vault("index").exit_code == 0  # signs the one, refuses the other
+    pending = {p["path"]: p for p in json.loads(cli_vault("--json", "status").stdout)["pending"]}
+    assert list(pending) == ["Bad.md"]
+    assert pending["Bad.md"]["ticked"] is False and "confidence" in pending["Bad.md"]["error"]
+    assert "Bad.md: draft (last try: confidence:" in cli_vault("status").stdout
