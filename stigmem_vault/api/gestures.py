@@ -94,8 +94,11 @@ class GestureApplier:
     def revert(self, target: str) -> str:
         """Throw away a pending edit of a signed fact (a path or a fact id): the file gets the
         signed bytes back. Returns the path; InvalidFact if it names no signed fact."""
-        known = self._keeper.index.get(target) if "/" not in target else None
-        rel = known.path if known is not None and known.path else target.strip("/")
+        if "/" not in target and not target.endswith(".md"):  # a fact id, or a prefix of one
+            known = self._keeper.lookup(target)
+            rel = known.path or str(fact_relpath(known.fact))
+        else:
+            rel = target.strip("/")
         indexed = self._keeper.index.fact_at(rel)
         if indexed is None or indexed.status != "valid":
             raise InvalidFact("path", f"{target}: no signed fact is indexed there")

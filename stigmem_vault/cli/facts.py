@@ -164,8 +164,9 @@ def revert_cmd(target: str) -> None:
     the fact file at PATH (or of fact ID) gets its signed bytes back."""
     with open_vault() as vault:
         root = str(vault.root)
-        if os.path.isabs(target) and target.startswith(root + os.sep):
-            target = os.path.relpath(target, root).replace(os.sep, "/")
+        given = os.path.realpath(target)  # a path from here (absolute or relative), if it is one
+        if os.path.lexists(given) and given.startswith(root + os.sep):
+            target = os.path.relpath(given, root).replace(os.sep, "/")
         rel = vault.revert(target)
     if state().json:
         echo_json({"reverted": rel})

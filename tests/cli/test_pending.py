@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .support import CliVault
 
 
@@ -67,3 +69,22 @@ def test_status_says_which_pending_notes_are_ticked_and_why_one_was_refused(
     assert list(pending) == ["Bad.md"]
     assert pending["Bad.md"]["ticked"] is False and "confidence" in pending["Bad.md"]["error"]
     assert "Bad.md: draft (last try: confidence:" in cli_vault("status").stdout
+
+
+def test_revert_takes_the_id_prefix_status_shows_or_a_path_from_here(
+        cli_vault: CliVault, fact: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    path = cli_vault.path / str(fact["path"])
+    signed = path.read_bytes()
+    edited = signed.decode().replace('value_string: "draft"', 'value_string: "sh"')
+    path.write_text(edited)
+    [shown] = json.loads(cli_vault("--json", "status").stdout)["pending"]
+    assert f"edit of {str(shown['fact_id'])[:12]}" in cli_vault("status").stdout
+    result = cli_vault("revert", str(shown["fact_id"])[:12])
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes() == signed
+    path.write_text(edited)
+    monkeypatch.chdir(path.parent)
+    result = cli_vault("revert", path.name)  # relative to the current folder
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes() == signed
+    assert cli_vault("revert", "0123456789ab").exit_code == 2  # names no fact: bad input
