@@ -156,7 +156,7 @@ class Federation:
     def _pull(self, remote: fed.Remote, sync_state: fed.SyncState,
               report: SyncReport) -> None:
         node, git, _key, clock = self._ctx.writer()
-        fetch(git.repo, remote)
+        unfetchable = fetch(git.repo, remote)
         peers = self._peers_state()
         node_keys = {nid: p["node_key"] for nid, p in peers.items() if p["status"] == "trusted"}
         result = examine(git.repo, remote, sync_state.accepted, self._ctx.trust,
@@ -182,6 +182,7 @@ class Federation:
                 fed.now_iso(), remote.name, "overwritten-by-owner",
                 f"its node replaced commits it did not sign (up to our accepted {old}) with its "
                 f"own history; examined from its last own commit {base}", branch, old))
+        result.refused.extend(unfetchable)
         for branch, why in result.refused:
             fed.audit(self._ctx.root, fed.AuditEntry(fed.now_iso(), remote.name, "refused-update", why,
                                                 branch))

@@ -173,13 +173,21 @@ def _declared_key(repo: pygit2.Repository, tip: pygit2.Oid, node: str) -> str | 
     is derived from its key, so no one else can declare it), or None."""
     try:
         entry = repo[tip].tree[f"{PEERS_DIR}/{node}.json"]
-        if entry.filemode not in _BLOB_MODES or repo.odb.read_header(entry.id)[1] > 64 * 1024:
+        if not _small_blob(repo, entry):
             return None
         declaration = parse_declaration(lookup_blob(repo, entry.id).data.decode("utf-8"),
                                         f"{node}.json")  # the entry's name
     except (KeyError, InvalidFact, UnicodeDecodeError, pygit2.GitError):
         return None
     return declaration.node_key if declaration.node_id == node else None
+
+
+def _small_blob(repo: pygit2.Repository, entry: pygit2.Object) -> bool:
+    """A regular-file entry naming a blob of at most 64 KiB (a declaration's bound)."""
+    if entry.filemode not in _BLOB_MODES:
+        return False
+    kind, size = repo.odb.read_header(entry.id)
+    return kind == pygit2.enums.ObjectType.BLOB and size <= 64 * 1024
 
 
 def _branch_declarations(repo: pygit2.Repository, tip: pygit2.Oid, branch: str,
@@ -196,7 +204,7 @@ def _branch_declarations(repo: pygit2.Repository, tip: pygit2.Oid, branch: str,
         return keys
     for entry in peers:
         path = f"{PEERS_DIR}/{entry.name}"
-        if entry.filemode not in _BLOB_MODES or repo.odb.read_header(entry.id)[1] > 64 * 1024:
+        if not _small_blob(repo, entry):
             result.rejected.append(Rejected(branch, path, "invalid", "not a small regular file"))
             continue
         data = lookup_blob(repo, entry.id).data
@@ -286,7 +294,10 @@ def _judge_delta(repo: pygit2.Repository, delta: pygit2.DiffDelta | _Added, scop
     if new.mode not in _BLOB_MODES:
         reject("invalid", f"not a regular file (mode {new.mode:o})", new.id)
         return
-    _type, size = repo.odb.read_header(new.id)  # the size without inflating a huge blob
+    kind, size = repo.odb.read_header(new.id)  # the size without inflating a huge blob
+    if kind != pygit2.enums.ObjectType.BLOB:  # a mode that lies about its object
+        reject("invalid", "a file entry that does not name a file", new.id)
+        return
     if size > MAX_FACT_FILE_BYTES:
         reject("too-large", f"{size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit", new.id)
         return

@@ -48,16 +48,42 @@ class _Callbacks(pygit2.RemoteCallbacks):
                 raise pygit2.GitError(self.lease_broken)
 
 
-def fetch(repo: pygit2.Repository, remote: Remote) -> None:
-    """Fetch every node's projection branch of the remote's scopes into tracking refs."""
+def fetch(repo: pygit2.Repository, remote: Remote) -> list[tuple[str, str]]:
+    """Fetch every node's projection branch of the remote's scopes into tracking refs.
+
+    Returns the branches that could not be fetched, with the reason: if the fetch of all of
+    them fails while the remote answers, each branch is fetched on its own, so one branch
+    holding objects that libgit2 refuses (a tree entry whose mode lies about its object,
+    written into a shared remote by hand) does not stop replication of the others.
+    """
     specs = [f"+{REMOTE_BRANCH.format(scope=scope, node='*')}:"
              f"{TRACKING_REF.format(remote=remote.name, scope=scope, node='*')}"
              for scope in remote.scopes]
+    handle = repo.remotes.create_anonymous(remote.url)
     try:
-        repo.remotes.create_anonymous(remote.url).fetch(specs, callbacks=_Callbacks(),
-                                                       prune=pygit2.enums.FetchPrune.PRUNE)
+        handle.fetch(specs, callbacks=_Callbacks(), prune=pygit2.enums.FetchPrune.PRUNE)
+        return []
     except (pygit2.GitError, OSError, ValueError) as exc:
-        raise RemoteError(remote.name, f"fetch from {remote.url} failed: {exc}") from exc
+        whole_failure = exc
+    try:
+        heads = [head.name for head in handle.list_heads(callbacks=_Callbacks()) if head.name]
+    except (pygit2.GitError, OSError, ValueError):
+        heads = []
+    branches = [name for name in heads
+                if any(name.startswith(REMOTE_BRANCH.format(scope=scope, node=""))
+                       for scope in remote.scopes)]
+    if not branches:  # unreachable, or nothing of ours there: the first error says why
+        raise RemoteError(remote.name, f"fetch from {remote.url} failed: {whole_failure}") \
+            from whole_failure
+    failed = []
+    for name in branches:
+        scope, _, node = name.removeprefix("refs/heads/stigmem/").partition("/")
+        spec = f"+{name}:{TRACKING_REF.format(remote=remote.name, scope=scope, node=node)}"
+        try:
+            handle.fetch([spec], callbacks=_Callbacks())
+        except (pygit2.GitError, OSError, ValueError) as exc:
+            failed.append((name.removeprefix("refs/heads/"), f"cannot be fetched: {exc}"))
+    return failed
 
 
 def push(repo: pygit2.Repository, remote: Remote, specs: list[str],

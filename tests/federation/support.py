@@ -448,6 +448,14 @@ class Workspace:
             here.append(f"040000 tree {self._mktree(content)}\t{name}")
         return self.git("mktree", input=("\n".join(here) + "\n").encode()).strip()
 
+    def raw_tree(self, entries: list[tuple[str, str, str]]) -> str:
+        """One tree level written byte by byte: (mode, name, oid) with no check that the
+        object's type matches the mode, which ``git mktree`` would refuse."""
+        data = b"".join(f"{mode} {name}".encode() + b"\0" + bytes.fromhex(oid)
+                        for mode, name, oid in sorted(entries, key=lambda e: e[1]))
+        return self.git("hash-object", "-t", "tree", "--literally", "-w", "--stdin",
+                        input=data).strip()
+
     def commit(self, tree: str, parent: str | None, message: str = "crafted") -> str:
         args = ["commit-tree", tree, "-m", message]
         if parent:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -294,3 +295,46 @@ def test_a_pushed_key_look_alike_never_bricks_the_receiver(world, nodes: Nodes) 
     assert entry.quarantined and b"PRIVATE KEY" in (bob.root / entry.quarantined).read_bytes()
     reopened = nodes.reopen(bob)
     assert reopened.vault.verify().ok
+
+
+def test_a_branch_with_objects_git_refuses_does_not_stop_replication(world,
+                                                                    served: Path) -> None:
+    """Tree entries whose mode lies about their object (a 'file' naming a tree, a 'folder'
+    naming a blob) written by hand into the hub: git refuses to send that branch, so it is
+    refused and audited, and every other branch of the hub still replicates."""
+    alice, mallory, bob, attacker = world
+    key = mallory.vault.signing_key_for("agent:mallory")
+    branch = f"stigmem/team/{mallory.node_id}"
+    tip = attacker.git("rev-parse", branch).strip()
+    honest = signed_fact(key, source="agent:mallory", relation="codex:honest", value="kept")
+    some_tree = attacker.git("rev-parse", f"{tip}^{{tree}}").strip()
+    zz = attacker.raw_tree([("100644", "lies.md", some_tree),
+                            ("40000", "sub", attacker.blob(b"just bytes"))])
+    base = attacker.tree_with(tip, [("100644", attacker.blob(fact_bytes(honest)),
+                                     canonical_path(honest))])
+    def replace(tree: str, name: str, sub: str) -> str:  # ``tree`` with folder ``name`` = sub
+        kept = [line for line in attacker.git("ls-tree", tree).splitlines()
+                if not line.endswith(f"\t{name}")]
+        return attacker.git("mktree", "--missing", input="".join(
+            f"{line}\n" for line in [*kept, f"040000 tree {sub}\t{name}"]).encode()).strip()
+
+    project = replace(f"{base}:facts/team/project", "zz", zz)
+    team = replace(f"{base}:facts/team", "project", project)
+    root = replace(base, "facts", replace(f"{base}:facts", "team", team))
+    crafted = attacker.commit(root, tip, "lying modes")
+    # git's own pack-objects refuses to send such trees, so the attacker writes the objects
+    # straight into the hub's folder (a shared drive, a server they can log in to).
+    hub = served / "r.git"
+    shutil.copytree(attacker.path / "objects", hub / "objects", dirs_exist_ok=True)
+    git(hub, "update-ref", f"refs/heads/{branch}", crafted)
+    later = alice.say("codex:state", "still replicating", source="agent:codex")
+    alice.sync()
+
+    [report] = bob.sync()
+    assert report.error is None, report.error
+    assert later.id in bob.fact_ids()  # Alice's branch still arrives
+    assert honest.id not in bob.fact_ids()  # nothing of the refused branch does
+    assert any(b == branch and "cannot be fetched" in why for b, why in report.refused), report
+    assert any(e.kind == "refused-update" and e.branch == branch for e in bob.vault.audit_log())
+    assert bob.vault.verify().ok
+    assert git(bob.root, "status", "--porcelain") == ""
