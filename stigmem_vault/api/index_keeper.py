@@ -34,7 +34,16 @@ from stigmem_vault.model.hlc import HLC
 from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
 from stigmem_vault.model.relations import Cardinality
 from stigmem_vault.model.values import ValueType
-from stigmem_vault.vault.notes import ConflictView, conflict_note_relpath, render_conflict
+from stigmem_vault.vault.layout import entity_note_relpath
+from stigmem_vault.vault.notes import (
+    HISTORY_LIMIT,
+    ConflictView,
+    EntityFact,
+    EntityView,
+    conflict_note_relpath,
+    render_conflict,
+    render_entity,
+)
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import attestation
 from stigmem_vault.watch.filters import VaultFilter
@@ -52,6 +61,8 @@ from stigmem_vault.watch.scan import (
 _STALE_NOTE = re.compile(r"[0-9a-f]{12}\.md")  # a conflict note's id part and suffix
 # Bump when the rules that derive liveness/conflicts change: old indexes then rebuild.
 RULES_VERSION = "rules/2"
+
+ENTITY_LIVE_LIMIT = 500  # live facts an entity note lists (an entity rarely has more)
 
 CarryOut = Callable[[list[str]], list[Change]]  # gesture paths -> what was done
 
@@ -144,7 +155,7 @@ class IndexKeeper:
             # (Not over a state the processing itself recorded, e.g. a rejected draft's reason.)
             index.apply([r for r in (note_record(ctx.root, n) for n in found.notes)
                          if r and index.file_stat(r.path) != (r.size, r.mtime_ns)], [])
-            self.sync_conflict_notes(report.dirty_keys)
+            self.sync_notes(report.dirty_keys)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         return report
 
@@ -218,7 +229,7 @@ class IndexKeeper:
 
     def ingest(self, records: list[FileRecord], removed: list[str]) -> None:
         """Apply file records to the index and refresh the conflict notes they touch."""
-        self.sync_conflict_notes(self.index.apply(records, removed))
+        self.sync_notes(self.index.apply(records, removed))
 
     def record_written(self, written: list[tuple[str, bytes, Fact]]) -> None:
         """Index facts this process just wrote (one transaction), so the next query sees them.
@@ -239,7 +250,7 @@ class IndexKeeper:
             verdict, reason = attestation(fact, self._ctx.trust)  # we signed it: binding only
             records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
                                       verdict.value, reason, fact))
-        self.sync_conflict_notes(self._index.apply(records, []))
+        self.sync_notes(self._index.apply(records, []))
 
     # ------------------------------------------------------------- own writes
 
@@ -312,6 +323,61 @@ class IndexKeeper:
         commits.remove(rel, note)
         if self._index is not None:
             self._index.apply([], [rel])
+
+    def sync_notes(self, keys: Iterable[Key]) -> int:
+        """Bring the generated notes of ``keys`` in step: their conflict notes, then the
+        entity notes of their entities (and the notes their links need)."""
+        keys = set(keys)
+        return self.sync_conflict_notes(keys) + self.sync_entity_notes(keys)
+
+    def sync_entity_notes(self, keys: Iterable[Key]) -> int:
+        """Rewrite the entity note of every entity on ``keys``, and write the missing notes of
+        the entities and sources those notes link to; return how many changed. Incremental:
+        only the touched entities are read from the index. A read-only open writes none."""
+        if self._commits is None:
+            return 0
+        index = self._index
+        assert index is not None
+        entities = {entity for entity, _relation, _scope in keys}
+        linked: set[str] = set()
+        changed = 0
+        for entity in sorted(entities):
+            view = self._entity_view(index, entity)
+            for item in [*view.live, *view.history]:
+                linked.add(item.fact.source)
+                if item.fact.value.type.value == "ref" and isinstance(item.fact.value.v, str):
+                    linked.add(item.fact.value.v)
+            if self.write_note(str(entity_note_relpath(entity)), render_entity(view),
+                               f"entity note {entity}"):
+                changed += 1
+        for entity in sorted(linked - entities):  # a link target: written once, if missing
+            rel = str(entity_note_relpath(entity))
+            if not (self._ctx.root / rel).exists():
+                self.write_note(rel, render_entity(self._entity_view(index, entity)),
+                                f"entity note {entity}")
+                changed += 1
+        return changed
+
+    def _entity_view(self, index: Index, entity: str) -> EntityView:
+        live = index.query(Filters(entity=entity, limit=ENTITY_LIVE_LIMIT))
+        history = index.query(Filters(entity=entity, include_superseded=True,
+                                      include_expired=True, newest_first=True,
+                                      limit=HISTORY_LIMIT))
+        root = self._ctx.root
+
+        def shown(item: IndexedFact) -> EntityFact:
+            path = item.path if item.path and item.present and (root / item.path).exists() \
+                else None
+            return EntityFact(item.fact, path, item.live)
+
+        keys = {(entity, i.fact.relation, i.fact.scope.value) for i in live}
+        conflicts = []
+        for record in index.conflicts_on(keys):
+            rel = conflict_note_relpath(record.id, record.entity, record.relation, record.scope)
+            if record.status == "open" and (root / rel).exists():
+                conflicts.append((record.id, record.relation, record.scope, record.status))
+        return EntityView(entity, [shown(i) for i in live], [shown(i) for i in history],
+                          conflicts)
 
     def sync_conflict_notes(self, keys: Iterable[Key]) -> int:
         """Write or update the conflict note of every conflict on ``keys``; return how many
