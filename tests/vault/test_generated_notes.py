@@ -5,6 +5,7 @@ read-only open writes nothing."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -131,8 +132,19 @@ def test_read_only_open_writes_nothing(vault: Vault, home: Path) -> None:
     assert after == {k: v for k, v in before.items() if not k.startswith(".stigmem/")}
 
 
+# Properties notes carry: signed facts (§7.4), drafts and pending edits (`sign`, the
+# watcher's `stigmem_error`), conflict notes (§14.1).
+CONFLICT_PROPERTIES = {"stigmem_note", "conflict", "status", "entity", "relation", "scope",
+                       "fact_a", "fact_b", "winner", "value", "resolution"}
+
+
 def _fact_properties() -> set[str]:
-    return set(OBSIDIAN_TYPES) | {"sign", "stigmem_note", "stigmem_error"}
+    return set(OBSIDIAN_TYPES) | {"sign", "stigmem_error"} | CONFLICT_PROPERTIES
+
+
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+_NAME = re.compile(r"(?<![\w.])(?:note\.)?([A-Za-z_]\w*)(?![\w(])(?!\.)")
+_NOT_PROPERTIES = {"true", "false", "null", "file", "formula", "note", "this"}
 
 
 def _names(expr: object) -> set[str]:
@@ -145,7 +157,9 @@ def _names(expr: object) -> set[str]:
         for value in expr:
             found |= _names(value)
     elif isinstance(expr, str):
-        found |= set(re.findall(r"\bnote\.([A-Za-z_]+)", expr))
+        bare = _QUOTED.sub('""', expr)
+        bare = re.sub(r"\b(?:file|formula)\.\w+", "", bare)
+        found |= {m for m in _NAME.findall(bare) if m not in _NOT_PROPERTIES}
     return found
 
 
@@ -159,6 +173,10 @@ def check_bases(root: Path) -> list[Path]:
         for view in data["views"]:
             assert view["type"] in ("table", "cards", "list"), path
             named |= _names(view.get("filters"))
+            named |= {s["property"].removeprefix("note.") for s in view.get("sort", [])
+                      if not s["property"].startswith(("file.", "formula."))}
+            if "groupBy" in view:
+                named.add(view["groupBy"]["property"].removeprefix("note."))
             for prop in view.get("order", []):
                 if not prop.startswith(("file.", "formula.")):
                     named.add(prop.removeprefix("note."))
@@ -172,10 +190,10 @@ def test_init_installs_views_and_templates(vault: Vault) -> None:
     assert {p.stem for p in bases} >= {"live-facts", "open-conflicts", "recent-changes",
                                         "low-confidence", "pending"}
     assert (root / "templates/fact.md").read_text() == (REPO / "templates/fact.md").read_text()
-    import json
     assert json.loads((root / ".obsidian/templates.json").read_text()) == {"folder": "templates"}
-    tracked = set(vault._ctx.git.repo.index)  # type: ignore[union-attr]
-    assert {"templates/fact.md", ".obsidian/templates.json"} <= {e.path for e in tracked}
+    tracked = {e.path for e in vault._ctx.git.repo.index}  # type: ignore[union-attr]
+    assert {"templates/fact.md", ".obsidian/templates.json", *(
+        f"views/{p.name}" for p in bases)} <= tracked
 
 
 def test_example_vault_links_resolve_and_views_parse() -> None:
