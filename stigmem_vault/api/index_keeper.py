@@ -12,11 +12,13 @@ itself never signs anything.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,7 @@ _STALE_NOTE = re.compile(r"[0-9a-f]{12}\.md")  # a conflict note's id part and s
 # Bump when the rules that derive liveness/conflicts change: old indexes then rebuild.
 RULES_VERSION = "rules/2"
 
+ENTITY_NOTE_DELAY = 1.0  # seconds a write's entity notes wait, so a burst renders each once
 ENTITY_LIVE_LIMIT = 500  # live facts an entity note lists (an entity rarely has more)
 
 CarryOut = Callable[[list[str]], list[Change]]  # gesture paths -> what was done
@@ -79,6 +82,11 @@ class IndexKeeper:
         self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
         self._own_lock = threading.Lock()
         self.carry_out: CarryOut | None = None  # set by the façade for a writer
+        # Entities whose notes a write made stale, regenerated off the write path (a timer,
+        # flush, close): a burst of writes to one entity re-renders its note once.
+        self._dirty_entities: set[str] = set()
+        self._dirty_lock = threading.Lock()
+        self._dirty_timer: threading.Timer | None = None
 
     # ------------------------------------------------------------- the index itself
 
@@ -124,6 +132,10 @@ class IndexKeeper:
                          if s.cardinality is Cardinality.MULTI)
 
     def close(self) -> None:
+        with self._dirty_lock:
+            timer, self._dirty_timer = self._dirty_timer, None
+        if timer is not None:
+            timer.cancel()
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -250,7 +262,9 @@ class IndexKeeper:
             verdict, reason = attestation(fact, self._ctx.trust)  # we signed it: binding only
             records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
                                       verdict.value, reason, fact))
-        self.sync_notes(self._index.apply(records, []))
+        keys = self._index.apply(records, [])
+        self.sync_conflict_notes(keys)
+        self.defer_entity_notes(keys)  # not on the write path: see flush_entity_notes
 
     # ------------------------------------------------------------- own writes
 
@@ -287,8 +301,9 @@ class IndexKeeper:
 
     # ------------------------------------------------------------- notes the vault writes
 
-    def write_note(self, rel: str, text: str, note: str) -> bool:
-        """Write a generated or annotated note (not a fact); False if it was already so."""
+    def write_note(self, rel: str, text: str, note: str, sync: bool = True) -> bool:
+        """Write a generated or annotated note (not a fact); False if it was already so.
+        ``sync=False`` for a note rebuilt from the index anyway (an entity note): no fsync."""
         path = self._ctx.root / rel
         data = text.encode("utf-8")
         try:
@@ -299,7 +314,7 @@ class IndexKeeper:
         commits = self._writer_queue()
         commits.intend([(rel, data)])  # journaled first: see CommitQueue.intend
         try:
-            write_atomic(path, data, scratch=self._ctx.scratch)
+            write_atomic(path, data, scratch=self._ctx.scratch, sync=sync)
         except BaseException:
             commits.abandon([(rel, data)])
             raise
@@ -330,6 +345,41 @@ class IndexKeeper:
         keys = set(keys)
         return self.sync_conflict_notes(keys) + self.sync_entity_notes(keys)
 
+    def defer_entity_notes(self, keys: Iterable[Key]) -> None:
+        """Mark the entities on ``keys`` for regeneration within ENTITY_NOTE_DELAY seconds
+        (or at the next flush or close), off the caller's path."""
+        if self._commits is None:
+            return
+        with self._dirty_lock:
+            self._dirty_entities.update(entity for entity, _relation, _scope in keys)
+            if self._dirty_timer is None and self._dirty_entities:
+                # The timer holds the keeper weakly: a dropped vault is not kept alive by it.
+                self._dirty_timer = threading.Timer(ENTITY_NOTE_DELAY, _timed_entity_notes,
+                                                    (weakref.ref(self),))
+                self._dirty_timer.daemon = True
+                self._dirty_timer.start()
+
+    def timed_entity_notes(self) -> None:
+        with self._dirty_lock:
+            self._dirty_timer = None
+        # A vault closing under the timer, or a full disk: the entities stay marked and the
+        # next flush (or close) retries.
+        with contextlib.suppress(Exception):
+            self.flush_entity_notes()
+
+    def flush_entity_notes(self) -> int:
+        """Regenerate the entity notes that writes marked stale; return how many changed."""
+        with self._dirty_lock:
+            entities, self._dirty_entities = self._dirty_entities, set()
+        if not entities or self._commits is None or self._index is None:
+            return 0
+        try:
+            return self.sync_entity_notes((entity, "", "") for entity in entities)
+        except BaseException:
+            with self._dirty_lock:
+                self._dirty_entities |= entities
+            raise
+
     def sync_entity_notes(self, keys: Iterable[Key]) -> int:
         """Rewrite the entity note of every entity on ``keys``, and write the missing notes of
         the entities and sources those notes link to; return how many changed. Incremental:
@@ -348,13 +398,13 @@ class IndexKeeper:
                 if item.fact.value.type.value == "ref" and isinstance(item.fact.value.v, str):
                     linked.add(item.fact.value.v)
             if self.write_note(str(entity_note_relpath(entity)), render_entity(view),
-                               f"entity note {entity}"):
+                               f"entity note {entity}", sync=False):
                 changed += 1
         for entity in sorted(linked - entities):  # a link target: written once, if missing
             rel = str(entity_note_relpath(entity))
             if not (self._ctx.root / rel).exists():
                 self.write_note(rel, render_entity(self._entity_view(index, entity)),
-                                f"entity note {entity}")
+                                f"entity note {entity}", sync=False)
                 changed += 1
         return changed
 
@@ -545,6 +595,12 @@ class IndexKeeper:
         if status is not None and status not in ("open", "resolved", "obsolete"):
             raise InvalidFact("status", f"{status!r} is not one of: open, resolved, obsolete")
         return self.index.conflicts(status)
+
+
+def _timed_entity_notes(ref: weakref.ref[IndexKeeper]) -> None:
+    keeper = ref()
+    if keeper is not None:
+        keeper.timed_entity_notes()
 
 
 def _split_gestures(index: Index, found: Changes,

@@ -165,6 +165,7 @@ class Vault:
             return
         self._facts.close()
         if self.commits is not None:
+            self._keeper.flush_entity_notes()
             self.commits.close()
         self._keeper.close()
         self._ctx.closed = True
@@ -312,6 +313,7 @@ class Vault:
         """Commit everything pending in one signed commit; returns the commit id or None."""
         self._ctx.writer()
         assert self.commits is not None
+        self._keeper.flush_entity_notes()
         return self.commits.flush()
 
     # ----------------------------------------------------------------- the index

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 
 import yaml
@@ -71,6 +72,7 @@ def test_every_wikilink_in_generated_notes_resolves(vault: Vault) -> None:
 
 def test_conflict_note_table_links_escape_the_bar(vault: Vault) -> None:
     _populate(vault)
+    vault.flush()
     [note] = list((vault.root / "conflicts").rglob("*.md"))
     for row in note.read_text().splitlines():
         if row.startswith("| source") or row.startswith("| fact"):
@@ -87,13 +89,24 @@ def test_entity_notes_are_generated_and_committed(vault: Vault) -> None:
 
 def test_entity_notes_update_incrementally_on_write(vault: Vault) -> None:
     _populate(vault)
+    vault.flush()
     root = vault.root
     bob = root / entity_note_relpath("user:bob")
     atlas = root / entity_note_relpath("stigmem://acme/project/atlas")
     atlas_before = atlas.read_bytes()
     vault.assert_fact(entity="user:bob", relation="person:team", value="billing")
+    vault.flush()  # a write's entity notes are rendered off the write path: at latest here
     assert "billing" in bob.read_text()
     assert atlas.read_bytes() == atlas_before  # untouched entity: not rewritten
+
+
+def test_entity_notes_follow_writes_without_a_flush(vault: Vault) -> None:
+    vault.assert_fact(entity="user:dora", relation="person:city", value="Lima")
+    note = vault.root / entity_note_relpath("user:dora")
+    deadline = time.monotonic() + 10
+    while not note.exists() and time.monotonic() < deadline:  # the timer renders it
+        time.sleep(0.05)
+    assert "Lima" in note.read_text()
 
 
 def test_entity_notes_follow_watcher_ingest(vault: Vault, home: Path) -> None:
