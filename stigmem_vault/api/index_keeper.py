@@ -36,7 +36,7 @@ from stigmem_vault.model.hlc import HLC
 from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
 from stigmem_vault.model.relations import Cardinality
 from stigmem_vault.model.values import ValueType
-from stigmem_vault.vault.layout import entity_note_relpath
+from stigmem_vault.vault.layout import ENTITIES_DIR, entity_note_relpath
 from stigmem_vault.vault.notes import (
     HISTORY_LIMIT,
     ConflictView,
@@ -301,9 +301,8 @@ class IndexKeeper:
 
     # ------------------------------------------------------------- notes the vault writes
 
-    def write_note(self, rel: str, text: str, note: str, sync: bool = True) -> bool:
-        """Write a generated or annotated note (not a fact); False if it was already so.
-        ``sync=False`` for a note rebuilt from the index anyway (an entity note): no fsync."""
+    def write_note(self, rel: str, text: str, note: str) -> bool:
+        """Write a generated or annotated note (not a fact); False if it was already so."""
         path = self._ctx.root / rel
         data = text.encode("utf-8")
         try:
@@ -314,13 +313,13 @@ class IndexKeeper:
         commits = self._writer_queue()
         commits.intend([(rel, data)])  # journaled first: see CommitQueue.intend
         try:
-            write_atomic(path, data, scratch=self._ctx.scratch, sync=sync)
+            write_atomic(path, data, scratch=self._ctx.scratch)
         except BaseException:
             commits.abandon([(rel, data)])
             raise
         self.remember_write(rel, data)
         commits.add([(rel, data)], [note])
-        if self._index is not None:
+        if self._index is not None and not rel.startswith(ENTITIES_DIR + "/"):  # never scanned
             record = note_record(self._ctx.root, rel)
             if record:
                 self._index.apply([record], [])
@@ -398,13 +397,13 @@ class IndexKeeper:
                 if item.fact.value.type.value == "ref" and isinstance(item.fact.value.v, str):
                     linked.add(item.fact.value.v)
             if self.write_note(str(entity_note_relpath(entity)), render_entity(view),
-                               f"entity note {entity}", sync=False):
+                               f"entity note {entity}"):
                 changed += 1
         for entity in sorted(linked - entities):  # a link target: written once, if missing
             rel = str(entity_note_relpath(entity))
             if not (self._ctx.root / rel).exists():
                 self.write_note(rel, render_entity(self._entity_view(index, entity)),
-                                f"entity note {entity}", sync=False)
+                                f"entity note {entity}")
                 changed += 1
         return changed
 
