@@ -575,7 +575,7 @@ class StigmemClient:
 
     def conflicts(self, *, status: str | None = None, cursor: str | None = None,
                   limit: int | None = None) -> ConflictPage:
-        """Conflicts (status unresolved, resolved or obsolete), newest first."""
+        """Conflicts (status open or unresolved, resolved, obsolete, all), newest first."""
         params = _params(status=status, cursor=cursor, limit=limit)
         return ConflictPage.from_json(self._call("GET", "/v1/conflicts", params=params))
 

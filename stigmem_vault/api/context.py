@@ -11,6 +11,7 @@ service always reads them from here, never keeps a copy.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,10 @@ from stigmem_vault.vault.keys import KeyStore
 from stigmem_vault.vault.trust import TrustStore
 
 NOTICES_FILE = ".stigmem/local/notices.log"
+
+# How a front end hears about long work: (what, done, total), e.g. ("indexing", 1200, 20000).
+# The API never prints; the CLI turns this into a progress bar on a terminal.
+ProgressHook = Callable[[str, int, int], None]
 
 
 @dataclass(eq=False)
@@ -43,6 +48,7 @@ class VaultContext:
     node_key: SigningKey | None
     read_only: bool
     closed: bool = False
+    progress: ProgressHook | None = None  # told about long work (indexing, importing)
     # Temp files of durable writes, out of the watcher's sight (see vault/store.py).
     scratch: Path = field(init=False)
 
@@ -71,7 +77,8 @@ class VaultContext:
         if key is None:
             raise IdentityError(
                 f"the private key of {source} ({kid}) is not held on this machine "
-                f"(looked in {self.keys.dir}); set STIGMEM_HOME to where it lives")
+                f"(looked in {self.keys.dir}, under $STIGMEM_HOME, default ~/.config/stigmem); "
+                f"set STIGMEM_HOME to the directory that holds it")
         return key
 
     def signing_key_for(self, source: str) -> SigningKey:

@@ -238,7 +238,10 @@ class Federation:
         records: list[FileRecord] = []
         data: dict[str, bytes] = {}
         safe_dirs: set[PurePosixPath] = set()
-        for item in incoming:
+        hook = self._ctx.progress
+        for number, item in enumerate(incoming, 1):
+            if hook is not None and (number % 100 == 0 or number == len(incoming)):
+                hook("importing", number, len(incoming))
             # The pull refused unsafe names; resolving each folder once keeps symlinked folders
             # from redirecting a write outside the vault.
             parent = PurePosixPath(item.path).parent

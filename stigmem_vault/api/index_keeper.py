@@ -32,7 +32,7 @@ from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord, Key
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
 from stigmem_vault.model.fact import Fact, Scope, TrustClass, parse_enum
-from stigmem_vault.model.hlc import HLC
+from stigmem_vault.model.hlc import as_of_stamp
 from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
 from stigmem_vault.model.relations import Cardinality
 from stigmem_vault.model.values import ValueType
@@ -144,7 +144,12 @@ class IndexKeeper:
 
     def refresh(self, progress: Progress | None = None) -> ScanReport:
         """Bring the index in step with the files; a writer also carries out the gestures
-        made while nobody watched (an edited or deleted signed fact, a draft)."""
+        made while nobody watched (an edited or deleted signed fact, a draft). Without
+        ``progress``, the vault's progress hook hears about it as "indexing"."""
+        hook = self._ctx.progress
+        if progress is None and hook is not None:
+            def progress(done: int, total: int) -> None:
+                hook("indexing", done, total)
         index = self._open()
         self._stale = False
         ctx = self._ctx
@@ -499,7 +504,7 @@ class IndexKeeper:
         if value_type is not None:
             value_type = parse_enum(ValueType, value_type, "value_type").value  # String -> string
         if as_of is not None:
-            HLC.parse(as_of, "as_of")
+            as_of = as_of_stamp(as_of)  # an HLC stamp or an ISO 8601 time
         return Filters(
             entity=normalize_identifier(entity, "entity") if entity else None,
             relation=normalize_relation(relation) if relation else None,

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from stigmem_vault.api.context import ProgressHook
 from stigmem_vault.canonical.signing import format_timestamp, key_id, verify_key_from_id
 from stigmem_vault.errors import InvalidFact
 from stigmem_vault.model.identifiers import normalize_source, source_kind
@@ -25,9 +26,10 @@ def node_id_for(public_key: bytes) -> str:
     return hashlib.sha256(public_key).hexdigest()[:16]
 
 
-def create_vault(root: Path, owner: str, keys: KeyStore,
-                 template: Path | None = None) -> list[tuple[str, str]]:
-    """Create the vault; return the template files that were not imported, with the reason."""
+def create_vault(root: Path, owner: str, keys: KeyStore, template: Path | None = None,
+                 progress: ProgressHook | None = None) -> list[tuple[str, str]]:
+    """Create the vault; return the template files that were not imported, with the reason.
+    ``progress`` hears ("importing", done, total) while a template's facts are copied."""
     owner = normalize_source(owner, "owner")
     if source_kind(owner) != "user":
         raise InvalidFact("owner", f"must be a person (user:NAME), not {owner}")
@@ -74,7 +76,7 @@ def create_vault(root: Path, owner: str, keys: KeyStore,
     imported: list[str] = []
     skipped: list[tuple[str, str]] = []
     if template is not None:
-        template_bindings, imported, skipped = _import_template(template, root)
+        template_bindings, imported, skipped = _import_template(template, root, progress)
         # The new owner endorses the template's identities: same keys, re-signed bindings.
         bindings += [make_binding(b.source, b.key, now, owner_key) for b in template_bindings]
     for binding in bindings:
@@ -93,7 +95,8 @@ def create_vault(root: Path, owner: str, keys: KeyStore,
     return skipped
 
 
-def _import_template(template: Path, root: Path) -> tuple[list[Binding], list[str], list[tuple[str, str]]]:
+def _import_template(template: Path, root: Path, progress: ProgressHook | None = None,
+                     ) -> tuple[list[Binding], list[str], list[tuple[str, str]]]:
     """Copy a template vault's valid facts and schemas; return its valid bindings too.
 
     Only what verifies against the template's own trust store is imported: facts are copied
@@ -111,7 +114,10 @@ def _import_template(template: Path, root: Path) -> tuple[list[Binding], list[st
             write_atomic(root / rel, path.read_bytes())
             imported.append(rel)
     facts_dir = template / FACTS_DIR
-    for path in sorted(facts_dir.rglob("*.md")) if facts_dir.is_dir() else []:
+    paths = sorted(facts_dir.rglob("*.md")) if facts_dir.is_dir() else []
+    for number, path in enumerate(paths, 1):
+        if progress is not None and (number % 100 == 0 or number == len(paths)):
+            progress("importing", number, len(paths))
         rel = path.relative_to(template).as_posix()
         item = verify_file(template, rel, trust)
         if not item.ok or item.fact is None:

@@ -38,7 +38,7 @@ from nacl.signing import SigningKey
 
 from stigmem_vault.api.access import AccessControl, Principal
 from stigmem_vault.api.commits import CommitQueue, Recovery, pid_alive
-from stigmem_vault.api.context import VaultContext
+from stigmem_vault.api.context import ProgressHook, VaultContext
 from stigmem_vault.api.facts import FactWriter, infer_type
 from stigmem_vault.api.federation import Federation, PeerInfo, SyncReport
 from stigmem_vault.api.gestures import GestureApplier
@@ -86,7 +86,8 @@ class Vault:
     """An open vault: its files, keys, trust store, schemas, clock, git history and index."""
 
     def __init__(self, root: Path, home: Path, *, commit_every: int = COMMIT_EVERY,
-                 commit_delay: float | None = COMMIT_DELAY, read_only: bool = False) -> None:
+                 commit_delay: float | None = COMMIT_DELAY, read_only: bool = False,
+                 progress: ProgressHook | None = None) -> None:
         keys = KeyStore(home)
         config = cfg.read_vault_config(root)  # first: "not a vault" beats everything
         keys.check_outside(root)
@@ -99,13 +100,16 @@ class Vault:
         cfg.refuse_key_material(root, _all_paths(root, git))
         ctx = VaultContext(root, keys, config, node, git,
                            TrustStore.load(root, config.owner_keys()), cfg.load_schemas(root),
-                           None, None, read_only)
+                           None, None, read_only, progress=progress)
         if node is not None:
             ctx.clock = Clock(node.node_id, root / cfg.CLOCK_FILE)
             try:
                 ctx.node_key = ctx.require_key(node.key, node.source)
-            except IdentityError as exc:  # this clone cannot sign commits: the vault is unusable
-                raise VaultConfigError(str(exc), root) from None
+            except IdentityError as exc:
+                # Reading needs no private key: a read-only open lists and verifies without
+                # one. Writing does (this clone cannot sign commits without it).
+                if not read_only:
+                    raise VaultConfigError(str(exc), root) from None
         self._ctx = ctx
         # What the next commit contains, and only that. A read-only open has none: it never
         # writes to the vault, takes its write lock or recovers.
@@ -136,15 +140,19 @@ class Vault:
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, home: str | os.PathLike[str] | None = None,
              commit_every: int = COMMIT_EVERY, commit_delay: float | None = COMMIT_DELAY,
-             read_only: bool = False) -> Vault:
+             read_only: bool = False, progress: ProgressHook | None = None) -> Vault:
+        """Open the vault at ``path``. ``progress(what, done, total)`` hears about long work
+        (the first index of a fresh clone, a sync's import); the API itself never prints."""
         return cls(Path(path).resolve(), Path(home) if home else stigmem_home(),
-                   commit_every=commit_every, commit_delay=commit_delay, read_only=read_only)
+                   commit_every=commit_every, commit_delay=commit_delay, read_only=read_only,
+                   progress=progress)
 
     @classmethod
     def init(cls, path: str | os.PathLike[str], *, owner: str,
              home: str | os.PathLike[str] | None = None,
              template: str | os.PathLike[str] | None = None,
-             commit_every: int = COMMIT_EVERY, commit_delay: float | None = COMMIT_DELAY) -> Vault:
+             commit_every: int = COMMIT_EVERY, commit_delay: float | None = COMMIT_DELAY,
+             progress: ProgressHook | None = None) -> Vault:
         """Create a vault: git repo, .stigmem/, owner and node identities, first signed commit.
 
         With ``template`` (another vault's folder), its valid facts, schemas and identities
@@ -155,8 +163,9 @@ class Vault:
         root = Path(path).resolve()
         home_dir = Path(home) if home else stigmem_home()
         skipped = create_vault(root, owner, KeyStore(home_dir),
-                               Path(template).resolve() if template else None)
-        vault = cls(root, home_dir, commit_every=commit_every, commit_delay=commit_delay)
+                               Path(template).resolve() if template else None, progress)
+        vault = cls(root, home_dir, commit_every=commit_every, commit_delay=commit_delay,
+                    progress=progress)
         vault.init_report = skipped
         return vault
 
@@ -437,7 +446,11 @@ class Vault:
         return self._inspector.verify(paths, progress=progress)
 
     def explain(self, path: str) -> Explanation:
-        """Everything a human needs to check one fact file by hand."""
+        """Everything a human needs to check one fact file by hand. ``path`` is the file, or a
+        fact id (or an unambiguous prefix of 8+ hex digits) when no such file exists."""
+        if not Path(path).exists() and _looks_like_id(path):
+            item = self._keeper.lookup(path)
+            path = str(self.root / (item.path or fact_relpath(item.fact)))
         return self._inspector.explain(path)
 
     # ----------------------------------------------------------------- access
@@ -528,3 +541,9 @@ def _clear_scratch(scratch: Path) -> None:
         parts = name.rsplit(".", 3)
         if len(parts) == 4 and parts[1].isdigit() and not pid_alive(int(parts[1])):
             (scratch / name).unlink(missing_ok=True)
+
+
+def _looks_like_id(text: str) -> bool:
+    """A fact id or a prefix of one (8-64 hex digits), as ``get`` and ``provenance`` take."""
+    wanted = text.strip().lower()
+    return 8 <= len(wanted) <= 64 and all(c in "0123456789abcdef" for c in wanted)

@@ -54,10 +54,14 @@ def open_vault(**options: Any) -> Iterator[Vault]:
     its write lock, recovers another writer's files or carries out gestures).
     """
     path = state().vault or os.getcwd()
+    one_shot = "commit_delay" not in options  # serve, watch, mcp run long and log instead
     # One process, one batch: no commit timer; close() commits what the command wrote.
     options.setdefault("commit_delay", None)
-    with Vault.open(path, **options) as vault:
-        yield vault
+    with ExitStack() as stack:
+        if one_shot:
+            options.setdefault("progress", progress_hook(stack))
+        with Vault.open(path, **options) as vault:
+            yield vault
 
 
 # Below this many files a progress bar would only flicker.
@@ -80,15 +84,42 @@ class Progress:
         if self._bar is None:
             if total < PROGRESS_MIN_FILES:
                 return
-            self._bar = self._stack.enter_context(
-                click.progressbar(length=total, label=self._label, file=sys.stderr))
+            self._bar = click.progressbar(length=total, label=self._label, file=sys.stderr)
+            self._bar.__enter__()
+            self._stack.callback(self._finish)  # an interrupted run ends its line too
         self._bar.update(done - self._done)
         self._done = done
+        if done >= total:  # end the line now, before the command prints its answer
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._bar is not None:
+            bar, self._bar, self._done = self._bar, None, 0
+            bar.__exit__(None, None, None)
+
+
+class ProgressBars:
+    """The API's progress hook (``what, done, total``): one bar per kind of work, on stderr."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self._bars: dict[str, Progress] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        bar = self._bars.get(what)
+        if bar is None:
+            bar = self._bars[what] = Progress(self._stack, what)
+        bar(done, total)
 
 
 def progress_bar(stack: ExitStack, label: str) -> Progress | None:
     """A progress bar only when a person watches stderr (never in pipes, logs or tests)."""
     return Progress(stack, label) if sys.stderr.isatty() else None
+
+
+def progress_hook(stack: ExitStack) -> ProgressBars | None:
+    """The API's progress hook, only when a person watches stderr (as ``progress_bar``)."""
+    return ProgressBars(stack) if sys.stderr.isatty() else None
 
 
 # ----------------------------------------------------------------- output

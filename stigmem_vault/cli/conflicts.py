@@ -50,22 +50,23 @@ def _print_conflict(record: ConflictRecord) -> None:
 
 
 @click.command("conflicts", short_help="List open, resolved and obsolete conflicts.")
-@click.option("--status", type=click.Choice(["open", "resolved", "obsolete"]),
-              help="Only conflicts with this status (default: all, newest first).")
+@click.option("--status", type=click.Choice(["open", "resolved", "obsolete", "all"]),
+              default="all", show_default=True,
+              help="Only conflicts with this status (newest first).")
 @json_option
-def conflicts_cmd(status: str | None) -> None:
+def conflicts_cmd(status: str) -> None:
     """List contradictions: two live facts with different values for one entity, relation, scope.
 
     A conflict is resolved by a signed fact of the vault owner (`stigmem resolve`), or
     obsolete when one side stopped being live otherwise.
     """
     with open_vault(read_only=True) as vault:
-        records = vault.conflicts(status)
+        records = vault.conflicts(None if status == "all" else status)
     if state().json:
         echo_json([_conflict_dict(r) for r in records])
         return
     if not records:
-        click.echo("no conflicts" if status is None else f"no {status} conflicts")
+        click.echo("no conflicts" if status == "all" else f"no {status} conflicts")
         return
     for number, record in enumerate(records):
         if number:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from types import FrameType
 
 import click
@@ -110,14 +110,15 @@ def serve_cmd(host: str, port: int, auth: AuthMode, attestation: AttestationMode
                 watching = "watcher on" if settings.watch and vault.writable else "no watcher"
                 syncing = sync_interval > 0 and vault.writable
                 watching += f", sync every {sync_interval:g}s" if syncing else ", no background sync"
-                listen = replace(settings, node_url=None).url
                 announced = f", announced as {node_url}" if node_url else ""
-                click.echo(f"serving {vault.root} on {listen}{announced} (auth {settings.auth}, "
-                           f"attestation {settings.attestation_mode}, {watching}; "
-                           f"Ctrl-C to stop)", err=True)
+                def ready(url: str) -> None:  # the socket is bound: connections are accepted
+                    click.echo(f"listening on {url}: serving {vault.root}{announced} "
+                               f"(auth {settings.auth}, attestation {settings.attestation_mode}, "
+                               f"{watching}; Ctrl-C to stop)", err=True)
+
                 stop_sync = vault.background_sync(sync_interval) if syncing else None
                 try:
-                    serve(vault, settings)
+                    serve(vault, settings, on_ready=ready)
                 finally:
                     if stop_sync is not None:
                         stop_sync.set()

@@ -51,9 +51,10 @@ def _filter_options(func: F) -> F:
                      help="Leave out facts in an open conflict (shown, flagged, by default)."),
         click.option("--include-unverified", is_flag=True,
                      help="Also facts whose file does not verify (unattested, forged, ...)."),
-        click.option("--as-of", metavar="HLC",
-                     help="The vault as it stood at this HLC stamp: facts written up to then "
-                          "and live then (FLAGS still describe them now)."),
+        click.option("--as-of", metavar="WHEN",
+                     help="The vault as it stood at WHEN, an HLC stamp or an ISO 8601 time "
+                          "(2026-05-01T12:00:00Z): facts written up to then and live then "
+                          "(FLAGS still describe them now)."),
         click.option("--limit", metavar="N", type=click.IntRange(min=1),
                      help="At most N facts (oldest first)."),
     ]

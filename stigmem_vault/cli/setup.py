@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import asdict
 
 import click
 
 from stigmem_vault.api.results import RemoteStatus, Status
 from stigmem_vault.api.vault import Vault
-from stigmem_vault.cli.common import echo_json, fields, json_option, open_vault, state
+from stigmem_vault.cli.common import echo_json, fields, json_option, open_vault, progress_hook, state
 
 
 def _status_rows(status: Status) -> list[tuple[str, object]]:
@@ -45,8 +46,10 @@ def _remote_line(row: RemoteStatus) -> str:
 @json_option
 def init_cmd(path: str, owner: str, template: str | None) -> None:
     """Create a vault at PATH: git repository, owner and node keys, first signed commit."""
-    with Vault.init(path, owner=owner, template=template, commit_delay=None) as vault:
-        status = vault.status()
+    with ExitStack() as stack, Vault.init(path, owner=owner, template=template,
+                                          commit_delay=None,
+                                          progress=progress_hook(stack)) as vault:
+        status = vault.status()  # the first index: 20k imported facts take seconds
         skipped = vault.init_report
     facts = sum(status.facts_by_scope.values())
     if state().json:

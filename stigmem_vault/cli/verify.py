@@ -54,7 +54,8 @@ def _print_explanation(exp: Explanation) -> None:
 @click.command("verify")
 @click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH]...")
 @click.option("--explain", is_flag=True,
-              help="For one FILE: print its canonical bytes, ids, signer key, bound sources, verdict.")
+              help="For one FILE (or fact id, or a prefix of 8+ hex digits): print its canonical "
+                   "bytes, ids, signer key, bound sources, verdict.")
 @json_option
 def verify_cmd(paths: tuple[str, ...], explain: bool) -> None:
     """Verify fact files (all, or those under PATHs): id, signature, signer binding.
@@ -64,7 +65,7 @@ def verify_cmd(paths: tuple[str, ...], explain: bool) -> None:
     ctx = click.get_current_context()
     if explain:
         if len(paths) != 1:
-            raise click.UsageError("--explain needs exactly one FILE")
+            raise click.UsageError("--explain needs exactly one FILE or fact id")
         with open_vault(read_only=True) as vault:
             exp = vault.explain(paths[0])
         if state().json:

@@ -442,7 +442,9 @@ def neighbors(request: Request,
 # ---------------------------------------------------------------- conflicts
 
 _STATUS_OUT = {"open": "unresolved", "resolved": "resolved", "obsolete": "obsolete"}
-_STATUS_IN = {"unresolved": "open", "open": "open", "resolved": "resolved", "obsolete": "obsolete"}
+# The vocabulary of every surface (open, resolved, obsolete, all), plus upstream's unresolved.
+_STATUS_IN: dict[str, str | None] = {"open": "open", "unresolved": "open", "resolved": "resolved",
+                                     "obsolete": "obsolete", "all": None}
 
 
 @router.get("/v1/conflicts", tags=["conflicts"], summary="List conflicts", response_model=None,
@@ -451,15 +453,18 @@ _STATUS_IN = {"unresolved": "open", "open": "open", "resolved": "resolved", "obs
                        **errors(400, *AUTH, 422)})
 def conflicts(request: Request, principal: Principal = reader,
               status: Annotated[str | None, Query(
-                  description="unresolved, resolved or obsolete (default: all)",
-                  json_schema_extra={"enum": ["unresolved", "resolved", "obsolete"]})] = None,
+                  description="open (upstream's unresolved is the same), resolved, obsolete "
+                              "or all (the default)",
+                  json_schema_extra={"enum": ["open", "unresolved", "resolved", "obsolete",
+                                              "all"]})] = None,
               cursor: Annotated[str | None, Query(description="the cursor of the previous "
                                                               "page")] = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     """Contradictions between live facts on one (entity, relation, scope), with both facts."""
     if status is not None and status not in _STATUS_IN:
         raise HTTPException(400, detail={"code": "invalid_parameter", "field": "status",
-                                         "message": "status is unresolved, resolved or obsolete"})
+                                         "message": "status is open (or unresolved), "
+                                                    "resolved, obsolete or all"})
     records = _view(request, principal).conflicts(_STATUS_IN[status] if status else None)
     after = _cursor(cursor)
     if after is not None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -43,12 +44,33 @@ def _server(vault: Vault, settings: NodeSettings) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def serve(vault: Vault, settings: NodeSettings) -> None:
-    """Serve until interrupted (SIGINT/SIGTERM), with the watcher running inside the node."""
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling ``on_ready`` its URL once its socket is bound and listening."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[str], None] | None) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self._on_ready is not None and self.started and not self.should_exit:
+            bound = self.servers[0].sockets if self.servers else []
+            host, port = self.config.host, bound[0].getsockname()[1] if bound else self.config.port
+            self._on_ready(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+
+
+def serve(vault: Vault, settings: NodeSettings,
+          on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM), with the watcher running inside the node.
+
+    ``on_ready(url)`` is called once the listening socket is bound: a connection made after
+    it is accepted.
+    """
     settings.check()
     watcher = vault.watch() if settings.watch and vault.writable else None
     try:
-        _server(vault, settings).run()
+        server = _server(vault, settings)
+        _Server(server.config, on_ready).run()
     finally:
         if watcher is not None:
             watcher.stop()

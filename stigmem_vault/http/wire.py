@@ -17,7 +17,7 @@ from stigmem_vault.api.results import IndexedFact, Recalled
 from stigmem_vault.errors import InvalidFact
 from stigmem_vault.http.schemas import ScopeName, TrustClassName, ValueTypeName
 from stigmem_vault.model.fact import parse_fact_ref
-from stigmem_vault.model.hlc import HLC
+from stigmem_vault.model.hlc import as_of_stamp
 from stigmem_vault.model.identifiers import check_scalar_values
 from stigmem_vault.model.values import Value, parse_iso_datetime
 
@@ -94,11 +94,7 @@ def _by_model(check: Callable[[str, str], object], raw: object, field: str) -> o
 
 def as_of_hlc(raw: str) -> str:
     """An HLC, or an ISO time turned into the highest HLC of that millisecond."""
-    try:
-        return str(HLC.parse(raw, "as_of"))
-    except InvalidFact:
-        moment = parse_iso_datetime(raw, "as_of")
-        return str(HLC(int(moment.timestamp() * 1000), 999_999, "zzzzzzzzzzzzzzzz"))
+    return as_of_stamp(raw)
 
 
 class DerivedLinkIn(BaseModel):

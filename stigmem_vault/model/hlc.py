@@ -52,6 +52,22 @@ class HLC:
         return cls(int(match.group(1)), int(match.group(2)), match.group(3))
 
 
+def as_of_stamp(raw: str, field: str = "as_of") -> str:
+    """An ``--as-of`` point: an HLC stamp as given, or an ISO 8601 time turned into the highest
+    HLC of that millisecond (everything written up to and within it)."""
+    from stigmem_vault.model.values import parse_iso_datetime  # values imports the model's core
+
+    try:
+        return str(HLC.parse(raw, field))
+    except InvalidFact:
+        try:
+            moment = parse_iso_datetime(raw, field)
+        except InvalidFact:
+            raise InvalidFact(field, f"{raw!r} is neither an HLC stamp (as in a fact's hlc) "
+                                     "nor an ISO 8601 time (2026-05-01T12:00:00Z)") from None
+        return str(HLC(int(moment.timestamp() * 1000), 999_999, "z" * 16))
+
+
 def validate_node_id(node: str) -> str:
     if not _NODE_ID.fullmatch(node):
         raise InvalidFact("node_id", f"{node!r} must be 1-64 of [a-z0-9-], not starting with '-'")

@@ -27,6 +27,7 @@ MAX_IDENTIFIER_LENGTH = 512
 _WHITESPACE = re.compile(r"\s+")
 _FORMAL = re.compile(r"^stigmem://([^/]+)/([^/]+)/(.+)$")
 _INFORMAL = re.compile(r"^([a-z][a-z0-9+.-]*):(.+)$")
+_EMPTY_NAME = re.compile(r"^[a-z][a-z0-9+.-]*:$")  # user: with nothing after the colon
 # Characters an identifier may not contain anywhere: controls, and the few that break
 # Markdown links, YAML plain scalars or file names on common systems.
 _FORBIDDEN = re.compile(r'[\x00-\x1f\x7f-\x9f"<>\\|`\[\]{}#^]')
@@ -63,12 +64,16 @@ def normalize_identifier(raw: object, field: str) -> str:
     if text.startswith("stigmem://"):
         match = _FORMAL.match(text)
         if not match:
+            empty = " (its id is empty)" if re.match(r"^stigmem://[^/]+/[^/]+/?$", text) else ""
             raise InvalidFact(
-                field, f"{text!r} is not of the form stigmem://authority/type/id"
+                field, f"{text!r} is not of the form stigmem://authority/type/id{empty}"
             )
         if any(part in (".", "..") for part in match.group(3).split("/")) or "//" in text[10:]:
             raise InvalidFact(field, f"{text!r} has an empty, '.' or '..' path segment")
         return text
+    if _EMPTY_NAME.match(text):
+        raise InvalidFact(field, f"{text!r} has an empty name; give one after the colon, "
+                                 f"such as {text}alice")
     if not _INFORMAL.match(text):
         raise InvalidFact(
             field,

@@ -135,7 +135,7 @@ def test_explain_needs_exactly_one_file(cli_vault: CliVault, fact: dict[str, obj
     result = cli_vault("verify", "--explain", *paths)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "error: --explain needs exactly one FILE (see `stigmem verify --help`)"]
+        "error: --explain needs exactly one FILE or fact id (see `stigmem verify --help`)"]
 
 
 def test_verify_json_reports_counts_and_problems(cli_vault: CliVault, fact: dict[str, object]) -> None:

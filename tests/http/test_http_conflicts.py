@@ -135,3 +135,17 @@ def test_only_the_owner_settles_other_authors_conflicts(node: Node) -> None:
         codex.resolve(conflict_id, winning_fact_id="a")
     assert (caught.value.status, caught.value.code) == (403, "resolution_requires_owner")
     assert codex.conflicts(status="unresolved").conflicts[0].conflict_id == conflict_id
+
+
+def test_conflicts_status_takes_the_vocabulary_of_every_surface(node: Node) -> None:
+    """open, resolved, obsolete, all (as the CLI and MCP take them), and upstream's unresolved."""
+    disagree(node)
+    client = node.client("codex")
+    [conflict] = client.conflicts().conflicts
+    for status in ("open", "unresolved", "all"):
+        assert [c.conflict_id for c in client.conflicts(status=status).conflicts] == \
+            [conflict.conflict_id], status
+    assert client.conflicts(status="obsolete").conflicts == ()
+    response = client.request("GET", "/v1/conflicts", params={"status": "pending"})
+    assert response.status_code == 400
+    assert "open (or unresolved), resolved, obsolete or all" in response.text
