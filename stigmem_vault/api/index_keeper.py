@@ -386,7 +386,8 @@ class IndexKeeper:
 
     def sync_entity_notes(self, keys: Iterable[Key]) -> int:
         """Rewrite the entity note of every entity on ``keys``, and write the missing notes of
-        the entities and sources those notes link to; return how many changed. Incremental:
+        the entities and sources that those notes, and every fact note on those entities,
+        link to; return how many changed. Incremental:
         only the touched entities are read from the index. A read-only open writes none."""
         if self._commits is None:
             return 0
@@ -397,10 +398,8 @@ class IndexKeeper:
         changed = 0
         for entity in sorted(entities):
             view = self._entity_view(index, entity)
-            for item in [*view.live, *view.history]:
-                linked.add(item.fact.source)
-                if item.fact.value.type.value == "ref" and isinstance(item.fact.value.v, str):
-                    linked.add(item.fact.value.v)
+            # Every fact note on the entity links its source (and ref value), listed here or not.
+            linked |= index.linked_names(entity)
             if self.write_note(str(entity_note_relpath(entity)), render_entity(view),
                                f"entity note {entity}"):
                 changed += 1
@@ -628,6 +627,8 @@ def _conflict_view(index: Index, record: ConflictRecord) -> ConflictView | None:
     if record.fact_a is None or record.fact_b is None:
         return None
     resolution = index.get(record.resolution) if record.resolution else None
+    paths = {item.fact.id: item.path for item in (record.fact_a, record.fact_b, resolution)
+             if item is not None and item.path and item.present}
     return ConflictView(record.id, record.entity, record.relation, record.scope, record.status,
                         record.fact_a.fact, record.fact_b.fact,
-                        resolution.fact if resolution else None)
+                        resolution.fact if resolution else None, paths)

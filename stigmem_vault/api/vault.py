@@ -157,6 +157,7 @@ class Vault:
 
         With ``template`` (another vault's folder), its valid facts, schemas and identities
         are imported; the new owner endorses the template's keys by re-signing their bindings.
+        The imported facts are then indexed and their entity and conflict notes committed.
         """
         from stigmem_vault.api.setup import create_vault  # setup is only needed once
 
@@ -167,6 +168,11 @@ class Vault:
         vault = cls(root, home_dir, commit_every=commit_every, commit_delay=commit_delay,
                     progress=progress)
         vault.init_report = skipped
+        if template is not None:
+            # Index the imported facts now and commit their entity and conflict notes, so the
+            # links in the imported fact notes resolve in the vault a person opens next.
+            vault.refresh()
+            vault.flush()
         return vault
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ signed resolution fact by the vault owner, and the note is then marked resolved.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from stigmem_vault.model.fact import Fact
@@ -38,6 +38,8 @@ class ConflictView:
     fact_a: Fact
     fact_b: Fact
     resolution: Fact | None = None
+    # Where each fact's file is, when not at its canonical path (a note links to the file).
+    paths: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,10 @@ def conflict_note_relpath(conflict_id: str, entity: str, relation: str, scope: s
 
 
 def render_conflict(view: ConflictView) -> str:
+    def fact_link(fact: Fact, label: str, in_table: bool = False) -> str:
+        path = view.paths.get(fact.id)
+        return wikilink(PurePosixPath(path) if path else fact_relpath(fact), label, in_table)
+
     props: dict[str, frontmatter.Flat] = {
         "stigmem_note": NOTE_KIND,
         "conflict": view.id,
@@ -74,7 +80,7 @@ def render_conflict(view: ConflictView) -> str:
             ("trust", lambda f: f.trust.value),
             ("hlc", lambda f: f"`{f.hlc}`"),
             ("asserted", lambda f: f.timestamp),
-            ("fact", lambda f: wikilink(fact_relpath(f), f.id[:12], True))]
+            ("fact", lambda f: fact_link(f, f.id[:12], True))]
     table = ["| | A | B |", "|---|---|---|"]
     table += [f"| {name} | {show(view.fact_a)} | {show(view.fact_b)} |" for name, show in rows]
     entity_link = wikilink(entity_note_relpath(view.entity), view.entity)
@@ -88,7 +94,7 @@ def render_conflict(view: ConflictView) -> str:
     elif view.resolution is not None:
         lines += ["> [!success] Resolved",
                   f"> by {view.resolution.source} with value `{view.resolution.value.display()}`: "
-                  + wikilink(fact_relpath(view.resolution), view.resolution.id[:12])]
+                  + fact_link(view.resolution, view.resolution.id[:12])]
     else:
         lines += [f"> [!info] This conflict is {view.status}: one of the facts is no longer live."]
     return "---\n" + frontmatter.dump(props) + "---\n" + "\n".join(lines) + "\n"

@@ -2,8 +2,9 @@
 YAML read by Obsidian's core Bases plugin), the fact template (``templates/fact.md``) and the
 Templates plugin's setting pointing at it (``.obsidian/templates.json``).
 
-The views filter on the properties fact notes carry (§7.4), conflict notes carry (§14.1) and
-drafts carry (``sign``); none of them is part of the signed format.
+The views name only properties that fact notes (§7.4), conflict notes (§14.1) and drafts
+(the template's properties, the watcher's ``stigmem_error``) carry; none of these files is
+part of the signed format.
 """
 
 from __future__ import annotations
@@ -38,19 +39,22 @@ _FACT_COLUMNS = """\
 
 BASES: dict[str, str] = {
     "live-facts": """\
-# Signed facts whose validity has not run out, newest first. A fact that was amended is
-# replaced by its amendment: the entity notes (entities/) show only the live values.
+# Signed facts in force: not retracted (confidence 0) and not expired, grouped by entity.
+# A fact file stays in facts/ after it is amended or replaced, and Bases cannot tell: the
+# entity notes (entities/) list only the live values.
 filters:
   and:
     - file.inFolder("facts")
-    - file.ext == "md"
+    - 'file.ext == "md"'
 views:
   - type: table
     name: Live facts
     filters:
-      or:
-        - "!valid_until"
-        - 'date(valid_until) > now()'
+      and:
+        - "confidence > 0"
+        - or:
+            - "!valid_until"
+            - "date(valid_until) > now()"
     groupBy:
       property: entity
       direction: ASC
@@ -81,7 +85,7 @@ views:
 filters:
   and:
     - file.inFolder("facts")
-    - file.ext == "md"
+    - 'file.ext == "md"'
 views:
   - type: table
     name: Recent changes
@@ -91,42 +95,53 @@ views:
         direction: DESC
 """ + _FACT_COLUMNS,
     "low-confidence": """\
-# Facts to double-check: low confidence, or marked stale-risk by their source.
+# Facts to double-check: low confidence, or marked stale-risk by their source (retractions,
+# confidence 0, are left out).
 filters:
   and:
     - file.inFolder("facts")
-    - file.ext == "md"
+    - 'file.ext == "md"'
 views:
   - type: table
     name: Low confidence or stale-risk
     filters:
-      or:
-        - "confidence < 0.7"
-        - 'trust == "stale-risk"'
+      and:
+        - "confidence > 0"
+        - or:
+            - "confidence < 0.7"
+            - 'trust == "stale-risk"'
     sort:
       - property: confidence
         direction: ASC
 """ + _FACT_COLUMNS,
     "pending": """\
-# What is not signed yet: drafts in inbox/ and notes whose sign box is not ticked (a new
-# draft from the template, or an edit of a signed fact). Tick sign to sign them.
+# What is not signed yet: every note in inbox/, drafts anywhere else (a note with entity and
+# relation but no signature, e.g. from templates/fact.md), and notes stigmem could not sign
+# (stigmem_error says why).
 filters:
   and:
-    - file.ext == "md"
+    - 'file.ext == "md"'
     - not:
         - file.inFolder("templates")
     - or:
         - file.inFolder("inbox")
-        - "sign == false"
+        - 'file.hasProperty("stigmem_error")'
+        - and:
+            - 'file.hasProperty("entity")'
+            - 'file.hasProperty("relation")'
+            - '!file.hasProperty("signature")'
 views:
   - type: table
-    name: Pending drafts and edits
+    name: Pending drafts
+    sort:
+      - property: file.mtime
+        direction: DESC
     order:
       - file.name
       - file.folder
-      - sign
       - entity
       - relation
+      - value_type
       - source
       - stigmem_error
       - file.mtime
