@@ -5,7 +5,8 @@
       entities/<entity dir>.md                                   entity notes (for Obsidian)
       .stigmem/vault.json, trust/, schemas/, allowed_signers     tracked vault config
       .stigmem/local/                                            this clone's state (ignored)
-      .obsidian/types.json                                       property types for Obsidian
+      .obsidian/types.json, templates.json                       property types, template folder
+      conflicts/, inbox/, templates/, views/                     for people (unsigned; spec §8.1)
 
 The entity dir is the entity's path segments with a two-hex-digit bucket (from the SHA-256 of
 the entity) before the last segment: ``user:alice`` → ``user/2b/alice``. The bucket keeps any
