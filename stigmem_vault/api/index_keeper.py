@@ -395,21 +395,50 @@ class IndexKeeper:
         assert index is not None
         entities = {entity for entity, _relation, _scope in keys}
         linked: set[str] = set()
-        changed = 0
+        notes: list[tuple[str, str, str]] = []
         for entity in sorted(entities):
-            view = self._entity_view(index, entity)
             # Every fact note on the entity links its source (and ref value), listed here or not.
             linked |= index.linked_names(entity)
-            if self.write_note(str(entity_note_relpath(entity)), render_entity(view),
-                               f"entity note {entity}"):
-                changed += 1
+            notes.append((str(entity_note_relpath(entity)),
+                          render_entity(self._entity_view(index, entity)), f"entity note {entity}"))
         for entity in sorted(linked - entities):  # a link target: written once, if missing
             rel = str(entity_note_relpath(entity))
             if not (self._ctx.root / rel).exists():
-                self.write_note(rel, render_entity(self._entity_view(index, entity)),
-                                f"entity note {entity}")
-                changed += 1
-        return changed
+                notes.append((rel, render_entity(self._entity_view(index, entity)),
+                              f"entity note {entity}"))
+        return self.write_notes(notes)
+
+    def write_notes(self, notes: list[tuple[str, str, str]]) -> int:
+        """Write generated notes (vault path, text, commit note) that are never scanned, such
+        as entity notes, with one journal write for all; return how many changed."""
+        changed: list[tuple[str, bytes, str]] = []
+        for rel, text, note in notes:
+            data = text.encode("utf-8")
+            try:
+                if (self._ctx.root / rel).read_bytes() == data:
+                    continue
+            except OSError:
+                pass
+            changed.append((rel, data, note))
+        if not changed:
+            return 0
+        commits = self._writer_queue()
+        commits.intend([(rel, data) for rel, data, _note in changed])  # see CommitQueue.intend
+        written = 0
+        try:
+            for rel, data, _note in changed:
+                write_atomic(self._ctx.root / rel, data, scratch=self._ctx.scratch)
+                self.remember_write(rel, data)
+                written += 1
+        except BaseException:
+            commits.abandon([(rel, data) for rel, data, _note in changed[written:]])
+            raise
+        finally:
+            done = changed[:written]
+            if done:
+                commits.add([(rel, data) for rel, data, _note in done],
+                            [note for _rel, _data, note in done])
+        return written
 
     def _entity_view(self, index: Index, entity: str) -> EntityView:
         live = index.query(Filters(entity=entity, limit=ENTITY_LIVE_LIMIT))

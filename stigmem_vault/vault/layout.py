@@ -79,6 +79,7 @@ def fact_relpath(fact: Fact) -> PurePosixPath:
     return PurePosixPath(FACTS_DIR, fact.scope.value, *entity_segments(fact.entity), name)
 
 
+@functools.lru_cache(maxsize=65536)  # every note links several entities: a hot path
 def entity_note_relpath(entity: str) -> PurePosixPath:
     segments = entity_segments(entity)
     return PurePosixPath(ENTITIES_DIR, *segments[:-1], segments[-1] + ".md")

@@ -12,14 +12,18 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from stigmem_vault.api.vault import Vault
-from stigmem_vault.model.fact import Fact
-from stigmem_vault.vault.layout import entity_note_relpath
+from stigmem_vault.canonical.signing import format_timestamp, sign_claim
+from stigmem_vault.model.fact import Fact, make_claim
+from stigmem_vault.model.values import make_value
+from stigmem_vault.vault import markdown
+from stigmem_vault.vault.layout import entity_note_relpath, fact_relpath
 from stigmem_vault.vault.notes import HISTORY_LIMIT
 from stigmem_vault.vault.obsidian import obsidian_files
 from stigmem_vault.watch.gestures import ERROR_PROPERTY
@@ -397,3 +401,41 @@ def test_every_source_gets_a_note_even_beyond_the_recent_history(vault: Vault) -
     vault.flush()
     assert (root / entity_note_relpath("agent:old")).is_file()
     assert link_problems(root) == []
+
+
+def _wait(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_the_watcher_keeps_entity_notes_current(vault: Vault) -> None:
+    """Files that arrive while `watch` runs (a fact another process signed, an agent's inbox
+    draft) show in their entity's note at once, and every link resolves."""
+    root = vault.root
+    bob = root / entity_note_relpath("user:bob")
+    errors: list[BaseException] = []
+    watcher = vault.watch(on_change=lambda changes: None, on_error=errors.append)
+    try:
+        # A fact file signed elsewhere arrives (a copy, a pull): new to the index.
+        claim = make_claim(entity="user:bob", relation="person:city",
+                           value=make_value("string", "Oslo"), source="agent:codex")
+        assert vault.clock is not None
+        fact = sign_claim(claim, vault.clock.now(), format_timestamp(datetime.now(UTC)),
+                          vault.signing_key_for("agent:codex"))
+        arrived = root / fact_relpath(fact)
+        arrived.parent.mkdir(parents=True, exist_ok=True)
+        arrived.write_text(markdown.render(fact), encoding="utf-8")
+        _wait(lambda: bob.is_file() and "Oslo" in bob.read_text(), "bob's note")
+        draft = root / "inbox/agent-codex/team.md"
+        draft.parent.mkdir(parents=True)
+        draft.write_text('---\nentity: "user:bob"\nrelation: "person:team"\n'
+                         'value_string: "billing"\n---\n')
+        _wait(lambda: "billing" in bob.read_text(), "the draft's value in bob's note")
+    finally:
+        watcher.stop()
+    assert errors == []
+    vault.flush()
+    assert link_problems(root) == []
+    assert git(root, "status", "--porcelain") == ""
