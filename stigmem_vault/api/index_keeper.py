@@ -18,6 +18,7 @@ import json
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -65,6 +66,10 @@ _STALE_NOTE = re.compile(r"[0-9a-f]{12}\.md")  # a conflict note's id part and s
 RULES_VERSION = "rules/2"
 
 ENTITY_NOTE_DELAY = 1.0  # seconds a write's entity notes wait, so a burst renders each once
+# Under a steady stream of writes, the timer waits this many times as long as its last
+# rendering took (at most ENTITY_NOTE_MAX_DELAY), so notes take about a tenth of the time.
+ENTITY_NOTE_BACKOFF = 10.0
+ENTITY_NOTE_MAX_DELAY = 30.0
 ENTITY_LIVE_LIMIT = 500  # live facts an entity note lists (an entity rarely has more)
 
 CarryOut = Callable[[list[str]], list[Change]]  # gesture paths -> what was done
@@ -87,6 +92,7 @@ class IndexKeeper:
         self._dirty_entities: set[str] = set()
         self._dirty_lock = threading.Lock()
         self._dirty_timer: threading.Timer | None = None
+        self._note_delay = ENTITY_NOTE_DELAY
 
     # ------------------------------------------------------------- the index itself
 
@@ -358,7 +364,7 @@ class IndexKeeper:
             self._dirty_entities.update(entity for entity, _relation, _scope in keys)
             if self._dirty_timer is None and self._dirty_entities:
                 # The timer holds the keeper weakly: a dropped vault is not kept alive by it.
-                self._dirty_timer = threading.Timer(ENTITY_NOTE_DELAY, _timed_entity_notes,
+                self._dirty_timer = threading.Timer(self._note_delay, _timed_entity_notes,
                                                     (weakref.ref(self),))
                 self._dirty_timer.daemon = True
                 self._dirty_timer.start()
@@ -368,8 +374,12 @@ class IndexKeeper:
             self._dirty_timer = None
         # A vault closing under the timer, or a full disk: the entities stay marked and the
         # next flush (or close) retries.
+        started = time.monotonic()
         with contextlib.suppress(Exception):
             self.flush_entity_notes()
+        took = time.monotonic() - started
+        self._note_delay = min(ENTITY_NOTE_MAX_DELAY,
+                               max(ENTITY_NOTE_DELAY, took * ENTITY_NOTE_BACKOFF))
 
     def flush_entity_notes(self) -> int:
         """Regenerate the entity notes that writes marked stale; return how many changed."""
@@ -448,9 +458,9 @@ class IndexKeeper:
         root = self._ctx.root
 
         def shown(item: IndexedFact) -> EntityFact:
-            path = item.path if item.path and item.present and (root / item.path).exists() \
-                else None
-            return EntityFact(item.fact, path, item.live)
+            # The index knows where each file is; a file removed since is re-rendered without
+            # its link when the scan records the removal (its key changes).
+            return EntityFact(item.fact, item.path if item.present else None, item.live)
 
         keys = {(entity, i.fact.relation, i.fact.scope.value) for i in live}
         conflicts = []

@@ -85,11 +85,12 @@ def entity_note_relpath(entity: str) -> PurePosixPath:
     return PurePosixPath(ENTITIES_DIR, *segments[:-1], segments[-1] + ".md")
 
 
-def wikilink(relpath: PurePosixPath, label: str, in_table: bool = False) -> str:
+def wikilink(relpath: PurePosixPath | str, label: str, in_table: bool = False) -> str:
     """An Obsidian wikilink to a vault note; '|' and ']' in labels would break it. Inside a
     Markdown table cell the alias separator is escaped (``[[target\\|alias]]``), or the table
     would split the link into two cells."""
-    target = str(relpath.with_suffix("")) if relpath.suffix == ".md" else str(relpath)
+    path = str(relpath)
+    target = path[:-3] if path.endswith(".md") else path  # Obsidian adds .md itself
     safe_label = label.replace("|", "/").replace("]", ")").replace("[", "(")
     bar = "\\|" if in_table else "|"
     return f"[[{target}{bar}{safe_label}]]"

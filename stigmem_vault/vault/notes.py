@@ -57,7 +57,7 @@ def conflict_note_relpath(conflict_id: str, entity: str, relation: str, scope: s
 def render_conflict(view: ConflictView) -> str:
     def fact_link(fact: Fact, label: str, in_table: bool = False) -> str:
         path = view.paths.get(fact.id)
-        return wikilink(PurePosixPath(path) if path else fact_relpath(fact), label, in_table)
+        return wikilink(path or fact_relpath(fact), label, in_table)
 
     props: dict[str, frontmatter.Flat] = {
         "stigmem_note": NOTE_KIND,
@@ -151,7 +151,7 @@ def _value_cell(fact: Fact, in_table: bool = True) -> str:
 def _fact_cell(item: EntityFact, in_table: bool = True) -> str:
     if item.path is None:
         return f"`{item.fact.id[:12]}`"
-    return wikilink(PurePosixPath(item.path), item.fact.id[:12], in_table)
+    return wikilink(item.path, item.fact.id[:12], in_table)
 
 
 def render_entity(view: EntityView) -> str:
