@@ -37,17 +37,27 @@ _FACT_COLUMNS = """\
       - timestamp
 """
 
-BASES: dict[str, str] = {
-    "live-facts": """\
-# Signed facts in force: not retracted (confidence 0) and not expired, grouped by entity.
-# A fact file stays in facts/ after it is amended or replaced, and Bases cannot tell: the
-# entity notes (entities/) list only the live values.
+_FACT_NOTES = """\
 filters:
   and:
     - file.inFolder("facts")
     - 'file.ext == "md"'
 views:
   - type: table
+"""
+
+
+def _fact_base(comment: str, view: str) -> str:
+    """A base over the fact notes: its comment, one table view, the fact columns."""
+    return comment + _FACT_NOTES + view + _FACT_COLUMNS
+
+
+BASES: dict[str, str] = {
+    "live-facts": _fact_base("""\
+# Signed facts in force: not retracted (confidence 0) and not expired, grouped by entity.
+# A fact file stays in facts/ after it is amended or replaced, and Bases cannot tell: the
+# entity notes (entities/) list only the live values.
+""", """\
     name: Live facts
     filters:
       and:
@@ -58,7 +68,7 @@ views:
     groupBy:
       property: entity
       direction: ASC
-""" + _FACT_COLUMNS,
+"""),
     "open-conflicts": """\
 # Conflicts waiting for a person: open the note, set winner (a or b) or a value, and save.
 filters:
@@ -80,29 +90,19 @@ views:
       - winner
       - value
 """,
-    "recent-changes": """\
+    "recent-changes": _fact_base("""\
 # The latest signed facts, by the time they were asserted.
-filters:
-  and:
-    - file.inFolder("facts")
-    - 'file.ext == "md"'
-views:
-  - type: table
+""", """\
     name: Recent changes
     limit: 100
     sort:
       - property: timestamp
         direction: DESC
-""" + _FACT_COLUMNS,
-    "low-confidence": """\
+"""),
+    "low-confidence": _fact_base("""\
 # Facts to double-check: low confidence, or marked stale-risk by their source (retractions,
 # confidence 0, are left out).
-filters:
-  and:
-    - file.inFolder("facts")
-    - 'file.ext == "md"'
-views:
-  - type: table
+""", """\
     name: Low confidence or stale-risk
     filters:
       and:
@@ -113,7 +113,7 @@ views:
     sort:
       - property: confidence
         direction: ASC
-""" + _FACT_COLUMNS,
+"""),
     "pending": """\
 # What is not signed yet: every note in inbox/, drafts anywhere else (a note with entity and
 # relation but no signature, e.g. from templates/fact.md), and notes stigmem could not sign
