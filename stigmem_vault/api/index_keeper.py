@@ -12,11 +12,14 @@ itself never signs anything.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,16 @@ from stigmem_vault.model.hlc import as_of_stamp
 from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
 from stigmem_vault.model.relations import Cardinality
 from stigmem_vault.model.values import ValueType
-from stigmem_vault.vault.notes import ConflictView, conflict_note_relpath, render_conflict
+from stigmem_vault.vault.layout import ENTITIES_DIR, entity_note_relpath
+from stigmem_vault.vault.notes import (
+    HISTORY_LIMIT,
+    ConflictView,
+    EntityFact,
+    EntityView,
+    conflict_note_relpath,
+    render_conflict,
+    render_entity,
+)
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import attestation
 from stigmem_vault.watch.filters import VaultFilter
@@ -53,6 +65,13 @@ _STALE_NOTE = re.compile(r"[0-9a-f]{12}\.md")  # a conflict note's id part and s
 # Bump when the rules that derive liveness/conflicts change: old indexes then rebuild.
 RULES_VERSION = "rules/2"
 
+ENTITY_NOTE_DELAY = 1.0  # seconds a write's entity notes wait, so a burst renders each once
+# Under a steady stream of writes, the timer waits this many times as long as its last
+# rendering took (at most ENTITY_NOTE_MAX_DELAY), so notes take about a tenth of the time.
+ENTITY_NOTE_BACKOFF = 10.0
+ENTITY_NOTE_MAX_DELAY = 30.0
+ENTITY_LIVE_LIMIT = 500  # live facts an entity note lists (an entity rarely has more)
+
 CarryOut = Callable[[list[str]], list[Change]]  # gesture paths -> what was done
 
 
@@ -69,6 +88,12 @@ class IndexKeeper:
         self._own_lock = threading.Lock()
         self._opened: list[Change] = []  # conflicts opened since take_opened(), for the log
         self.carry_out: CarryOut | None = None  # set by the façade for a writer
+        # Entities whose notes a write made stale, regenerated off the write path (a timer,
+        # flush, close): a burst of writes to one entity re-renders its note once.
+        self._dirty_entities: set[str] = set()
+        self._dirty_lock = threading.Lock()
+        self._dirty_timer: threading.Timer | None = None
+        self._note_delay = ENTITY_NOTE_DELAY
 
     # ------------------------------------------------------------- the index itself
 
@@ -114,6 +139,10 @@ class IndexKeeper:
                          if s.cardinality is Cardinality.MULTI)
 
     def close(self) -> None:
+        with self._dirty_lock:
+            timer, self._dirty_timer = self._dirty_timer, None
+        if timer is not None:
+            timer.cancel()
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -152,7 +181,7 @@ class IndexKeeper:
             # (Not over a state the processing itself recorded, e.g. a rejected draft's reason.)
             index.apply([r for r in (note_record(ctx.root, n) for n in found.notes)
                          if r and index.file_stat(r.path) != (r.size, r.mtime_ns)], [])
-            self.sync_conflict_notes(report.dirty_keys)
+            self.sync_notes(report.dirty_keys)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         return report
 
@@ -235,7 +264,7 @@ class IndexKeeper:
 
     def ingest(self, records: list[FileRecord], removed: list[str]) -> None:
         """Apply file records to the index and refresh the conflict notes they touch."""
-        self.sync_conflict_notes(self.index.apply(records, removed))
+        self.sync_notes(self.index.apply(records, removed))
 
     def record_written(self, written: list[tuple[str, bytes, Fact]]) -> None:
         """Index facts this process just wrote (one transaction), so the next query sees them.
@@ -256,7 +285,9 @@ class IndexKeeper:
             verdict, reason = attestation(fact, self._ctx.trust)  # we signed it: binding only
             records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
                                       verdict.value, reason, fact))
-        self.sync_conflict_notes(self._index.apply(records, []))
+        keys = self._index.apply(records, [])
+        self.sync_conflict_notes(keys)
+        self.defer_entity_notes(keys)  # not on the write path: see flush_entity_notes
 
     # ------------------------------------------------------------- own writes
 
@@ -311,7 +342,7 @@ class IndexKeeper:
             raise
         self.remember_write(rel, data)
         commits.add([(rel, data)], [note])
-        if self._index is not None:
+        if self._index is not None and not rel.startswith(ENTITIES_DIR + "/"):  # never scanned
             record = note_record(self._ctx.root, rel)
             if record:
                 self._index.apply([record], [])
@@ -329,6 +360,128 @@ class IndexKeeper:
         commits.remove(rel, note)
         if self._index is not None:
             self._index.apply([], [rel])
+
+    def sync_notes(self, keys: Iterable[Key]) -> int:
+        """Bring the generated notes of ``keys`` in step: their conflict notes, then the
+        entity notes of their entities (and the notes their links need)."""
+        keys = set(keys)
+        return self.sync_conflict_notes(keys) + self.sync_entity_notes(keys)
+
+    def defer_entity_notes(self, keys: Iterable[Key]) -> None:
+        """Mark the entities on ``keys`` for regeneration within ENTITY_NOTE_DELAY seconds
+        (or at the next flush or close), off the caller's path."""
+        if self._commits is None:
+            return
+        with self._dirty_lock:
+            self._dirty_entities.update(entity for entity, _relation, _scope in keys)
+            if self._dirty_timer is None and self._dirty_entities:
+                # The timer holds the keeper weakly: a dropped vault is not kept alive by it.
+                self._dirty_timer = threading.Timer(self._note_delay, _timed_entity_notes,
+                                                    (weakref.ref(self),))
+                self._dirty_timer.daemon = True
+                self._dirty_timer.start()
+
+    def timed_entity_notes(self) -> None:
+        with self._dirty_lock:
+            self._dirty_timer = None
+        # A vault closing under the timer, or a full disk: the entities stay marked and the
+        # next flush (or close) retries.
+        started = time.monotonic()
+        with contextlib.suppress(Exception):
+            self.flush_entity_notes()
+        took = time.monotonic() - started
+        self._note_delay = min(ENTITY_NOTE_MAX_DELAY,
+                               max(ENTITY_NOTE_DELAY, took * ENTITY_NOTE_BACKOFF))
+
+    def flush_entity_notes(self) -> int:
+        """Regenerate the entity notes that writes marked stale; return how many changed."""
+        with self._dirty_lock:
+            entities, self._dirty_entities = self._dirty_entities, set()
+        if not entities or self._commits is None or self._index is None:
+            return 0
+        try:
+            return self.sync_entity_notes((entity, "", "") for entity in entities)
+        except BaseException:
+            with self._dirty_lock:
+                self._dirty_entities |= entities
+            raise
+
+    def sync_entity_notes(self, keys: Iterable[Key]) -> int:
+        """Rewrite the entity note of every entity on ``keys``, and write the missing notes of
+        the entities and sources that those notes, and every fact note on those entities,
+        link to; return how many changed. Incremental:
+        only the touched entities are read from the index. A read-only open writes none."""
+        if self._commits is None:
+            return 0
+        index = self._index
+        assert index is not None
+        entities = {entity for entity, _relation, _scope in keys}
+        linked: set[str] = set()
+        notes: list[tuple[str, str, str]] = []
+        for entity in sorted(entities):
+            # Every fact note on the entity links its source (and ref value), listed here or not.
+            linked |= index.linked_names(entity)
+            notes.append((str(entity_note_relpath(entity)),
+                          render_entity(self._entity_view(index, entity)), f"entity note {entity}"))
+        for entity in sorted(linked - entities):  # a link target: written once, if missing
+            rel = str(entity_note_relpath(entity))
+            if not (self._ctx.root / rel).exists():
+                notes.append((rel, render_entity(self._entity_view(index, entity)),
+                              f"entity note {entity}"))
+        return self.write_notes(notes)
+
+    def write_notes(self, notes: list[tuple[str, str, str]]) -> int:
+        """Write generated notes (vault path, text, commit note) that are never scanned, such
+        as entity notes, with one journal write for all; return how many changed."""
+        changed: list[tuple[str, bytes, str]] = []
+        for rel, text, note in notes:
+            data = text.encode("utf-8")
+            try:
+                if (self._ctx.root / rel).read_bytes() == data:
+                    continue
+            except OSError:
+                pass
+            changed.append((rel, data, note))
+        if not changed:
+            return 0
+        commits = self._writer_queue()
+        commits.intend([(rel, data) for rel, data, _note in changed])  # see CommitQueue.intend
+        written = 0
+        try:
+            for rel, data, _note in changed:
+                write_atomic(self._ctx.root / rel, data, scratch=self._ctx.scratch)
+                self.remember_write(rel, data)
+                written += 1
+        except BaseException:
+            commits.abandon([(rel, data) for rel, data, _note in changed[written:]])
+            raise
+        finally:
+            done = changed[:written]
+            if done:
+                commits.add([(rel, data) for rel, data, _note in done],
+                            [note for _rel, _data, note in done])
+        return written
+
+    def _entity_view(self, index: Index, entity: str) -> EntityView:
+        live = index.query(Filters(entity=entity, limit=ENTITY_LIVE_LIMIT))
+        history = index.query(Filters(entity=entity, include_superseded=True,
+                                      include_expired=True, newest_first=True,
+                                      limit=HISTORY_LIMIT))
+        root = self._ctx.root
+
+        def shown(item: IndexedFact) -> EntityFact:
+            # The index knows where each file is; a file removed since is re-rendered without
+            # its link when the scan records the removal (its key changes).
+            return EntityFact(item.fact, item.path if item.present else None, item.live)
+
+        keys = {(entity, i.fact.relation, i.fact.scope.value) for i in live}
+        conflicts = []
+        for record in index.conflicts_on(keys):
+            rel = conflict_note_relpath(record.id, record.entity, record.relation, record.scope)
+            if record.status == "open" and (root / rel).exists():
+                conflicts.append((record.id, record.relation, record.scope, record.status))
+        return EntityView(entity, [shown(i) for i in live], [shown(i) for i in history],
+                          conflicts)
 
     def sync_conflict_notes(self, keys: Iterable[Key]) -> int:
         """Write or update the conflict note of every conflict on ``keys``; return how many
@@ -510,6 +663,12 @@ class IndexKeeper:
         return self.index.conflicts(status)
 
 
+def _timed_entity_notes(ref: weakref.ref[IndexKeeper]) -> None:
+    keeper = ref()
+    if keeper is not None:
+        keeper.timed_entity_notes()
+
+
 def _split_gestures(index: Index, found: Changes,
                     ) -> tuple[list[str], list[tuple[str, os.stat_result]], list[str]]:
     """(gesture paths, plain changed files, plain removals) of a scan's changes: a fact file
@@ -531,6 +690,8 @@ def _conflict_view(index: Index, record: ConflictRecord) -> ConflictView | None:
     if record.fact_a is None or record.fact_b is None:
         return None
     resolution = index.get(record.resolution) if record.resolution else None
+    paths = {item.fact.id: item.path for item in (record.fact_a, record.fact_b, resolution)
+             if item is not None and item.path and item.present}
     return ConflictView(record.id, record.entity, record.relation, record.scope, record.status,
                         record.fact_a.fact, record.fact_b.fact,
-                        resolution.fact if resolution else None)
+                        resolution.fact if resolution else None, paths)

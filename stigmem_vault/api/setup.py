@@ -16,6 +16,7 @@ from stigmem_vault.vault.git import GitRepo, write_allowed_signers
 from stigmem_vault.vault.keys import KeyStore, looks_like_private_key
 from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
 from stigmem_vault.vault.markdown import OBSIDIAN_TYPES
+from stigmem_vault.vault.obsidian import obsidian_files
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.trust import Binding, TrustStore, make_binding
 from stigmem_vault.vault.verify import verify_file
@@ -62,6 +63,9 @@ def create_vault(root: Path, owner: str, keys: KeyStore, template: Path | None =
     obsidian_types = {"types": OBSIDIAN_TYPES}
     write_atomic(root / ".obsidian/types.json",
                  (json.dumps(obsidian_types, indent=2) + "\n").encode())
+    views = obsidian_files()  # Bases views, the fact template, the Templates plugin's folder
+    for rel, data in views.items():
+        write_atomic(root / rel, data)
     cfg.write_vault_config(root, cfg.VaultConfig(owner, key_id(owner_key.verify_key), now))
     cfg.write_node_config(root, cfg.NodeConfig(node_id, key_id(node_key.verify_key), node_source))
 
@@ -81,7 +85,7 @@ def create_vault(root: Path, owner: str, keys: KeyStore, template: Path | None =
                           [(b.source, verify_key_from_id(b.key)) for b in bindings])
 
     tracked = [".gitignore", f"{FACTS_DIR}/.gitkeep", f"{cfg.SCHEMA_DIR}/.gitkeep",
-               ".obsidian/types.json", cfg.VAULT_FILE, cfg.ALLOWED_SIGNERS,
+               ".obsidian/types.json", *views, cfg.VAULT_FILE, cfg.ALLOWED_SIGNERS,
                *(b.relpath() for b in bindings), *imported]
     origin = f"\nimported {len(imported)} file(s) from {template}\n" if template else ""
     with git.locked():

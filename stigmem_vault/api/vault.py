@@ -158,6 +158,7 @@ class Vault:
 
         With ``template`` (another vault's folder), its valid facts, schemas and identities
         are imported; the new owner endorses the template's keys by re-signing their bindings.
+        The imported facts are then indexed and their entity and conflict notes committed.
         """
         from stigmem_vault.api.setup import create_vault  # setup is only needed once
 
@@ -168,6 +169,11 @@ class Vault:
         vault = cls(root, home_dir, commit_every=commit_every, commit_delay=commit_delay,
                     progress=progress)
         vault.init_report = skipped
+        if template is not None:
+            # Index the imported facts now and commit their entity and conflict notes, so the
+            # links in the imported fact notes resolve in the vault a person opens next.
+            vault.refresh()
+            vault.flush()
         return vault
 
     def close(self) -> None:
@@ -175,6 +181,7 @@ class Vault:
             return
         self._facts.close()
         if self.commits is not None:
+            self._keeper.flush_entity_notes()
             self.commits.close()
         self._keeper.close()
         self._ctx.closed = True
@@ -322,6 +329,7 @@ class Vault:
         """Commit everything pending in one signed commit; returns the commit id or None."""
         self._ctx.writer()
         assert self.commits is not None
+        self._keeper.flush_entity_notes()
         return self.commits.flush()
 
     # ----------------------------------------------------------------- the index

@@ -140,6 +140,16 @@ class Index:
         with self.db.lock:
             return query.list_conflicts(self.db.conn, status)
 
+    def linked_names(self, entity: str) -> set[str]:
+        """The source and every ``ref`` value of each fact ever indexed on ``entity``: the
+        names whose entity notes the notes of those facts link to."""
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                "SELECT source FROM facts WHERE entity = ? UNION "
+                "SELECT value_text FROM facts WHERE entity = ? AND value_type = 'ref'",
+                (entity, entity)).fetchall()
+        return {str(row[0]) for row in rows}
+
     def conflicts_on(self, keys: set[Key]) -> list[ConflictRecord]:
         """Every conflict (any status) on the given (entity, relation, scope) keys."""
         if not keys:

@@ -36,6 +36,7 @@ GITIGNORE = """\
 .stigmem/index/
 .obsidian/*
 !.obsidian/types.json
+!.obsidian/templates.json
 .trash/
 *.tmp
 """

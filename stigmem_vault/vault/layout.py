@@ -5,7 +5,8 @@
       entities/<entity dir>.md                                   entity notes (for Obsidian)
       .stigmem/vault.json, trust/, schemas/, allowed_signers     tracked vault config
       .stigmem/local/                                            this clone's state (ignored)
-      .obsidian/types.json                                       property types for Obsidian
+      .obsidian/types.json, templates.json                       property types, template folder
+      conflicts/, inbox/, templates/, views/                     for people (unsigned; spec §8.1)
 
 The entity dir is the entity's path segments with a two-hex-digit bucket (from the SHA-256 of
 the entity) before the last segment: ``user:alice`` → ``user/2b/alice``. The bucket keeps any
@@ -78,16 +79,21 @@ def fact_relpath(fact: Fact) -> PurePosixPath:
     return PurePosixPath(FACTS_DIR, fact.scope.value, *entity_segments(fact.entity), name)
 
 
+@functools.lru_cache(maxsize=65536)  # every note links several entities: a hot path
 def entity_note_relpath(entity: str) -> PurePosixPath:
     segments = entity_segments(entity)
     return PurePosixPath(ENTITIES_DIR, *segments[:-1], segments[-1] + ".md")
 
 
-def wikilink(relpath: PurePosixPath, label: str) -> str:
-    """An Obsidian wikilink to a vault note; '|' and ']' in labels would break it."""
-    target = str(relpath.with_suffix("")) if relpath.suffix == ".md" else str(relpath)
+def wikilink(relpath: PurePosixPath | str, label: str, in_table: bool = False) -> str:
+    """An Obsidian wikilink to a vault note; '|' and ']' in labels would break it. Inside a
+    Markdown table cell the alias separator is escaped (``[[target\\|alias]]``), or the table
+    would split the link into two cells."""
+    path = str(relpath)
+    target = path[:-3] if path.endswith(".md") else path  # Obsidian adds .md itself
     safe_label = label.replace("|", "/").replace("]", ")").replace("[", "(")
-    return f"[[{target}|{safe_label}]]"
+    bar = "\\|" if in_table else "|"
+    return f"[[{target}{bar}{safe_label}]]"
 
 
 def inside(root: Path, relpath: str | PurePosixPath) -> Path:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -46,7 +47,10 @@ def write_atomic(path: Path, data: bytes, *, exclusive: bool = False, sync: bool
 def _write_via(folder: Path, path: Path, data: bytes, exclusive: bool, sync: bool,
                mode: int) -> None:
     # Unique per process and thread: two writers of one path must never share a temp file.
-    tmp = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    # A long name (an entity note's may have 255 bytes) is shortened: the temp name must fit too.
+    name = path.name if len(path.name.encode("utf-8")) <= 200 \
+        else hashlib.sha256(path.name.encode("utf-8")).hexdigest()[:16]
+    tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)

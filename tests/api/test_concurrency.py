@@ -93,7 +93,9 @@ def test_two_processes_writing_one_vault_lose_nothing(home: Path, vault_path: Pa
 
     assert porcelain(vault_path) == ""
     assert_history_signed_and_linear(vault_path)
-    assert len(commits(vault_path)) - start == 16  # each wrote 8 batches of 5
+    # Each wrote 8 batches of 5 facts; the entity notes they touched ride along or follow
+    # in a commit of their own (a timer's or the close's).
+    assert 16 <= len(commits(vault_path)) - start <= 20
     with Vault.open(vault_path, home=home, commit_delay=None) as reader:
         report = reader.verify()
         assert report.ok and report.counts()["valid"] == 80

@@ -85,13 +85,15 @@ def test_reserved_relation_only_for_the_node_system_source(vault: Vault) -> None
 def test_ten_writes_then_flush_make_one_signed_commit(vault: Vault, vault_path: Path) -> None:
     before = commits(vault_path)
     facts = [vault.assert_fact(entity="user:alice", relation=f"memory:n{i}", value=i) for i in range(10)]
-    untracked = porcelain(vault_path).splitlines()
+    # (entity notes follow within a second, off the write path: only the facts are counted)
+    untracked = [line for line in porcelain(vault_path).splitlines() if "entities/" not in line]
     assert len(untracked) == 10 and all(line.startswith("?? facts/") for line in untracked)
-    assert vault.status().uncommitted == 10
+    assert vault.status().uncommitted >= 10
     oid = vault.flush()
     assert oid is not None and commits(vault_path)[0] == oid
     assert len(commits(vault_path)) == len(before) + 1
-    assert sorted(files_in(vault_path)) == sorted(str(fact_relpath(f)) for f in facts)
+    assert sorted(p for p in files_in(vault_path) if p.startswith("facts/")) \
+        == sorted(str(fact_relpath(f)) for f in facts)
     assert git(vault_path, "verify-commit", "HEAD", check=False).returncode == 0
     assert porcelain(vault_path) == ""
     assert vault.status().uncommitted == 0 and vault.status().head == oid
