@@ -41,6 +41,7 @@ from stigmem_vault.api.commits import CommitQueue, Recovery, pid_alive
 from stigmem_vault.api.context import ProgressHook, VaultContext
 from stigmem_vault.api.facts import FactWriter, infer_type
 from stigmem_vault.api.federation import Federation, PeerInfo, SyncReport
+from stigmem_vault.api.gardens import Gardens
 from stigmem_vault.api.gestures import GestureApplier
 from stigmem_vault.api.identities import Identities
 from stigmem_vault.api.index_keeper import IndexKeeper
@@ -122,6 +123,7 @@ class Vault:
         self._identities = Identities(ctx, self.commits, self.reload_config)
         self._inspector = Inspector(ctx)
         self._access = AccessControl(ctx, self._facts)
+        self._gardens = Gardens(ctx, self._keeper, self._facts)
         self._federation = Federation(ctx, self.commits, self._keeper, self._identities,
                                       self.reload_config)
         self._gestures: GestureApplier | None = None
@@ -461,7 +463,7 @@ class Vault:
         """The vault as ``principal`` sees it: every read and write a front end offers, with
         the principal's permissions and scopes enforced (api/view.py)."""
         return PrincipalView(principal, self._keeper, self._facts, self._access,
-                             self._inspector.verify_files)
+                             self._inspector.verify_files, self._gardens)
 
     def authenticate(self, raw: str) -> Principal | None:
         return self._access.authenticate(raw)

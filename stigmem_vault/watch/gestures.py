@@ -27,7 +27,7 @@ CONFLICTS_DIR = "conflicts"
 MANAGED_DIRS = ("facts/", "conflicts/", "entities/", "inbox/", "templates/")
 ERROR_PROPERTY = "stigmem_error"
 _CLAIM_KEYS = ("entity", "relation", "source", "confidence", "trust", "scope", "valid_until",
-               "supersedes", "derived_from")
+               "supersedes", "derived_from", "garden_id")
 
 
 @dataclass(frozen=True, slots=True)
