@@ -7,8 +7,11 @@ its admin.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
+from stigmem_vault.api.view import PrincipalView
 from stigmem_vault.cli.common import echo_json, json_option, open_vault, state, table
 from stigmem_vault.model import gardens as g
 
@@ -36,6 +39,14 @@ def _show(garden: g.Garden) -> None:
             sorted(garden.members.values(), key=lambda m: m.principal)]
     for line in table(("MEMBER", "ROLE", "ADDED BY"), rows).splitlines():
         click.echo(f"  {line}")
+
+
+def _change_members(garden: str, change: Callable[[PrincipalView], object]) -> None:
+    """Make one membership change as the vault owner, then show the garden."""
+    with open_vault() as vault:
+        view = vault.as_principal(vault.operator())
+        change(view)
+        _show(view.garden(garden))
 
 
 @click.group("garden", short_help="Memory Gardens: groups that share facts within a scope.")
@@ -96,10 +107,7 @@ def show_cmd(garden: str) -> None:
 @json_option
 def add_cmd(garden: str, principal: str, role: str) -> None:
     """Add PRINCIPAL to GARDEN with a role (you must be its admin)."""
-    with open_vault() as vault:
-        view = vault.as_principal(vault.operator())
-        view.add_garden_member(garden, principal, role)
-        _show(view.garden(garden))
+    _change_members(garden, lambda view: view.add_garden_member(garden, principal, role))
 
 
 @garden_group.command("role")
@@ -109,10 +117,7 @@ def add_cmd(garden: str, principal: str, role: str) -> None:
 @json_option
 def role_cmd(garden: str, principal: str, role: str) -> None:
     """Change a member's role (you must be the garden's admin)."""
-    with open_vault() as vault:
-        view = vault.as_principal(vault.operator())
-        view.set_garden_role(garden, principal, role)
-        _show(view.garden(garden))
+    _change_members(garden, lambda view: view.set_garden_role(garden, principal, role))
 
 
 @garden_group.command("remove")
@@ -121,10 +126,7 @@ def role_cmd(garden: str, principal: str, role: str) -> None:
 @json_option
 def remove_cmd(garden: str, principal: str) -> None:
     """Remove a member (not the last admin)."""
-    with open_vault() as vault:
-        view = vault.as_principal(vault.operator())
-        view.remove_garden_member(garden, principal)
-        _show(view.garden(garden))
+    _change_members(garden, lambda view: view.remove_garden_member(garden, principal))
 
 
 @garden_group.command("delete")
