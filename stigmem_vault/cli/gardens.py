@@ -103,7 +103,8 @@ def show_cmd(garden: str) -> None:
 @garden_group.command("add")
 @click.argument("garden")
 @click.argument("principal")
-@click.option("--role", type=ROLES, default="reader", show_default=True)
+@click.option("--role", type=ROLES, default="reader", show_default=True,
+              help="admin (manages members), writer (adds facts) or reader.")
 @json_option
 def add_cmd(garden: str, principal: str, role: str) -> None:
     """Add PRINCIPAL to GARDEN with a role (you must be its admin)."""
