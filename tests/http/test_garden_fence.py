@@ -199,6 +199,16 @@ def test_view_rules(vault: Vault, garden: Garden) -> None:
     with pytest.raises(AccessDenied):
         reader.write(reader.in_garden(claim, "crew"))
     owner = vault.as_principal(vault.operator())
+    # A conflict inside the garden (two authors, one key): members see it, the outsider not.
+    clash = make_claim(entity="project:atlas", relation="memory:plan", scope="team",
+                       value=make_value("string", "launch in march"), source="user:alice")
+    owner.write(owner.in_garden(clash, "crew"))
+    [conflict] = owner.conflicts("open")
+    assert {conflict.fact_a.fact.garden_id, conflict.fact_b.fact.garden_id} == {garden.garden_id}
+    assert [c.id for c in reader.conflicts("open")] == [conflict.id]
+    assert outsider.conflicts() == []
+    with pytest.raises(NotFound):
+        outsider.conflict(conflict.id)
     with pytest.raises(AlreadyExists):  # the last admin cannot go
         owner.remove_garden_member("crew", "user:alice")
     owner.remove_garden_member("crew", "agent:reader")
