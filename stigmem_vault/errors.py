@@ -119,6 +119,12 @@ class NotFound(StigmemError):
         super().__init__(f"{message}; {hint}" if hint else message)
 
 
+class AlreadyExists(StigmemError):
+    """The thing to create exists already, or the change would break an invariant (HTTP 409)."""
+
+    http_status = 409
+
+
 class IdentityError(StigmemError):
     """An identity cannot be used: its private key is not held here, or it already exists."""
 

@@ -244,6 +244,7 @@ class FactWriter:
             "entity": old.entity, "relation": old.relation, "source": source or old.source,
             "confidence": old.confidence, "trust": old.trust, "scope": old.scope,
             "valid_until": old.valid_until, "derived_from": old.derived_from,
+            "garden_id": old.garden_id,
         }
         value = changes.pop("value", _UNSET)
         value_type = changes.pop("value_type", None)
@@ -268,7 +269,7 @@ class FactWriter:
         claim = make_claim(entity=old.entity, relation=old.relation, value=old.value,
                            source=source or self._ctx.config.owner, confidence=0.0,
                            trust=old.trust, scope=old.scope, valid_until=old.valid_until,
-                           supersedes=old.id)
+                           supersedes=old.id, garden_id=old.garden_id)
         return self.write_claim(claim)
 
     def resolve(self, conflict_id: str, *, winner: str | None = None, value: object = None,
@@ -302,7 +303,7 @@ class FactWriter:
             typed = _typed_like(value, a.value)
         claim = make_claim(entity=record.entity, relation=record.relation, value=typed,
                            source=author, confidence=1.0, trust=TrustClass.OBSERVED,
-                           scope=record.scope, derived_from=[a.id, b.id])
+                           scope=record.scope, derived_from=[a.id, b.id], garden_id=a.garden_id)
         return self.write_claim(claim)
 
 

@@ -26,6 +26,7 @@ from stigmem_vault.canonical.signing import format_timestamp
 from stigmem_vault.errors import FormatError, InvalidFact, NotFound, StigmemError
 from stigmem_vault.federation import state as fed
 from stigmem_vault.federation.declaration import Declaration, make_declaration, parse_declaration
+from stigmem_vault.federation.gardens import judge_gardens
 from stigmem_vault.federation.projection import (
     PROJECTION_REF,
     REMOTE_BRANCH,
@@ -172,6 +173,7 @@ class Federation:
                          if p["status"] == "trusted"}
             result = examine(git.repo, remote, sync_state.accepted, self._ctx.trust,
                              lambda fid: self._keeper.index.get(fid) is not None, node_keys, node.node_id)
+        judge_gardens(result, [item.fact for item in self._keeper.index.garden_records()])
         for rejected in result.rejected:
             self._reject(remote.name, rejected)
         for branch, commit, why in result.forged_commits:

@@ -440,9 +440,9 @@ def _may_hold_pending(folder: str) -> bool:
 
 def _same_claim(claim: Claim, original: Fact) -> bool:
     mine = (claim.entity, claim.relation, claim.value, claim.confidence, claim.trust, claim.scope,
-            claim.valid_until)
+            claim.valid_until, claim.garden_id)
     theirs = (original.entity, original.relation, original.value, original.confidence,
-              original.trust, original.scope, original.valid_until)
+              original.trust, original.scope, original.valid_until, original.garden_id)
     return mine == theirs
 
 

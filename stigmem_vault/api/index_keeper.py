@@ -578,13 +578,14 @@ class IndexKeeper:
     def recall(self, text: str, *, limit: int = 10, scope: str | list[str] | None = None,
                min_confidence: float | None = None, trust: str | list[str] | None = None,
                include_contradicted: bool = True,
-               include_unattested: bool = False) -> list[Recalled]:
+               include_unattested: bool = False,
+               gardens: tuple[str, ...] | None = None) -> list[Recalled]:
         """Ranked recall over live facts: BM25 blended with recency and trust, times confidence."""
         if not text.strip():
             raise InvalidFact("query", "must not be empty")
         filters = self.filters(scope=scope, min_confidence=min_confidence, trust=trust,
                                include_contradicted=include_contradicted,
-                               include_unattested=include_unattested)
+                               include_unattested=include_unattested, gardens=gardens)
         return self.index.recall(text, filters, limit)
 
     def lookup(self, fact_id: str) -> IndexedFact:
@@ -630,9 +631,11 @@ class IndexKeeper:
             index.derived_children(item.fact.id), commits)
 
     def neighbors(self, entity: str, *, depth: int = 1, scopes: list[str] | None = None,
-                  relation_prefix: str | None = None,
-                  min_confidence: float = 0.0) -> list[Neighbor]:
-        """Entities reachable through live ``ref`` facts (either direction), breadth first."""
+                  relation_prefix: str | None = None, min_confidence: float = 0.0,
+                  gardens: tuple[str, ...] | None = None) -> list[Neighbor]:
+        """Entities reachable through live ``ref`` facts (either direction), breadth first.
+
+        ``gardens``: None walks every fact; else facts outside gardens and those of these."""
         if not 1 <= depth <= 3:
             raise InvalidFact("depth", f"{depth} is outside 1-3")
         start = normalize_identifier(entity, "entity")
@@ -642,7 +645,7 @@ class IndexKeeper:
         found: list[Neighbor] = []
         for hops in range(1, depth + 1):
             paths = dict(frontier)
-            edges = self.index.ref_edges(list(paths), allowed, min_confidence)
+            edges = self.index.ref_edges(list(paths), allowed, min_confidence, gardens)
             frontier = []
             for source_entity, relation, target, confidence in edges:
                 if relation_prefix and not relation.startswith(relation_prefix):

@@ -41,6 +41,7 @@ from stigmem_vault.api.commits import CommitQueue, Recovery, pid_alive
 from stigmem_vault.api.context import ProgressHook, VaultContext
 from stigmem_vault.api.facts import FactWriter, infer_type
 from stigmem_vault.api.federation import Federation, PeerInfo, SyncReport
+from stigmem_vault.api.gardens import Gardens
 from stigmem_vault.api.gestures import GestureApplier, find_pending
 from stigmem_vault.api.identities import Identities
 from stigmem_vault.api.index_keeper import IndexKeeper
@@ -63,9 +64,9 @@ from stigmem_vault.federation import state as fed
 from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
-from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, parse_enum
+from stigmem_vault.model.fact import Claim, Fact, Scope, TrustClass, make_claim, parse_enum
 from stigmem_vault.model.relations import RelationSchema
-from stigmem_vault.model.values import ValueType
+from stigmem_vault.model.values import ValueType, make_value
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault import tokens as token_store
 from stigmem_vault.vault.clock import Clock
@@ -123,6 +124,7 @@ class Vault:
         self._identities = Identities(ctx, self.commits, self.reload_config)
         self._inspector = Inspector(ctx)
         self._access = AccessControl(ctx, self._facts)
+        self._gardens = Gardens(ctx, self._keeper, self._facts)
         self._federation = Federation(ctx, self.commits, self._keeper, self._identities,
                                       self.reload_config)
         self._gestures: GestureApplier | None = None
@@ -284,12 +286,25 @@ class Vault:
                     confidence: float = 1.0, trust: str | TrustClass = TrustClass.OBSERVED,
                     scope: str | Scope = Scope.LOCAL, valid_until: str | None = None,
                     supersedes: str | None = None,
-                    derived_from: list[str] | tuple[str, ...] | None = None) -> Fact:
-        """Validate, sign, durably write and queue for commit one fact. Returns the Fact."""
-        return self._facts.assert_fact(
-            entity=entity, relation=relation, value=value, value_type=value_type, source=source,
-            confidence=confidence, trust=trust, scope=scope, valid_until=valid_until,
-            supersedes=supersedes, derived_from=derived_from)
+                    derived_from: list[str] | tuple[str, ...] | None = None,
+                    garden: str | None = None) -> Fact:
+        """Validate, sign, durably write and queue for commit one fact. Returns the Fact.
+
+        ``garden`` (a slug or garden id): the fact goes into that garden, under the garden's
+        rules (spec §17) for its source, who must be a writer or admin of it."""
+        if garden is None:
+            return self._facts.assert_fact(
+                entity=entity, relation=relation, value=value, value_type=value_type,
+                source=source, confidence=confidence, trust=trust, scope=scope,
+                valid_until=valid_until, supersedes=supersedes, derived_from=derived_from)
+        typed = make_value(value_type or infer_type(value), value)
+        claim = make_claim(entity=entity, relation=relation, value=typed,
+                           source=source or self.config.owner, confidence=confidence, trust=trust,
+                           scope=scope, valid_until=valid_until, supersedes=supersedes,
+                           derived_from=derived_from)
+        operator = self.operator()  # this process holds the keys: acting as the source itself
+        view = self.as_principal(Principal(claim.source, operator.scopes, operator.perms))
+        return view.write(view.in_garden(claim, garden))[0].fact
 
     def write_claim(self, claim: Claim, *, key: SigningKey | None = None,
                     notes: str = "") -> Fact:
@@ -486,7 +501,7 @@ class Vault:
         """The vault as ``principal`` sees it: every read and write a front end offers, with
         the principal's permissions and scopes enforced (api/view.py)."""
         return PrincipalView(principal, self._keeper, self._facts, self._access,
-                             self._inspector.verify_files)
+                             self._inspector.verify_files, self._gardens)
 
     def authenticate(self, raw: str) -> Principal | None:
         return self._access.authenticate(raw)

@@ -18,6 +18,12 @@ The rules (spec §15.4):
   child, as a link in a replacement chain, as a conflict's resolution, or as a fact's
   ``superseded_by``. An id prefix is matched among visible facts only, so an ambiguity never
   names a hidden fact.
+* **Gardens** (spec §17). A fact with a ``garden_id`` is visible only to the garden's members
+  (any role) and to the vault owner, who holds every file anyway; to anyone else it is missing,
+  exactly as above, and so is the garden itself: every garden endpoint answers a non-member as
+  it answers for a garden that does not exist. Writing into a garden needs the role ``writer``
+  or ``admin`` and the garden's scope; managing members needs ``admin``. A principal that may
+  see a garden but not do what it asked gets 403.
 * A write's ``supersedes`` must name a visible fact: the principal never changes the liveness of
   a fact it may not read. ``derived_from`` may name any fact id or cid, as before (a parent need
   not be in this vault); a derivation replaces a fact only on its own key (§13.1), and a hidden
@@ -35,12 +41,15 @@ from nacl.signing import SigningKey
 
 from stigmem_vault.api.access import AccessControl, Principal
 from stigmem_vault.api.facts import FactWriter
+from stigmem_vault.api.gardens import Gardens
 from stigmem_vault.api.index_keeper import IndexKeeper
 from stigmem_vault.api.results import BatchResult, Neighbor, Provenance, VerifyReport
 from stigmem_vault.canonical.cid import CID_PATTERN
-from stigmem_vault.errors import InvalidFact, NotFound, StigmemError
+from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound, StigmemError
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
+from stigmem_vault.model import gardens as g
 from stigmem_vault.model.fact import Claim, Scope, parse_enum
+from stigmem_vault.model.identifiers import normalize_source
 from stigmem_vault.vault.verify import FileVerdict
 
 Verify = Callable[[list[str]], VerifyReport]  # vault-relative fact paths -> their verdicts
@@ -53,12 +62,47 @@ class PrincipalView:
     """Every operation a front end offers, on behalf of one principal, with its rules applied."""
 
     def __init__(self, principal: Principal, keeper: IndexKeeper, facts: FactWriter,
-                 access: AccessControl, verify: Verify) -> None:
+                 access: AccessControl, verify: Verify, gardens: Gardens) -> None:
         self.principal = principal
         self._keeper = keeper
         self._facts = facts
         self._access = access
         self._verify = verify
+        self._gardens = gardens
+
+    # ------------------------------------------------------------- gardens it sees
+
+    @property
+    def sees_every_garden(self) -> bool:
+        return self.principal.source == self._gardens.owner
+
+    def _garden_map(self) -> dict[str, g.Garden]:
+        """The gardens this principal may see (in its scopes), by garden id."""
+        every = self._gardens.all()
+        return {gid: garden for gid, garden in every.items() if self.sees(garden.scope)
+                and (self.sees_every_garden or garden.role(self.principal.source) is not None)}
+
+    def _visible_gardens(self) -> tuple[str, ...] | None:
+        """For query filters: None (every fact) for the owner, else the gardens it is in."""
+        return None if self.sees_every_garden else tuple(sorted(self._garden_map()))
+
+    def _sees_garden_of(self, garden_id: str | None) -> bool:
+        return garden_id is None or self.sees_every_garden or garden_id in self._garden_map()
+
+    def _garden(self, ref: str) -> g.Garden:
+        found = Gardens.find(self._garden_map(), ref)
+        if found is None:
+            raise NotFound("garden", ref)  # alike for a garden that is hidden or not there
+        return found
+
+    def _admin_of(self, ref: str) -> g.Garden:
+        self.principal.require("write")
+        garden = self._garden(ref)
+        if garden.role(self.principal.source) != "admin":
+            raise AccessDenied("garden_admin_required",
+                               f"{self.principal.source} is not an admin of garden {garden.slug}")
+        self.principal.require_scope(garden.scope)
+        return garden
 
     # ------------------------------------------------------------- what it sees
 
@@ -70,7 +114,7 @@ class PrincipalView:
         """``item`` as this principal may see it, or None if it is hidden (or None).
 
         ``hidden``: the hidden ids among the items' replacers, if already known."""
-        if item is None or not self.sees(item.fact.scope):
+        if item is None or not self.sees(item.fact.scope) or not self._sees_garden_of(item.fact.garden_id):
             return None
         replacer = item.superseded_by
         if replacer is not None and (replacer in hidden if hidden is not None
@@ -83,12 +127,14 @@ class PrincipalView:
         """``_shown`` of many items, with one look-up for all their replacers."""
         replacers = sorted({i.superseded_by for i in items if i.superseded_by is not None})
         found = self._keeper.index.get_many(replacers) if replacers else {}
-        hidden = frozenset(fid for fid, item in found.items() if not self.sees(item.fact.scope))
+        hidden = frozenset(fid for fid, item in found.items() if not self.sees(item.fact.scope)
+                           or not self._sees_garden_of(item.fact.garden_id))
         return [self._shown(item, hidden) for item in items]
 
     def _hidden(self, fact_id: str) -> bool:
         found = self._keeper.index.get(fact_id)
-        return found is not None and not self.sees(found.fact.scope)
+        return found is not None and (not self.sees(found.fact.scope)
+                                      or not self._sees_garden_of(found.fact.garden_id))
 
     def _visible_id(self, fact_id: str) -> IndexedFact | None:
         return self._shown(self._keeper.index.get(fact_id))
@@ -106,13 +152,21 @@ class PrincipalView:
 
     # ------------------------------------------------------------- reads
 
-    def filters(self, *, scope: str | Sequence[str] | None = None, **options: Any) -> Filters:
-        """Query filters (``Vault.filters``) over the scopes this principal may read."""
-        return self._keeper.filters(scope=list(self.scopes(scope)), **options)
+    def filters(self, *, scope: str | Sequence[str] | None = None, garden: str | None = None,
+                **options: Any) -> Filters:
+        """Query filters (``Vault.filters``) over the scopes this principal may read.
+
+        ``garden``: only the facts of this garden (a garden id, slug or record id), which must
+        be one the principal may see (else NotFound, as for a garden that does not exist)."""
+        filters = self._keeper.filters(scope=list(self.scopes(scope)), **options)
+        if garden is not None:
+            filters = dataclasses.replace(filters, garden_id=self._garden(garden).garden_id)
+        return filters
 
     def _fenced(self, filters: Filters) -> Filters:
         self.principal.require("read")
-        return dataclasses.replace(filters, scopes=self.scopes(filters.scopes))
+        return dataclasses.replace(filters, scopes=self.scopes(filters.scopes),
+                                   gardens=self._visible_gardens())
 
     def query(self, filters: Filters) -> list[IndexedFact]:
         """Facts matching ``filters`` within this principal's scopes."""
@@ -131,7 +185,8 @@ class PrincipalView:
         hits = self._keeper.recall(text, limit=limit, scope=list(self.scopes(scope)),
                                  min_confidence=min_confidence, trust=trust,
                                  include_contradicted=include_contradicted,
-                                 include_unattested=include_unattested)
+                                 include_unattested=include_unattested,
+                                 gardens=self._visible_gardens())
         shown = zip(hits, self._shown_all([hit.item for hit in hits]), strict=True)
         return [hit if item is hit.item else dataclasses.replace(hit, item=item)
                 for hit, item in shown if item is not None]
@@ -143,7 +198,8 @@ class PrincipalView:
         self.principal.require("read")
         return self._keeper.neighbors(entity, depth=depth, scopes=list(self.scopes(scope)),
                                     relation_prefix=relation_prefix,
-                                    min_confidence=min_confidence)
+                                    min_confidence=min_confidence,
+                                    gardens=self._visible_gardens())
 
     def get(self, ref: str) -> IndexedFact:
         """The fact a reference names: a fact id, a unique prefix of 8+ hex digits among the
@@ -218,7 +274,8 @@ class PrincipalView:
         return self._conflicts(status)
 
     def _conflicts(self, status: str | None = None) -> list[ConflictRecord]:
-        return [self._conflict_shown(c) for c in self._keeper.conflicts(status) if self.sees(c.scope)]
+        return [self._conflict_shown(c) for c in self._keeper.conflicts(status)
+                if self.sees(c.scope) and self._sees_garden_of(_garden_of(c))]
 
     def _conflict_shown(self, record: ConflictRecord) -> ConflictRecord:
         # Both sides share the conflict's key, hence its scope; a resolution need not.
@@ -255,7 +312,27 @@ class PrincipalView:
         self._check_references(claim)
         return key, warnings
 
+    def in_garden(self, claim: Claim, ref: str | None) -> Claim:
+        """``claim`` placed in the garden ``ref`` names (its id, slug or record id), with the
+        garden's own id; NotFound for a garden this principal may not see, as for none. The
+        write itself checks the role and the scope."""
+        if ref is None:
+            return claim
+        return dataclasses.replace(claim, garden_id=self._garden(ref).garden_id)
+
     def _check_references(self, claim: Claim) -> None:
+        if g.is_garden_relation(claim.relation):
+            raise InvalidFact("relation", f"{claim.relation!r}: garden: relations are garden "
+                                          "records, written through the gardens API only")
+        if claim.garden_id is not None:
+            garden = self._garden(claim.garden_id)  # NotFound for a non-member, as for none
+            if garden.role(self.principal.source) not in g.WRITE_ROLES:
+                raise AccessDenied("garden_write_denied",
+                                   f"{self.principal.source} may not write into garden "
+                                   f"{garden.slug} (writer or admin role needed)")
+            if claim.scope.value != garden.scope:
+                raise InvalidFact("scope", f"{claim.scope.value!r} differs from garden "
+                                           f"{garden.slug}'s scope {garden.scope!r}")
         if claim.supersedes is not None and self._visible_id(claim.supersedes) is None:
             raise NotFound("fact", claim.supersedes, "supersedes must name a fact you may read")
 
@@ -288,7 +365,7 @@ class PrincipalView:
                 else:
                     try:
                         self._check_references(claim)
-                    except NotFound as exc:
+                    except StigmemError as exc:
                         claim = exc
             checked.append(claim)
         return self._access.write_batch(self.principal, checked, atomic=atomic, key=key,
@@ -308,6 +385,60 @@ class PrincipalView:
         if item is None:
             raise NotFound("fact", fact.id, "it was written but is not in the index")
         return record, item
+
+    # ------------------------------------------------------------- gardens (spec §17)
+
+    def gardens(self) -> list[g.Garden]:
+        """The gardens this principal may see: its own, or every one for the vault owner."""
+        self.principal.require("read")
+        return sorted(self._garden_map().values(), key=lambda x: (x.slug, x.garden_id))
+
+    def garden(self, ref: str) -> g.Garden:
+        """A garden by id, record id or slug; NotFound if it is missing or hidden, alike."""
+        self.principal.require("read")
+        return self._garden(ref)
+
+    def create_garden(self, *, slug: str, name: str, scope: str = "company",
+                      description: str | None = None) -> g.Garden:
+        """A new garden in ``scope``; this principal becomes its first admin. 409 if the slug
+        is taken."""
+        self.principal.require("write")
+        self.principal.require_scope(parse_enum(Scope, scope, "scope").value)
+        source = self.principal.source
+        return self._gardens.create(source, self._gardens.key_for(source), slug=slug,
+                                    name=name, scope=scope, description=description)
+
+    def add_garden_member(self, ref: str, member: str, role: str = "reader") -> g.Member:
+        garden = self._admin_of(ref)
+        return self._set_member(garden, member, g.parse_role(role), adding=True)
+
+    def set_garden_role(self, ref: str, member: str, role: str) -> g.Member:
+        garden = self._admin_of(ref)
+        return self._set_member(garden, member, g.parse_role(role), adding=False)
+
+    def remove_garden_member(self, ref: str, member: str) -> None:
+        garden = self._admin_of(ref)
+        self._set_member(garden, member, g.REMOVED, adding=False)
+
+    def _set_member(self, garden: g.Garden, member: str, role: str, *, adding: bool) -> g.Member:
+        source = self.principal.source
+        updated = self._gardens.set_member(source, self._gardens.key_for(source), garden,
+                                           member, role, adding=adding)
+        principal = normalize_source(member, "entity_uri")
+        found = updated.members.get(principal)  # None once removed
+        return found if found is not None else g.Member(principal, role, source, "")
+
+    def delete_garden(self, ref: str) -> None:
+        """Delete a garden (admin only). Its facts stay, orphaned: only the owner sees them."""
+        garden = self._admin_of(ref)
+        source = self.principal.source
+        self._gardens.delete(source, self._gardens.key_for(source), garden)
+
+
+def _garden_of(record: ConflictRecord) -> str | None:
+    # Both sides of a conflict are of one garden (index/conflicts.py): either side tells it.
+    side = record.fact_a or record.fact_b
+    return side.fact.garden_id if side is not None else None
 
 
 __all__ = ["PrincipalView"]

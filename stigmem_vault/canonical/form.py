@@ -2,8 +2,11 @@
 
 The canonical object has exactly these keys (docs/spec.md §Canonical bytes)::
 
-    confidence, derived_from, entity, format, hlc, relation, scope, signer, source,
-    supersedes, timestamp, trust, valid_until, value{type, v}
+    confidence, derived_from, entity, format, [garden_id], hlc, relation, scope, signer,
+    source, supersedes, timestamp, trust, valid_until, value{type, v}
+
+``garden_id`` is a member only when the fact belongs to a garden, so facts without one (every
+fact written before gardens existed) keep their bytes, ids and signatures.
 
 serialized with RFC 8785 (JCS). Optional fields are present with ``null`` (or ``[]`` for
 derived_from), so a verifier never has to guess whether a key was omitted.
@@ -21,7 +24,7 @@ _FORMAT = encode_basestring(FACT_FORMAT)
 
 
 def canonical_object(claim: Claim, hlc: str, timestamp: str, signer: str) -> dict[str, object]:
-    return {
+    obj: dict[str, object] = {
         "format": FACT_FORMAT,
         "entity": claim.entity,
         "relation": claim.relation,
@@ -37,6 +40,9 @@ def canonical_object(claim: Claim, hlc: str, timestamp: str, signer: str) -> dic
         "derived_from": list(claim.derived_from),
         "signer": signer,
     }
+    if claim.garden_id is not None:  # only when present: every other fact keeps its bytes
+        obj["garden_id"] = claim.garden_id
+    return obj
 
 
 def canonical_bytes(claim: Claim, hlc: str, timestamp: str, signer: str) -> bytes:
@@ -60,6 +66,7 @@ def canonical_bytes(claim: Claim, hlc: str, timestamp: str, signer: str) -> byte
         ',"derived_from":[', ",".join(map(encode_basestring, claim.derived_from)),
         '],"entity":', encode_basestring(claim.entity),
         ',"format":', _FORMAT,
+        "" if claim.garden_id is None else ',"garden_id":' + encode_basestring(claim.garden_id),
         ',"hlc":', encode_basestring(hlc),
         ',"relation":', encode_basestring(claim.relation),
         ',"scope":', encode_basestring(claim.scope.value),

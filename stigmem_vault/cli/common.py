@@ -143,6 +143,7 @@ def fact_dict(fact: Fact, path: str) -> dict[str, object]:
         "valid_until": fact.valid_until,
         "supersedes": fact.supersedes,
         "derived_from": list(fact.derived_from),
+        "garden_id": fact.garden_id,
         "hlc": fact.hlc,
         "timestamp": fact.timestamp,
         "signer": fact.signer,

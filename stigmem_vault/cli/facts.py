@@ -90,14 +90,18 @@ def _fact_options(source: str | None, confidence: float | None, trust: str | Non
 @click.option("--supersedes", metavar="ID", help="Full id of the fact this one replaces.")
 @click.option("--derived-from", metavar="ID", multiple=True,
               help="Id of a fact this is derived from (repeatable).")
+@click.option("--garden", metavar="GARDEN",
+              help="Put it in this Memory Garden (slug or id); its source must be a writer there.")
 @json_option
 def assert_cmd(entity: str, relation: str, value: str | None, value_type: str, source: str | None,
                confidence: float | None, trust: str | None, scope: str | None,
-               valid_until: str | None, supersedes: str | None, derived_from: tuple[str, ...]) -> None:
+               valid_until: str | None, supersedes: str | None, derived_from: tuple[str, ...],
+               garden: str | None) -> None:
     """Sign and write a new fact; prints its id and file."""
     with open_vault() as vault:  # opened first: an unusable vault is reported before bad input
         fact = vault.assert_fact(
             entity=entity, relation=relation, value=_value(value_type, value), value_type=value_type,
+            garden=garden,
             **_fact_options(source, confidence, trust, scope, valid_until, supersedes, derived_from))
         confirm("asserted", fact, vault.path_of(fact))
 

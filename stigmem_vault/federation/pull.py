@@ -48,6 +48,10 @@ class Incoming:
     path: str
     data: bytes
     fact: Fact
+    # Where it came from, should a later check (federation/gardens.py) reject it after all.
+    branch: str = ""
+    tip: str | None = None
+    blob: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +326,7 @@ def _judge_delta(repo: pygit2.Repository, delta: pygit2.DiffDelta | _Added, scop
         return
     if known_fact(fact.id):
         return  # a replay: we have it already
-    result.accepted.append(Incoming(path, data, fact))
+    result.accepted.append(Incoming(path, data, fact, branch, tip, str(new.id)))
 
 
 class _Reject(Protocol):

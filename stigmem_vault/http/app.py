@@ -66,7 +66,7 @@ class RateLimiter:
 def create_app(vault: Vault | None, settings: NodeSettings) -> FastAPI:
     """The node's ASGI app over ``vault`` (None: an app that only describes its routes, for the
     OpenAPI document; it serves nothing)."""
-    from stigmem_vault.http import openapi, routes  # routes import this module's dependencies
+    from stigmem_vault.http import gardens, openapi, routes  # routes import this module's dependencies
 
     app = FastAPI(
         title="stigmem-vault node",
@@ -79,6 +79,7 @@ def create_app(vault: Vault | None, settings: NodeSettings) -> FastAPI:
     _install_body_limit(app, settings.max_body_bytes)
     _install_error_handlers(app)
     app.include_router(routes.router)
+    app.include_router(gardens.router)
     openapi.install(app, settings.auth)
     return app
 
@@ -158,9 +159,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             # Starlette names only the methods of the first route on the path; GET and POST
             # /v1/facts are two routes, so list every method of the path's own template (the
             # most literal one: /v1/facts/batch, not /v1/facts/{fact_ref}).
+            from stigmem_vault.http.gardens import router as gardens
             from stigmem_vault.http.routes import router
 
-            candidates = [route for route in (*request.app.router.routes, *router.routes)
+            candidates = [route for route in (*request.app.router.routes, *router.routes,
+                                              *gardens.routes)
                           if isinstance(route, Route) and route.methods
                           and route.matches(request.scope)[0] != Match.NONE]
             if candidates:

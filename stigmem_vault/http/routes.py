@@ -121,17 +121,16 @@ def well_known(request: Request) -> dict[str, Any]:
 # ---------------------------------------------------------------- writing facts
 
 
-def _claim(body: wire.AssertRequest) -> Claim:
+def _claim(body: wire.AssertRequest, view: PrincipalView) -> Claim:
     if body.value.interpret_as == "instruction":
         raise InvalidFact("value.interpret_as", "this node stores facts as data only; "
                                                 "'instruction' is not accepted")
-    if body.garden_id is not None:
-        raise NotFound("garden", body.garden_id)
-    return make_claim(
+    claim = make_claim(
         entity=body.entity, relation=body.relation, value=make_value(body.value.type, body.value.v),
         source=body.source, confidence=body.confidence, trust=body.trust, scope=body.scope,
         valid_until=body.valid_until, supersedes=body.supersedes,
         derived_from=wire.derived_links(body.derived_from))
+    return view.in_garden(claim, body.garden_id)
 
 
 @router.post("/v1/facts", status_code=201, tags=["facts"], summary="Assert a fact",
@@ -147,10 +146,11 @@ async def assert_fact(request: Request, body: wire.AssertRequest,
     ``source_not_owned``); under ``warn`` another source is accepted, flagged in ``warnings``,
     and verifies as unattested. Values are checked against their type (422 naming the field).
     """
-    claim = _claim(body)
+    view = _view(request, principal)
+    claim = _claim(body, view)
     # The vault's group writer signs, writes and indexes it; this request only waits, so
     # concurrent requests' facts share index transactions (api/writer.py).
-    future, warnings = _view(request, principal).submit(claim, _settings(request).attestation_mode)
+    future, warnings = view.submit(claim, _settings(request).attestation_mode)
     item = await asyncio.wrap_future(future)
     return PlainJSON(wire.fact_record(item, auth_enabled=_auth_on(request), on_read=False,
                                       warnings=warnings), status_code=201)
@@ -167,14 +167,15 @@ def assert_batch(request: Request, body: wire.BatchRequest,
     ``idempotency_key_reused``). Keys are per principal. An item the model rejects is reported
     in ``results`` with its reason; a body that is not a batch at all is a 422."""
     claims: list[Any] = []
+    view = _view(request, principal)
     for item in body.facts:
         try:
-            claims.append(_claim(item))
+            claims.append(_claim(item, view))
         except (InvalidFact, NotFound) as exc:
             claims.append(exc)
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     try:
-        return _view(request, principal).write_batch(
+        return view.write_batch(
             claims, atomic=body.atomic, key=body.idempotency_key, request_hash=digest,
             attestation=_settings(request).attestation_mode).as_dict()
     except AccessDenied as exc:
@@ -224,7 +225,7 @@ def _as_of(raw: str | None) -> str | None:
 @router.get("/v1/facts", tags=["facts"], summary="Query facts", response_model=None,
             responses={**ok(schemas.FactList, "one page of matching facts, newest first",
                             headers={"X-Total-Count": "matching facts across all pages"}),
-                       **errors(400, *AUTH, 422)})
+                       **errors(400, 404, *AUTH, 422)})
 def list_facts(
     request: Request, response: Response, principal: Principal = reader,
     entity: Annotated[str | None, Query(description="exactly this entity (normalized)",
@@ -250,6 +251,9 @@ def list_facts(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     as_of: Annotated[str | None, Query(description="the vault as of an HLC or ISO time",
                                        json_schema_extra={"pattern": wire.AS_OF})] = None,
+    garden_id: Annotated[str | None, Query(description="only the facts of this garden (id or "
+                                                       "slug); 404 if it is not one the token's "
+                                                       "principal is in")] = None,
 ) -> Response:
     """Facts, newest first (HLC, then id), in pages with a stable keyset cursor.
 
@@ -266,7 +270,7 @@ def list_facts(
             winners_only=not include_contradicted, after_timestamp=after, newest_first=True,
             # A node that accepts unattested writes shows them (flagged by `verification`).
             include_unattested=_settings(request).attestation_mode != "enforce",
-            before=_cursor(cursor), limit=limit)
+            before=_cursor(cursor), limit=limit, garden=garden_id or None)
     except InvalidFact as exc:
         raise bad_parameter(exc) from None
     items = view.query(filters)

@@ -290,8 +290,8 @@ _ANSWERS: dict[int, dict[str, Any]] = {
                 headers={"WWW-Authenticate": "Bearer"}),
     403: _error("the token lacks the permission or scope (detail.code says which)"),
     404: _error("no such fact, conflict or garden, or none this token may see"),
-    409: _error("the conflict is already resolved, or the idempotency key was used for "
-                "another request"),
+    409: _error("the conflict is already resolved, the idempotency key was used for another "
+                "request, or (gardens) the slug or member exists, or the last admin would go"),
     413: _error("the request body exceeds the node's limit"),
     422: _error("a field has the wrong type or an invalid value: each issue names the field "
                 "(loc) and says why (msg)", ValidationFailure),

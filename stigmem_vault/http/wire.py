@@ -115,7 +115,10 @@ class AssertRequest(BaseModel):
     scope: ScopeName = "local"
     valid_until: str | None = Field(default=None, description="ISO 8601 expiry",
                                     json_schema_extra={"pattern": ISO_TIME})
-    garden_id: str | None = Field(default=None, description="gardens are not supported (404)")
+    garden_id: str | None = Field(
+        default=None, description="the garden (id or slug) the fact belongs to: 404 unless the "
+                                  "principal is a member, 403 unless a writer, 422 if its scope "
+                                  "is not the garden's")
     # Ignored, so not part of the request as parsed (nor of a batch's idempotency hash).
     attestation: dict[str, Any] | None = Field(
         default=None, exclude=True, description="ignored: every fact is signed by the node")
@@ -226,7 +229,7 @@ def fact_record(item: IndexedFact, *, auth_enabled: bool, on_read: bool = True,
         "attested_key_id": fact.signer,
         "origin_node_id": None,
         "origin_allowed_scopes": None,
-        "garden_id": None,
+        "garden_id": fact.garden_id,
         "attested": (item.status == "valid") if auth_enabled else None,
         "contradicted": item.contradicted,
         "warnings": list(warnings or []),

@@ -1,5 +1,9 @@
 """Liveness and contradictions, recomputed per (entity, relation, scope) key.
 
+Within a key, the facts of each garden (and those of no garden) are apart: a fact replaces, or
+conflicts with, only facts of its own garden, except by an explicit ``supersedes``. So a fact
+a principal may not read (a garden it is not in) never changes what it sees on its own facts.
+
 Rules (docs/spec.md §Liveness and conflicts):
 
 * A fact F *replaces* a fact S when F is valid and present, and either ``F.supersedes == S`` or
@@ -32,7 +36,7 @@ from stigmem_vault.model.identifiers import is_system_source
 
 _CHUNK = 900
 # A facts row as sqlite3 returns it: (id, source, hlc, confidence, value_type, value_json,
-# status, present).
+# status, present, garden_id).
 _Row = tuple[Any, ...]
 
 
@@ -53,7 +57,7 @@ def _has_authority(source: str, target_source: str, owner: str) -> bool:
 
 def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) -> None:
     rows = conn.execute(
-        "SELECT id, source, hlc, confidence, value_type, value_json, status, present"
+        "SELECT id, source, hlc, confidence, value_type, value_json, status, present, garden_id"
         " FROM facts WHERE entity = ? AND relation = ? AND scope = ?", key).fetchall()
     facts = {r[0]: r for r in rows}
     if not facts:
@@ -65,14 +69,15 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         marks = ",".join("?" * len(chunk))
-        for fid, source, hlc, supersedes, derived, entity, relation, scope in conn.execute(
-                "SELECT id, source, hlc, supersedes, derived_from, entity, relation, scope"
+        for fid, source, hlc, supersedes, derived, entity, relation, scope, garden in conn.execute(
+                "SELECT id, source, hlc, supersedes, derived_from, entity, relation, scope,"
+                " garden_id"
                 f" FROM facts WHERE status = 'valid' AND present = 1 AND (supersedes IN ({marks})"
                 f" OR id IN (SELECT fact_id FROM derivations WHERE parent IN ({marks})))",
                 chunk + chunk):
             targets = {supersedes} if supersedes in facts else set()
             if (entity, relation, scope) == key:
-                targets |= {d for d in json.loads(derived) if d in facts}
+                targets |= {d for d in json.loads(derived) if d in facts and facts[d][8] == garden}
             for target in targets - {fid}:
                 if _has_authority(source, facts[target][1], owner):
                     replaced.setdefault(target, []).append((hlc, fid, source))
@@ -80,7 +85,7 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
     # Same source, same key: each fact is replaced by the next one in HLC order.
     chains: dict[tuple[str, ...], list[tuple[str, str]]] = {}
     for fid, row in candidates.items():
-        group = (row[1], row[4], row[5]) if multi else (row[1],)
+        group = (row[8], row[1], row[4], row[5]) if multi else (row[8], row[1])
         chains.setdefault(group, []).append((row[2], fid))
     for chain in chains.values():
         chain.sort()
@@ -93,10 +98,14 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
     open_pairs: set[tuple[str, str]] = set()
     if not multi:
         for a, b in combinations(sorted(live), 2):
-            if (facts[a][4], facts[a][5]) != (facts[b][4], facts[b][5]):
+            if facts[a][8] == facts[b][8] and (facts[a][4], facts[a][5]) != (facts[b][4], facts[b][5]):
                 open_pairs.add((a, b))
     contradicted = {fid for pair in open_pairs for fid in pair}
-    past_pairs = set() if multi else _past_pairs(facts, candidates, replaced)
+    past_pairs: set[tuple[str, str]] = set()
+    if not multi:
+        for garden in {row[8] for row in candidates.values()}:
+            past_pairs |= _past_pairs(facts, {i: r for i, r in candidates.items() if r[8] == garden},
+                                      replaced)
 
     conn.executemany(
         "UPDATE facts SET superseded_by = ?, live = ?, contradicted = ? WHERE id = ?",

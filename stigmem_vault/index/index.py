@@ -127,10 +127,14 @@ class Index:
         with self.db.lock:
             return query.superseders(self.db.conn, fact_id)
 
-    def ref_edges(self, entities: list[str], scopes: tuple[str, ...],
-                  min_confidence: float) -> list[tuple[str, str, str, float]]:
+    def ref_edges(self, entities: list[str], scopes: tuple[str, ...], min_confidence: float,
+                  gardens: tuple[str, ...] | None = None) -> list[tuple[str, str, str, float]]:
         with self.db.lock:
-            return query.ref_edges(self.db.conn, entities, scopes, min_confidence)
+            return query.ref_edges(self.db.conn, entities, scopes, min_confidence, gardens)
+
+    def garden_records(self) -> list[IndexedFact]:
+        with self.db.lock:
+            return query.garden_records(self.db.conn)
 
     def recall(self, text: str, filters: Filters, limit: int = 10) -> list[Recalled]:
         with self.db.lock:

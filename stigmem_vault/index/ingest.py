@@ -43,15 +43,16 @@ def fact_row(fact: Fact, status: str, path: str) -> tuple[object, ...]:
         fact.source, fact.hlc, fact.timestamp, fact.confidence, fact.trust.value,
         fact.scope.value, fact.valid_until, until_ms, fact.supersedes,
         json.dumps(list(fact.derived_from)) if fact.derived_from else "[]", fact.signer, fact.signature,
-        upstream_cid(fact.claim), status, path,
+        upstream_cid(fact.claim), fact.garden_id, status, path,
     )
 
 
 _INSERT_FACT = """
 INSERT INTO facts (id, entity, relation, value_type, value_json, value_text, value_num, source,
                    hlc, timestamp, confidence, trust, scope, valid_until, valid_until_ms,
-                   supersedes, derived_from, signer, signature, cid, status, path, present)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
+                   supersedes, derived_from, signer, signature, cid, garden_id, status, path,
+                   present)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
 RETURNING rowid
 """
 

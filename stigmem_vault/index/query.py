@@ -15,7 +15,7 @@ from stigmem_vault.model.values import Value, ValueType
 
 FACT_COLUMNS = ("id, entity, relation, value_type, value_json, source, hlc, timestamp, confidence,"
                 " trust, scope, valid_until, valid_until_ms, supersedes, derived_from, signer,"
-                " signature, status, path, present, superseded_by, live, contradicted, cid")
+                " signature, status, path, present, superseded_by, live, contradicted, cid, garden_id")
 _PREFIXED_COLUMNS = ", ".join("f." + name.strip() for name in FACT_COLUMNS.split(","))
 
 # How much each trust class counts in recall (observed is first-hand).
@@ -82,6 +82,9 @@ class Filters:
     include_absent: bool = False  # facts whose file was deleted
     as_of: str | None = None  # an HLC: the vault as it stood then
     after_timestamp: str | None = None  # only facts asserted after this ISO time
+    # Gardens: None = any fact; else facts outside gardens plus those of these gardens.
+    gardens: tuple[str, ...] | None = None
+    garden_id: str | None = None  # only the facts of this garden
     newest_first: bool = False
     before: tuple[str, str] | None = None  # keyset cursor (hlc, id): rows after it in the order
     limit: int | None = None
@@ -91,10 +94,10 @@ class Filters:
 def row_to_item(row: sqlite3.Row | tuple[object, ...], now_ms: int) -> IndexedFact:
     (fid, entity, relation, vtype, vjson, source, hlc, timestamp, confidence, trust, scope,
      valid_until, until_ms, supersedes, derived, signer, signature, status, path, present,
-     superseded_by, live, contradicted, cid) = tuple(row)
+     superseded_by, live, contradicted, cid, garden_id) = tuple(row)
     claim = Claim(entity, relation, Value(ValueType(vtype), json.loads(vjson)), source,
                   confidence, TrustClass(trust), Scope(scope), valid_until, supersedes,
-                  tuple(json.loads(derived)))
+                  tuple(json.loads(derived)), garden_id)
     fact = Fact(fid, claim, hlc, timestamp, signer, signature)
     expired = until_ms is not None and until_ms <= now_ms
     return IndexedFact(fact, status, path, bool(present), bool(live) and not expired,
@@ -135,6 +138,12 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
         if value is not None:
             where.append(f"f.{column} = ?")
             params.append(value)
+    if filters.garden_id is not None:
+        where.append("f.garden_id = ?")
+        params.append(filters.garden_id)
+    if filters.gardens is not None:
+        where.append(f"(f.garden_id IS NULL OR f.garden_id IN ({','.join('?' * len(filters.gardens))}))")
+        params.extend(filters.gardens)
     for column, values in (("scope", filters.scopes), ("trust", filters.trust)):
         if values is not None:
             where.append(f"f.{column} IN ({','.join('?' * len(values))})")
@@ -175,6 +184,7 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
         # The winner of a contradiction: highest confidence, then latest HLC, then id.
         where.append("(f.contradicted = 0 OR NOT EXISTS (SELECT 1 FROM facts g WHERE"
                      " g.entity = f.entity AND g.relation = f.relation AND g.scope = f.scope"
+                     " AND g.garden_id IS f.garden_id"
                      " AND g.contradicted = 1 AND g.live = 1 AND g.id != f.id AND"
                      " (g.valid_until_ms IS NULL OR g.valid_until_ms > ?) AND"
                      " (g.confidence, g.hlc, g.id) > (f.confidence, f.hlc, f.id)))")
@@ -183,7 +193,8 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
 
 
 def ref_edges(conn: sqlite3.Connection, entities: list[str], scopes: tuple[str, ...],
-              min_confidence: float) -> list[tuple[str, str, str, float]]:
+              min_confidence: float,
+              gardens: tuple[str, ...] | None = None) -> list[tuple[str, str, str, float]]:
     """Live ``ref`` facts touching ``entities``, both ways: (from, relation, to, confidence)."""
     if not entities:
         return []
@@ -192,7 +203,10 @@ def ref_edges(conn: sqlite3.Connection, entities: list[str], scopes: tuple[str, 
     now = now_ms()
     common = (f" AND value_type = 'ref' AND live = 1 AND scope IN ({scope_marks})"
               " AND confidence >= ? AND (valid_until_ms IS NULL OR valid_until_ms > ?)")
-    params = [*scopes, min_confidence, now]
+    params: list[object] = [*scopes, min_confidence, now]
+    if gardens is not None:  # facts outside gardens, and those of the gardens given
+        common += f" AND (garden_id IS NULL OR garden_id IN ({','.join('?' * len(gardens))}))"
+        params += gardens
     rows = conn.execute(
         f"SELECT entity, relation, value_text, confidence FROM facts WHERE entity IN ({marks})"
         + common + f" UNION SELECT entity, relation, value_text, confidence FROM facts"
@@ -211,6 +225,15 @@ def get_facts(conn: sqlite3.Connection, fact_ids: list[str]) -> list[IndexedFact
     rows = conn.execute(f"SELECT {FACT_COLUMNS} FROM facts WHERE id IN "
                         f"({','.join('?' * len(fact_ids))})", fact_ids).fetchall()
     return [row_to_item(row, now) for row in rows]
+
+
+def garden_records(conn: sqlite3.Connection) -> list[IndexedFact]:
+    """Every present, valid garden record (model/gardens.py): ``garden:`` facts on a garden's
+    own entity, tagged with that garden."""
+    current = now_ms()
+    return [row_to_item(row, current) for row in conn.execute(
+        f"SELECT {FACT_COLUMNS} FROM facts WHERE relation >= 'garden:' AND relation < 'garden;'"
+        " AND garden_id = entity AND status = 'valid' AND present = 1")]
 
 
 def find_by_cid(conn: sqlite3.Connection, cid: str) -> list[str]:

@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an inde
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 DDL = """
 CREATE TABLE files (
@@ -42,6 +42,7 @@ CREATE TABLE facts (
     signer        TEXT NOT NULL,
     signature     TEXT NOT NULL,
     cid           TEXT NOT NULL,     -- the upstream content id (canonical/cid.py)
+    garden_id     TEXT,              -- the garden it belongs to (signed), or NULL
     status        TEXT NOT NULL,     -- verdict of the file it came from
     path          TEXT,
     present       INTEGER NOT NULL,  -- 1 while a file holds it
@@ -55,6 +56,7 @@ CREATE INDEX facts_source ON facts (source);
 CREATE INDEX facts_hlc ON facts (hlc);
 CREATE INDEX facts_supersedes ON facts (supersedes) WHERE supersedes IS NOT NULL;
 CREATE INDEX facts_cid ON facts (cid);
+CREATE INDEX facts_garden ON facts (garden_id) WHERE garden_id IS NOT NULL;
 CREATE INDEX facts_ref_target ON facts (value_text) WHERE value_type = 'ref';
 
 CREATE TABLE derivations (

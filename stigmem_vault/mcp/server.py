@@ -80,6 +80,9 @@ ValidUntil = Annotated[str | None, Field(description=(
 Supersedes = Annotated[str | None, Field(description=(
     "The id of a fact this one replaces (your own, or any if this server acts as the vault owner)."))]
 DerivedFrom = Annotated[list[str] | None, Field(description="Ids of the facts this one was derived from.")]
+GardenIn = Annotated[str | None, Field(description=(
+    "A Memory Garden (its slug or stigmem://.../garden/<slug> id) you are a member of: the fact "
+    "goes into it (writer or admin role needed), or only its facts are listed."))]
 FactId = Annotated[str, Field(description="A fact id: 64 hex digits, or a unique prefix of at least 8.")]
 # What every tool returns: a CallToolResult whose structured content is a JSON object.
 Result = Annotated[CallToolResult, dict[str, Any]]
@@ -204,7 +207,7 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
                     value_type: ValueTypeIn = None, scope: ScopeIn = "local",
                     confidence: Confidence = 1.0, trust: TrustIn = "observed",
                     valid_until: ValidUntil = None, supersedes: Supersedes = None,
-                    derived_from: DerivedFrom = None) -> Result:
+                    derived_from: DerivedFrom = None, garden: GardenIn = None) -> Result:
         """Record one fact in the shared memory, signed as this server's principal.
 
         The fact is durable when this returns; its id identifies it from then on. To change a
@@ -217,7 +220,7 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
                            source=principal.source, confidence=confidence, trust=trust,
                            scope=scope, valid_until=valid_until, supersedes=supersedes,
                            derived_from=derived_from)
-        item, warnings = view.write(claim)
+        item, warnings = view.write(view.in_garden(claim, garden))
         return _data("stigmem.asserted", fact=_record(item), warnings=warnings)
 
     @tool(read)
@@ -235,6 +238,7 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
             "Also facts that were replaced or retracted."))] = False,
         include_expired: Annotated[bool, Field(description="Also facts past valid_until.")] = False,
         limit: Limit = 50,
+        garden: GardenIn = None,
     ) -> Result:
         """Look up facts by exact filters, newest first. By default only live facts: not
         superseded, retracted or expired. Contradicting facts are all listed, flagged
@@ -244,7 +248,7 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
             entity=entity, relation=relation, source=source, scope=scope, trust=trust,
             value_type=value_type, min_confidence=min_confidence,
             include_superseded=include_superseded, include_expired=include_expired,
-            newest_first=True, limit=_limit(limit)))
+            newest_first=True, limit=_limit(limit), garden=garden))
         return _data("stigmem.facts", facts=[_record(i) for i in items])
 
     @tool(read)

@@ -74,6 +74,8 @@ class Claim:
     valid_until: str | None = None
     supersedes: str | None = None
     derived_from: tuple[str, ...] = ()
+    # The Memory Garden the fact belongs to (its URI), or None. Signed when present (§6.1).
+    garden_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,10 @@ class Fact:
         return self.claim.derived_from
 
     @property
+    def garden_id(self) -> str | None:
+        return self.claim.garden_id
+
+    @property
     def stamp(self) -> HLC:
         return HLC.parse(self.hlc)
 
@@ -168,6 +174,20 @@ def parse_fact_ref(raw: object, field_name: str) -> str:
     return raw.strip().lower()
 
 
+GARDEN_ID = re.compile(r"^stigmem://[^/]+/garden/[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def parse_garden_id(raw: object, field_name: str = "garden_id") -> str:
+    """A garden's id: ``stigmem://<authority>/garden/<slug>`` in identifier normal form."""
+    if not isinstance(raw, str):
+        raise InvalidFact(field_name, f"must be a garden URI string, got {raw!r}")
+    text = normalize_identifier(raw, field_name)
+    if not GARDEN_ID.match(text):
+        raise InvalidFact(field_name, f"{raw!r} is not a garden id "
+                                      "(stigmem://<authority>/garden/<slug>)")
+    return text
+
+
 def parse_derived_from(raw: object) -> tuple[str, ...]:
     """Provenance links: fact ids or ``sha256:<hex>`` content hashes; a sorted, unique set."""
     if raw is None:
@@ -199,6 +219,7 @@ def make_claim(
     valid_until: object = None,
     supersedes: object = None,
     derived_from: object = None,
+    garden_id: object = None,
 ) -> Claim:
     """Validate and normalize every field of a claim; raise InvalidFact naming the first bad one."""
     norm_source = normalize_source(source)
@@ -226,4 +247,5 @@ def make_claim(
         valid_until=until,
         supersedes=None if supersedes is None else parse_fact_ref(supersedes, "supersedes"),
         derived_from=parse_derived_from(derived_from),
+        garden_id=None if garden_id is None else parse_garden_id(garden_id),
     )

@@ -42,6 +42,7 @@ OBSIDIAN_TYPES: dict[str, str] = {
     "valid_until": "text",
     "supersedes": "text",
     "derived_from": "multitext",
+    "garden_id": "text",
     "signer": "text",
     "signature": "text",
     "tags": "tags",
@@ -87,6 +88,8 @@ def properties(fact: Fact) -> dict[str, frontmatter.Flat]:
         props["supersedes"] = fact.supersedes
     if fact.derived_from:
         props["derived_from"] = list(fact.derived_from)
+    if fact.garden_id is not None:
+        props["garden_id"] = fact.garden_id
     props["signer"] = fact.signer
     props["signature"] = fact.signature
     for key, value in fact.extra:
@@ -124,6 +127,8 @@ def render_body(fact: Fact) -> str:
         lines.append(f"- valid until: {fact.valid_until}")
     if fact.supersedes:
         lines.append(f"- supersedes: `{fact.supersedes}`")
+    if fact.garden_id:
+        lines.append(f"- garden: {fact.garden_id}")
     if fact.derived_from:
         lines.append("- derived from: " + ", ".join(f"`{d}`" for d in fact.derived_from))
     lines.append("")
@@ -162,6 +167,7 @@ def parse_properties(props: dict[str, frontmatter.Flat], path: str) -> ParsedFac
             valid_until=props.get("valid_until"),
             supersedes=props.get("supersedes"),
             derived_from=props.get("derived_from"),
+            garden_id=props.get("garden_id"),
         )
         _require_normal_form(props, claim)
         hlc = str(HLC.parse(props["hlc"]))
@@ -207,7 +213,8 @@ def _read_value(props: dict[str, frontmatter.Flat]) -> Value:
 def _require_normal_form(props: dict[str, frontmatter.Flat], claim: Claim) -> None:
     # A signed file holds normalized values; anything else was edited or forged, and reading
     # it "as if normalized" would let two verifiers disagree about the same bytes.
-    for key in ("entity", "relation", "source", "trust", "scope", "supersedes", "valid_until"):
+    for key in ("entity", "relation", "source", "trust", "scope", "supersedes", "valid_until",
+                "garden_id"):
         raw = props.get(key)
         normal = getattr(claim, key)
         normal = getattr(normal, "value", normal)

@@ -37,7 +37,7 @@ KEPT_PROPERTIES = ("tags", "aliases", "cssclasses")  # a person's unsigned prope
 SIGN_PROPERTY = "sign"  # an Obsidian checkbox: ticked = "sign this now"
 NOTES_HEADING = "## Notes"  # a fact file's body: the rendered summary, then the person's notes
 _CLAIM_KEYS = ("entity", "relation", "source", "confidence", "trust", "scope", "valid_until",
-               "supersedes", "derived_from")
+               "supersedes", "derived_from", "garden_id")
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,9 @@ def test_the_documented_commands_exist() -> None:
         ("token", "revoke"), ("conformance",), ("mcp",),
         ("identity", "rotate"), ("remote",), ("remote", "add"), ("remote", "list"),
         ("remote", "remove"), ("sync",), ("peer",), ("peer", "list"), ("peer", "trust"),
-        ("peer", "revoke"), ("audit",), ("revert",)}
+        ("peer", "revoke"), ("audit",), ("revert",), ("garden",), ("garden", "create"),
+        ("garden", "list"), ("garden", "show"), ("garden", "add"), ("garden", "role"),
+        ("garden", "remove"), ("garden", "delete")}
 
 
 @pytest.mark.parametrize("path", [(), *COMMAND_PATHS], ids=lambda p: " ".join(p) or "stigmem")

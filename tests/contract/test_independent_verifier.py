@@ -104,6 +104,8 @@ def canonical_bytes(props: dict[str, object]) -> bytes:
         "valid_until": props.get("valid_until"), "supersedes": props.get("supersedes"),
         "derived_from": sorted(set(props.get("derived_from") or [])), "signer": props["signer"],
     }
+    if props.get("garden_id") is not None:  # a member only when the fact has a garden
+        obj["garden_id"] = props["garden_id"]
     return jcs(obj).encode("utf-8")
 
 
@@ -188,6 +190,25 @@ def test_facts_of_every_type_verify_independently(written: Vault) -> None:
     files = _fact_files(written.root)
     assert len(files) == 12
     assert all(verify_fact_file(p, bindings) == "valid" for p in files)
+    written.close()
+
+
+def test_garden_records_and_facts_verify_independently(written: Vault) -> None:
+    view = written.as_principal(written.operator())
+    view.create_garden(slug="crew", name="Crew", scope="team")
+    view.add_garden_member("crew", "agent:codex", "writer")
+    fact = written.assert_fact(entity="project:p0", relation="memory:sample", value="inside",
+                               source="agent:codex", scope="team", garden="crew")
+    written.flush()
+    bindings = trusted_bindings(written.root)
+    files = _fact_files(written.root)
+    assert len(files) == 15  # 12 + the garden's name and member records + the garden fact
+    assert all(verify_fact_file(p, bindings) == "valid" for p in files)
+    path = written.root / written.path_of(fact)
+    # garden_id is signed: moving the fact out of its garden breaks it.
+    path.write_text("".join(line for line in path.read_text("utf-8").splitlines(keepends=True)
+                            if not line.startswith("garden_id:")))
+    assert verify_fact_file(path, bindings) == "id-mismatch"
     written.close()
 
 
