@@ -43,6 +43,8 @@ class RemoteView:
 def public_url(name: str, url: str) -> str:
     """``url`` fit to show a client: credentials dropped; a local path named by its remote."""
     parts = urlsplit(url)
+    if parts.scheme.lower() == "file":
+        return f"remote:{name}"  # a path on the node's disk, however it is spelt
     if parts.scheme and parts.netloc and len(parts.scheme) > 1:
         host = parts.netloc.rpartition("@")[2]
         return urlunsplit((parts.scheme, host, parts.path, "", ""))
