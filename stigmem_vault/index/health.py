@@ -102,13 +102,15 @@ def with_live_facts(index: Index, names: Sequence[str], scopes: Sequence[str],
 def generation(index: Index) -> str:
     """A token naming this build of the index: a rebuild numbers its rows anew, so a change
     cursor is only meaningful within the generation it was taken in."""
-    with index.db.transaction() as conn:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        if row is not None:
-            return str(row[0])
-        token = secrets.token_hex(8)
-        conn.execute("INSERT INTO meta VALUES ('generation', ?)", (token,))
-        return token
+    query = "SELECT value FROM meta WHERE key = 'generation'"
+    with index.db.lock:
+        row = index.db.conn.execute(query).fetchone()
+    if row is not None:
+        return str(row[0])
+    with index.db.transaction() as conn:  # the first feed of this build names it
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', ?)",
+                     (secrets.token_hex(8),))
+        return str(conn.execute(query).fetchone()[0])
 
 
 def changed_since(index: Index, after_row: int, scopes: Sequence[str],
