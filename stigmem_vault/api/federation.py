@@ -84,6 +84,7 @@ class PeerInfo:
     status: str  # pending | trusted | revoked
     scopes: tuple[str, ...]
     identities: tuple[tuple[str, str], ...]
+    seen_via: str = ""  # the remote its declaration came from first
 
 
 class Federation:
@@ -334,7 +335,8 @@ class Federation:
         for node_id, info in sorted(self._peers_state().items()):
             declaration = parse_declaration(info["declaration"], node_id)
             result.append(PeerInfo(node_id, declaration.owner, declaration.fingerprint,
-                                   info["status"], declaration.scopes, declaration.identities))
+                                   info["status"], declaration.scopes, declaration.identities,
+                                   info.get("seen_via", "")))
         return result
 
     def trust_peer(self, node_id: str, fingerprint: str | None = None) -> PeerInfo:

@@ -35,7 +35,7 @@ from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Reca
 from stigmem_vault.model.fact import Fact, Scope, TrustClass, parse_enum
 from stigmem_vault.model.hlc import as_of_stamp
 from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
-from stigmem_vault.model.relations import Cardinality
+from stigmem_vault.model.relations import Cardinality, RelationSchema
 from stigmem_vault.model.values import ValueType
 from stigmem_vault.vault.layout import ENTITIES_DIR, entity_note_relpath
 from stigmem_vault.vault.notes import (
@@ -133,6 +133,11 @@ class IndexKeeper:
             "multi": sorted(self._multi()),
         }
         return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def schemas(self) -> dict[str, RelationSchema]:
+        """The vault's relation schemas, by relation (replaced when they change on disk)."""
+        return self._ctx.schemas
 
     def _multi(self) -> frozenset[str]:
         return frozenset(r for r, s in self._ctx.schemas.items()

@@ -501,7 +501,8 @@ class Vault:
         """The vault as ``principal`` sees it: every read and write a front end offers, with
         the principal's permissions and scopes enforced (api/view.py)."""
         return PrincipalView(principal, self._keeper, self._facts, self._access,
-                             self._inspector.verify_files, self._gardens)
+                             self._inspector.verify_files, self._gardens,
+                             federation=self._federation)
 
     def authenticate(self, raw: str) -> Principal | None:
         return self._access.authenticate(raw)

@@ -40,12 +40,18 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from stigmem_vault.api.access import AccessControl, Principal
+from stigmem_vault.api.cards import CARD_MAX_FACTS, Card, make_card
+from stigmem_vault.api.changes import Changes, make_cursor, parse_cursor
 from stigmem_vault.api.facts import FactWriter
+from stigmem_vault.api.federation import Federation
 from stigmem_vault.api.gardens import Gardens
 from stigmem_vault.api.index_keeper import IndexKeeper
+from stigmem_vault.api.lint import LOW_CONFIDENCE, LintReport, LintScope, lint
+from stigmem_vault.api.peers import PeerView, RemoteView, peer_views, remote_views
 from stigmem_vault.api.results import BatchResult, Neighbor, Provenance, VerifyReport
 from stigmem_vault.canonical.cid import CID_PATTERN
 from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound, StigmemError
+from stigmem_vault.index import health
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
 from stigmem_vault.model import gardens as g
 from stigmem_vault.model.fact import Claim, Scope, parse_enum
@@ -62,13 +68,15 @@ class PrincipalView:
     """Every operation a front end offers, on behalf of one principal, with its rules applied."""
 
     def __init__(self, principal: Principal, keeper: IndexKeeper, facts: FactWriter,
-                 access: AccessControl, verify: Verify, gardens: Gardens) -> None:
+                 access: AccessControl, verify: Verify, gardens: Gardens,
+                 federation: Federation | None = None) -> None:
         self.principal = principal
         self._keeper = keeper
         self._facts = facts
         self._access = access
         self._verify = verify
         self._gardens = gardens
+        self._federation = federation
 
     # ------------------------------------------------------------- gardens it sees
 
@@ -302,6 +310,68 @@ class PrincipalView:
         if not found:
             raise NotFound("conflict", conflict_id)
         return found[0]
+
+    # ------------------------------------------------------------- overviews
+
+    @staticmethod
+    def _statuses(include_unattested: bool) -> tuple[str, ...]:
+        # The verdicts a listing shows (Filters.include_unattested): overviews show the same.
+        return ("valid", "unattested") if include_unattested else ("valid",)
+
+    def lint(self, scope: str, checks: Sequence[str] | None = None, *,
+             entity: str | None = None, relation: str | None = None,
+             stale_lookahead_s: int = 0, min_confidence: float = LOW_CONFIDENCE,
+             include_unattested: bool = False) -> LintReport:
+        """A read-only health sweep of one scope the principal may read (api/lint.py)."""
+        self.principal.require("read")
+        [wanted] = self.scopes(scope)
+        narrowed = self._keeper.filters(entity=entity, relation=relation)
+        where = LintScope(self._keeper.index, wanted, self._statuses(include_unattested),
+                          narrowed.entity, narrowed.relation, self.scopes())
+        return lint(where, checks, stale_lookahead_s=stale_lookahead_s,
+                    min_confidence=min_confidence, schemas=self._keeper.schemas,
+                    conflicts=lambda: self._conflicts("open"))
+
+    def card(self, entity: str, scope: str, *, include_unattested: bool = False) -> Card:
+        """The entity's live facts in one scope the principal may read, as a card; NotFound
+        when it has none (or none the principal may see, alike)."""
+        items = self.query(self.filters(entity=entity, scope=scope, newest_first=True,
+                                        include_unattested=include_unattested,
+                                        limit=CARD_MAX_FACTS))
+        normalized = self.filters(entity=entity).entity or entity
+        if not items:
+            raise NotFound("entity with live facts", normalized, f"in scope {scope}")
+        return make_card(normalized, scope, items)
+
+    def changes(self, scope: str | Sequence[str] | None = None, cursor: str | None = None, *,
+                limit: int = 50, include_unattested: bool = False) -> Changes:
+        """The facts indexed since ``cursor`` (api/changes.py) in the scopes asked (default:
+        all of the principal's), live or not, oldest first; at most ``limit``."""
+        self.principal.require("read")
+        if not 1 <= limit <= 500:
+            raise InvalidFact("limit", f"{limit} is outside 1-500")
+        scopes = self.scopes(scope)
+        index = self._keeper.index
+        generation = health.generation(index)
+        after, reset = parse_cursor(cursor, generation)
+        rows, newest = health.changed_since(index, after, scopes,
+                                            self._statuses(include_unattested), limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1][0] if more else max(newest, after)
+        items = [shown for shown in self._shown_all([item for _row, item in rows])
+                 if shown is not None]
+        return Changes(items, make_cursor(generation, last), more, reset)
+
+    def federation(self) -> tuple[list[PeerView], list[RemoteView]]:
+        """The peers and remotes this vault federates with, as far as the principal's scopes
+        reach (api/peers.py)."""
+        self.principal.require("read")
+        if self._federation is None:
+            return [], []
+        remotes = self._federation.sync_status()
+        return (peer_views(self._federation.peers(), remotes, self.principal.scopes),
+                remote_views(remotes, self.principal.scopes))
 
     # ------------------------------------------------------------- writes
 

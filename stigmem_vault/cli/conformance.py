@@ -33,9 +33,11 @@ def conformance_cmd(base_url: str, vectors: tuple[str, ...], token: str | None,
 
     Each directory contributes its *.json files in name order; files run as given. Without
     arguments, ../shared/conformance (relative to the current directory) is used if it exists.
-    One store serves the whole run, so point it at a fresh node: vectors that need auth or a
-    plugin are skipped, setup chains run once. Prints a table and a summary line; exits 0 when
-    no vector failed, 1 when one did, 2 on bad input (unreadable vector files, a bad URL).
+    One store serves the whole run, so point it at a fresh node: vectors that need a plugin
+    are skipped, setup chains run once. Vectors that need auth check that a node with auth
+    refuses anonymous requests: skipped without --token, sent without the token with it.
+    Prints a table and a summary line; exits 0 when no vector failed, 1 when one did, 2 on bad
+    input (unreadable vector files, a bad URL).
     """
     if not vectors:
         if not DEFAULT_VECTORS.is_dir():

@@ -3,8 +3,11 @@
 The mechanics are the upstream harness's (docs/upstream-wire-contract.md §5), for a base URL
 (§5.2, "cheaper option"): one store for the whole run, files in sorted order, vectors in file
 order; a ``requires_setup`` chain runs deepest ancestor first, and a vector id whose request
-already succeeded (status < 300) is not sent again as a prerequisite. Vectors that need auth
-(``requires_auth: true``) or a plugin (``requires_plugin``) are skipped. Paths are sent verbatim
+already succeeded (status < 300) is not sent again as a prerequisite. Vectors that need a
+plugin (``requires_plugin``) are skipped. Vectors that need auth (``requires_auth: true``) check
+that a node with auth enabled refuses a request without credentials: they are skipped unless
+the run has a token (the node has auth), and then sent without it (their setup chains with
+it). Paths are sent verbatim
 (they are already percent-encoded), a JSON body only when it is not null, and a response that is
 not JSON is checked as ``{}``.
 
@@ -187,21 +190,27 @@ def raw_path(base_path: str, path: str) -> bytes:
 class _Run:
     """One run over one node: the client, the ids already done, the gardens already made."""
 
-    def __init__(self, client: httpx.Client, base_url: str, vectors: Sequence[Vector]) -> None:
+    def __init__(self, client: httpx.Client, base_url: str, vectors: Sequence[Vector],
+                 authenticated: bool = False) -> None:
         import httpx
 
         self._httpx = httpx
         self.client = client
+        self.authenticated = authenticated  # the run has a token: the node has auth enabled
         self.base = httpx.URL(base_url)
         self.base_path = self.base.raw_path.decode("ascii").partition("?")[0]
         self.by_id = {v.id: v for v in vectors}
         self.done: set[str] = set()  # ids whose request succeeded (< 300) on this store
         self.gardens: set[str] = set()
 
-    def send(self, method: str, path: str, body: object) -> tuple[int, object]:
+    def send(self, method: str, path: str, body: object,
+             anonymous: bool = False) -> tuple[int, object]:
         url = self.base.copy_with(raw_path=raw_path(self.base_path, path))
         options: dict[str, Any] = {} if body is None else {"json": body}
-        response = self.client.request(method, url, **options)
+        request = self.client.build_request(method, url, **options)
+        if anonymous:
+            request.headers.pop("Authorization", None)
+        response = self.client.send(request)
         try:
             parsed: object = response.json()
         except ValueError:
@@ -215,7 +224,8 @@ class _Run:
             return VectorResult(vector.id, vector.file, outcome, reason, vector.method,
                                 vector.path, status)
 
-        if data.get("requires_auth") is True:
+        anonymous = data.get("requires_auth") is True
+        if anonymous and not self.authenticated:
             return result(Outcome.SKIPPED, "requires_auth: needs a node with auth enabled")
         if data.get("requires_plugin"):
             return result(Outcome.SKIPPED, f"requires_plugin: {data['requires_plugin']}")
@@ -226,7 +236,7 @@ class _Run:
             problem = self.prepare(vector)
             if problem:
                 return result(Outcome.FAILED, problem)
-            status, body = self.send(vector.method, vector.path, data.get("body"))
+            status, body = self.send(vector.method, vector.path, data.get("body"), anonymous)
         except self._httpx.HTTPError as exc:
             return result(Outcome.FAILED, f"request failed: {type(exc).__name__}: {exc}")
         if status < 300:
@@ -266,7 +276,8 @@ def run_vectors(base_url: str, vectors: Sequence[Vector], *, token: str | None =
                 transport: httpx.BaseTransport | None = None) -> list[VectorResult]:
     """Run ``vectors`` in order against the node at ``base_url``; one result per vector.
 
-    ``token`` is sent as a bearer token with every request. ``transport`` replaces the network
+    ``token`` is sent as a bearer token with every request but those of ``requires_auth``
+    vectors, which are sent without it (and skipped without a token). ``transport`` replaces the network
     (tests pass an ``httpx.MockTransport``).
     """
     import httpx
@@ -277,7 +288,7 @@ def run_vectors(base_url: str, vectors: Sequence[Vector], *, token: str | None =
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(headers=headers, timeout=timeout, transport=transport,
                       follow_redirects=False, trust_env=False) as client:
-        run = _Run(client, base_url, vectors)
+        run = _Run(client, base_url, vectors, authenticated=token is not None)
         return [run.run(vector) for vector in vectors]
 
 

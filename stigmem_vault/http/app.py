@@ -66,7 +66,8 @@ class RateLimiter:
 def create_app(vault: Vault | None, settings: NodeSettings) -> FastAPI:
     """The node's ASGI app over ``vault`` (None: an app that only describes its routes, for the
     OpenAPI document; it serves nothing)."""
-    from stigmem_vault.http import gardens, openapi, routes  # routes import this module's dependencies
+    # The routes import this module's dependencies.
+    from stigmem_vault.http import gardens, openapi, overview_routes, routes
 
     app = FastAPI(
         title="stigmem-vault node",
@@ -80,6 +81,7 @@ def create_app(vault: Vault | None, settings: NodeSettings) -> FastAPI:
     _install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(gardens.router)
+    app.include_router(overview_routes.router)
     openapi.install(app, settings.auth)
     return app
 
@@ -159,11 +161,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             # Starlette names only the methods of the first route on the path; GET and POST
             # /v1/facts are two routes, so list every method of the path's own template (the
             # most literal one: /v1/facts/batch, not /v1/facts/{fact_ref}).
-            from stigmem_vault.http.gardens import router as gardens
-            from stigmem_vault.http.routes import router
+            from stigmem_vault.http import gardens, overview_routes, routes
 
-            candidates = [route for route in (*request.app.router.routes, *router.routes,
-                                              *gardens.routes)
+            candidates = [route for route in (*request.app.router.routes, *routes.router.routes,
+                                              *gardens.router.routes,
+                                              *overview_routes.router.routes)
                           if isinstance(route, Route) and route.methods
                           and route.matches(request.scope)[0] != Match.NONE]
             if candidates:
@@ -350,12 +352,13 @@ def _principal(request: Request) -> Principal:
     return principal
 
 
-def _limited(kind: str) -> Callable[[Request], Awaitable[Principal]]:
+def _limited(kind: str, *, permission: bool = True) -> Callable[[Request], Awaitable[Principal]]:
     # async: FastAPI runs a plain-def dependency in a worker thread, one more hand-over per
     # request for a check that costs microseconds (the token store is cached by its stat).
     async def dependency(request: Request) -> Principal:
         principal = _principal(request)
-        principal.require(kind)
+        if permission:
+            principal.require(kind)
         wait = request.app.state.limiter.retry_after(principal.token_id or "operator", kind)
         if wait > 0:
             raise HTTPException(429, detail="rate limit exceeded",
@@ -363,6 +366,11 @@ def _limited(kind: str) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+# The caller whatever its permissions (counted as a read): for "who am I" and for refusals
+# that must come after the token check.
+principal_of = _limited("read", permission=False)
 
 
 reader = Depends(_limited("read"))

@@ -45,6 +45,8 @@ def document(app: FastAPI, auth: str = "token") -> dict[str, Any]:
                           {"name": "recall", "description": "ranked recall and the entity graph"},
                           {"name": "conflicts", "description": "contradictions and their "
                                                                "resolution"},
+                          {"name": "overview", "description": "lint, entity cards, federation "
+                                                              "status, the caller; refusals"},
                           {"name": "ops", "description": "health and discovery (no token)"},
                       ])
     if auth == "token":

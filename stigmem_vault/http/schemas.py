@@ -248,6 +248,82 @@ class WellKnown(BaseModel):
     implementation: Implementation
 
 
+# ------------------------------------------------------------------------- overviews
+
+
+LintCheckName = Literal["contradiction", "stale", "orphan", "broken_ref", "namespacing", "schema",
+                        "low_confidence"]
+
+
+class LintFinding(BaseModel):
+    check: LintCheckName
+    severity: Literal["error", "warning", "info"]
+    entity: str
+    relation: str | None
+    fact_ids: list[str]
+    detail: str
+
+
+class LintResult(BaseModel):
+    findings: list[LintFinding]
+    checked_at: str
+    scope: ScopeName
+    checks_run: list[LintCheckName]
+    fact_count: int = Field(ge=0, description="facts in the scope (narrowed like the sweep)")
+
+
+class MemoryCard(BaseModel):
+    """Upstream's MemoryCardResponse, then the live facts the card was made of."""
+
+    entity_uri: str
+    scope: ScopeName
+    summary: str = Field(description="one line per live fact: relation, value, confidence")
+    fact_hashes: list[str] = Field(description="the cids of those facts")
+    avg_confidence: float = Field(ge=0.0, le=1.0)
+    refreshed_at: str | None = Field(description="computed on every read: the time of this one")
+    is_stale: bool = Field(description="always false: a card is never cached")
+    has_contradictions: bool
+    facts: list[FactRecord]
+
+
+class Peer(BaseModel):
+    peer_id: str = Field(description="the peer vault's node id")
+    node_id: str
+    node_url: str = Field(description="the git remote it is reached through (no credentials), "
+                                      "or remote:<name> for one on this machine")
+    status: Literal["pending_verification", "active", "revoked"]
+    allowed_scopes: list[ScopeName] = Field(description="scopes exchanged with it that this "
+                                                        "token may read")
+    established_at: str | None
+    owner: str
+    fingerprint: str = Field(description="of its owner key, to compare out of band")
+    trust: Literal["pending", "trusted", "revoked"] = Field(description="our word for status")
+    remote: str | None
+
+
+class Remote(BaseModel):
+    name: str
+    url: str
+    scopes: list[ScopeName]
+    last_sync: str | None
+    last_error: str | None
+
+
+class PeerList(BaseModel):
+    peers: list[Peer]
+    remotes: list[Remote]
+
+
+class Me(BaseModel):
+    entity_uri: str = Field(description="the principal: the source its writes are signed as")
+    permissions: list[Literal["read", "write"]]
+    oidc_sub: None
+    tenant_id: None
+    scopes: list[ScopeName]
+    token_id: str | None = Field(description="the token's public handle; null without auth")
+    auth: Literal["token", "none"]
+
+
 # ------------------------------------------------------------------------- errors
 
 

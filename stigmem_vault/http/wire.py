@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 from stigmem_vault.api.results import TRUST_WEIGHT as TRUST_CLASS_WEIGHT
 from stigmem_vault.api.results import IndexedFact, Recalled
 from stigmem_vault.errors import InvalidFact
+
+# Re-exported: the shapes of what fact_record renders, for MCP's tool schemas.
+from stigmem_vault.http.schemas import FactRecord as FactRecord
+from stigmem_vault.http.schemas import LintFinding as LintFinding
 from stigmem_vault.http.schemas import ScopeName, TrustClassName, ValueTypeName
 from stigmem_vault.model.fact import parse_fact_ref
 from stigmem_vault.model.hlc import as_of_stamp

@@ -6,6 +6,12 @@ from __future__ import annotations
 from stigmem_vault.api.vault import Vault
 
 
+def tick_sign(text: str) -> str:
+    """Add `sign: true` as the last property, as Obsidian's Properties editor does."""
+    head, sep, body = text.partition("\n---\n")
+    return f"{head}\nsign: true{sep}{body}"
+
+
 def test_editing_and_deleting_a_garden_fact_keep_it_in_its_garden(vault: Vault) -> None:
     view = vault.as_principal(vault.operator())
     crew = view.create_garden(slug="crew", name="Crew", scope="team")
@@ -14,8 +20,9 @@ def test_editing_and_deleting_a_garden_fact_keep_it_in_its_garden(vault: Vault) 
     vault.flush()
     rel = vault.path_of(fact)
     path = vault.root / rel
-    path.write_text(path.read_text("utf-8").replace('value_string: "friday"',
-                                                    'value_string: "monday"'))
+    # An edit of a signed fact is signed when the person ticks `sign` (§14).
+    path.write_text(tick_sign(path.read_text("utf-8").replace('value_string: "friday"',
+                                                              'value_string: "monday"')))
     vault.apply_changes([rel])
     [amended] = [i for i in vault.query(entity="project:atlas") if i.fact.value.v == "monday"]
     assert amended.fact.garden_id == crew.garden_id and amended.fact.supersedes == fact.id

@@ -229,6 +229,28 @@ def test_requires_auth_and_plugins_are_skipped_without_a_request(tmp_path: Path)
     assert loaded[0].dialect == "v2"
 
 
+def test_with_a_token_requires_auth_vectors_are_sent_without_it() -> None:
+    """They check that a node with auth refuses anonymous requests; their setup keeps it."""
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, request.headers.get("authorization")))
+        if request.headers.get("authorization") != "Bearer stg_x":
+            return httpx.Response(401, json={"detail": "Authorization header required"})
+        return httpx.Response(201, json={})
+
+    setup = vector("setup", method="POST", path="/setup", expected_status=201)
+    refused = vector("refused", path="/private", expected_status=401, requires_auth=True,
+                     requires_setup="setup")
+    plain = vector("plain", method="POST", path="/open", expected_status=201)
+    results = run([refused, plain, setup], handler, token="stg_x")
+    assert [(r.id, r.outcome, r.status) for r in results] == [
+        ("refused", Outcome.PASSED, 401), ("plain", Outcome.PASSED, 201),
+        ("setup", Outcome.PASSED, 201)]
+    assert seen == [("/setup", "Bearer stg_x"), ("/private", None), ("/open", "Bearer stg_x"),
+                    ("/setup", "Bearer stg_x")]
+
+
 def test_setup_chains_run_deepest_first_and_once() -> None:
     sent: list[str] = []
 

@@ -20,7 +20,7 @@ T = TypeVar("T")
 SCRIPT = Path(sys.executable).parent / "stigmem"
 DEADLINE = 30.0  # seconds: generous for slow CI, never an unbounded wait
 TOOLS = {"assert_fact", "query_facts", "get_fact", "recall", "provenance", "list_conflicts",
-         "resolve_conflict"}
+         "resolve_conflict", "lint_scope", "subscribe_scope"}
 
 
 def server_command(vault_root: Path, *args: str) -> tuple[str, list[str]]:

@@ -1,4 +1,4 @@
-"""`stigmem mcp` through a real MCP client session over stdio: the seven tools, facts returned as
+"""`stigmem mcp` through a real MCP client session over stdio: the nine tools, facts returned as
 data, refusals as tool errors, and a two-author conflict listed and resolved."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def closed(vault: Vault) -> Vault:
     return vault
 
 
-def test_the_seven_tools_are_listed_with_input_schemas(closed: Vault, home: Path) -> None:
+def test_the_nine_tools_are_listed_with_input_schemas(closed: Vault, home: Path) -> None:
     async def main() -> None:
         async with session(closed.root, home) as client:
             tools = {tool.name: tool for tool in (await client.list_tools()).tools}
@@ -49,8 +49,8 @@ def test_the_seven_tools_are_listed_with_input_schemas(closed: Vault, home: Path
                     "valid_until", "supersedes", "derived_from"} <= set(props)
             assert "source" not in props  # the server's principal is the source
             assert set(tools["assert_fact"].input_schema["required"]) == {"entity", "relation"}
-            assert tools["recall"].input_schema["required"] == ["text"]
-            assert tools["get_fact"].input_schema["required"] == ["fact_id"]
+            assert tools["recall"].input_schema["required"] == ["query"]
+            assert tools["get_fact"].input_schema["required"] == ["id"]
             assert tools["resolve_conflict"].input_schema["required"] == ["conflict_id"]
             assert tools["query_facts"].annotations.read_only_hint is True
             assert tools["assert_fact"].annotations.read_only_hint is False
