@@ -44,6 +44,7 @@ from stigmem_vault.vault.layout import inside
 from stigmem_vault.vault.reading import read_regular
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.trust import make_binding
+from stigmem_vault.vault.verify import attestation, vouched_by
 from stigmem_vault.watch.scan import ScanReport
 
 PEERS_FILE = ".stigmem/local/peers.json"
@@ -262,8 +263,10 @@ class Federation:
             self._keeper.remember_write(item.path, item.data)
             data[item.path] = item.data
             st = target.stat()
-            records.append(FileRecord(item.path, st.st_size, st.st_mtime_ns, None, "valid",
-                                      "verified on import", item.fact))
+            verdict, reason = attestation(item.fact, self._ctx.trust)  # verified on import
+            records.append(FileRecord(item.path, st.st_size, st.st_mtime_ns, None, verdict.value,
+                                      f"verified on import: {reason}", item.fact,
+                                      vouched_by(verdict, item.fact, self._ctx.trust)))
         if records:
             os.sync()
             self._keeper.ingest(records, [])

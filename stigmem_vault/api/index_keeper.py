@@ -36,7 +36,7 @@ from stigmem_vault.model.relations import Cardinality
 from stigmem_vault.model.values import ValueType
 from stigmem_vault.vault.notes import ConflictView, conflict_note_relpath, render_conflict
 from stigmem_vault.vault.store import write_atomic
-from stigmem_vault.vault.verify import attestation
+from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, attestation, vouched_by
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.scan import (
     Changes,
@@ -51,7 +51,7 @@ from stigmem_vault.watch.scan import (
 
 _STALE_NOTE = re.compile(r"[0-9a-f]{12}\.md")  # a conflict note's id part and suffix
 # Bump when the rules that derive liveness/conflicts change: old indexes then rebuild.
-RULES_VERSION = "rules/2"
+RULES_VERSION = "rules/3"
 
 CarryOut = Callable[[list[str]], list[Change]]  # gesture paths -> what was done
 
@@ -166,7 +166,7 @@ class IndexKeeper:
             if rel in tracked:  # checked first: most files are tracked, and this is cheaper
                 continue
             state = index.file_state(rel)
-            if state is not None and state[0] == "valid":
+            if state is not None and state[0] in CANDIDATE_VERDICTS:
                 self._commits.adopt(rel, index.file_sha256(rel), f"adopt {rel}")
 
     def _index_only(self, index: Index, progress: Progress | None,
@@ -243,7 +243,8 @@ class IndexKeeper:
                 self._own_writes[rel] = digest
             verdict, reason = attestation(fact, self._ctx.trust)  # we signed it: binding only
             records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
-                                      verdict.value, reason, fact))
+                                      verdict.value, reason, fact,
+                                      vouched_by(verdict, fact, self._ctx.trust)))
         self.sync_conflict_notes(self._index.apply(records, []))
 
     # ------------------------------------------------------------- own writes
@@ -401,13 +402,15 @@ class IndexKeeper:
     def recall(self, text: str, *, limit: int = 10, scope: str | list[str] | None = None,
                min_confidence: float | None = None, trust: str | list[str] | None = None,
                include_contradicted: bool = True,
-               include_unattested: bool = False) -> list[Recalled]:
+               include_unattested: bool = False,
+               include_vouched: bool = True) -> list[Recalled]:
         """Ranked recall over live facts: BM25 blended with recency and trust, times confidence."""
         if not text.strip():
             raise InvalidFact("query", "must not be empty")
         filters = self.filters(scope=scope, min_confidence=min_confidence, trust=trust,
                                include_contradicted=include_contradicted,
-                               include_unattested=include_unattested)
+                               include_unattested=include_unattested,
+                               include_vouched=include_vouched)
         return self.index.recall(text, filters, limit)
 
     def lookup(self, fact_id: str) -> IndexedFact:

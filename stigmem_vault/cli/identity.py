@@ -36,8 +36,26 @@ def list_cmd() -> None:
     if state().json:
         echo_json([asdict(i) for i in identities])
         return
-    rows = [(i.source, i.role, "yes" if i.held else "no", i.key) for i in identities]
-    click.echo(table(("SOURCE", "ROLE", "KEY HELD", "KEY"), rows))
+    rows = [(i.source, i.role, "yes" if i.held else "no", "yes" if i.vouches else "no", i.key)
+            for i in identities]
+    click.echo(table(("SOURCE", "ROLE", "KEY HELD", "VOUCHES", "KEY"), rows))
+
+
+@identity_group.command("vouch")
+@click.argument("source")
+@json_option
+def vouch_cmd(source: str) -> None:
+    """Let SOURCE's key vouch for facts naming other sources (a grant signed by the owner).
+
+    A node with --attestation warn or off signs a token's writes in another source's name with
+    the token principal's key: with this grant they verify as vouched (live, in conflicts),
+    without it as unattested (stored, never live). The owner's key may always vouch."""
+    with open_vault() as vault:
+        identity = vault.grant_vouch(source)
+    if state().json:
+        echo_json(asdict(identity))
+    else:
+        click.echo(f"{identity.source} ({identity.key}) may vouch for other sources")
 
 
 @identity_group.command("rotate")

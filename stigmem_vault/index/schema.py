@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an inde
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 DDL = """
 CREATE TABLE files (
@@ -43,6 +43,7 @@ CREATE TABLE facts (
     signature     TEXT NOT NULL,
     cid           TEXT NOT NULL,     -- the upstream content id (canonical/cid.py)
     status        TEXT NOT NULL,     -- verdict of the file it came from
+    vouched_by    TEXT,              -- with status 'vouched': the principal that vouched
     path          TEXT,
     present       INTEGER NOT NULL,  -- 1 while a file holds it
     superseded_by TEXT,              -- derived: the fact that replaces it

@@ -26,7 +26,7 @@ from stigmem_vault.index.ingest import FileRecord, Key
 from stigmem_vault.vault.layout import FACTS_DIR
 from stigmem_vault.vault.reading import read_regular_stat
 from stigmem_vault.vault.trust import TrustStore
-from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, verify_bytes
+from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, MAX_FACT_FILE_BYTES, Verdict, verify_bytes
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.outcome import Change
 
@@ -121,7 +121,7 @@ def read_record(root: Path, rel: str, st: os.stat_result, trust: TrustStore) -> 
                           exc.reason)
     item = verify_bytes(rel, data, trust)
     return FileRecord(rel, fresh.st_size, fresh.st_mtime_ns, hashlib.sha256(data).hexdigest(),
-                      item.verdict.value, item.reason, item.fact)
+                      item.verdict.value, item.reason, item.fact, item.vouched_by)
 
 
 def note_record(root: Path, rel: str, status: str = NOTE_STATUS, reason: str = "") -> FileRecord | None:
@@ -147,7 +147,7 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
         record = read_record(root, rel, st, trust)
         if unseen:
             record = replace(record, mtime_ns=UNSEEN_MTIME)
-        if record.status != Verdict.VALID.value:
+        if record.status not in CANDIDATE_VERDICTS:
             report.problems.append((rel, record.status, record.reason))
         batch.append(record)
         if len(batch) >= BATCH:
