@@ -351,7 +351,7 @@ class Federation:
         info["status"] = "trusted"
         self._save_peers(peers)
         self._endorse(declaration)
-        self._recheck_quarantine()
+        self.recheck_quarantine()
         return next(p for p in self.peers() if p.node_id == node_id)
 
     def _endorse(self, declaration: Declaration) -> None:
@@ -402,8 +402,9 @@ class Federation:
         self._ctx.reload_trust()
         self._reload_config()
 
-    def _recheck_quarantine(self) -> int:
-        """Import quarantined facts that verify now (their signer was admitted since)."""
+    def recheck_quarantine(self) -> int:
+        """Import quarantined facts that verify now (their signer was admitted since, or its
+        key may now vouch, §9.3)."""
         incoming: list[Incoming] = []
         for entry in fed.read_audit(self._ctx.root):
             if entry.kind != "untrusted-signer" or not entry.quarantined or not entry.path:

@@ -72,6 +72,7 @@ class Identities:
         with commits.locked():
             self.add_binding(binding, f"vouch {normal} {key}")
             commits.flush()
+        self._config_changed()  # facts that key signed in other names are vouched for now
         return Identity(normal, key, held, role, True)
 
     def create(self, source: str) -> Identity:

@@ -263,8 +263,11 @@ class Vault:
         return self._identities.create(source)
 
     def grant_vouch(self, source: str) -> Identity:
-        """Let ``source``'s key vouch for facts naming other sources (a signed grant)."""
-        return self._identities.grant_vouch(source)
+        """Let ``source``'s key vouch for facts naming other sources (a signed grant). Facts
+        quarantined from peers that verify now (vouched for by that key) are imported."""
+        identity = self._identities.grant_vouch(source)
+        self._federation.recheck_quarantine()
+        return identity
 
     def rotate_identity(self, source: str) -> Identity:
         """Give ``source`` a new key; its old binding stays, so older facts still verify."""
