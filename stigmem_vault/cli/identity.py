@@ -6,12 +6,21 @@ from dataclasses import asdict
 
 import click
 
+from stigmem_vault.api.results import Identity
 from stigmem_vault.cli.common import echo_json, json_option, open_vault, state, table
 
 
 @click.group("identity")
 def identity_group() -> None:
     """Create, list and rotate identities (a source bound to a signing key)."""
+
+
+def _show(identity: Identity, text: str) -> None:
+    """What an identity command did: the identity as JSON, or ``text``."""
+    if state().json:
+        echo_json(asdict(identity))
+    else:
+        click.echo(text)
 
 
 @identity_group.command("create")
@@ -21,10 +30,7 @@ def create_cmd(source: str) -> None:
     """Create a key pair for SOURCE (agent:NAME, user:NAME) on this machine and trust it."""
     with open_vault() as vault:
         identity = vault.create_identity(source)
-    if state().json:
-        echo_json(asdict(identity))
-    else:
-        click.echo(f"created identity {identity.source} {identity.key}")
+    _show(identity, f"created identity {identity.source} {identity.key}")
 
 
 @identity_group.command("list")
@@ -52,10 +58,7 @@ def vouch_cmd(source: str) -> None:
     without it as unattested (stored, never live). The owner's key may always vouch."""
     with open_vault() as vault:
         identity = vault.grant_vouch(source)
-    if state().json:
-        echo_json(asdict(identity))
-    else:
-        click.echo(f"{identity.source} ({identity.key}) may vouch for other sources")
+    _show(identity, f"{identity.source} ({identity.key}) may vouch for other sources")
 
 
 @identity_group.command("rotate")
@@ -66,8 +69,5 @@ def rotate_cmd(source: str) -> None:
     owner key). Facts signed with the old key stay valid; new facts use the new key."""
     with open_vault() as vault:
         identity = vault.rotate_identity(source)
-    if state().json:
-        echo_json(asdict(identity))
-    else:
-        click.echo(f"rotated identity {identity.source} to {identity.key}; peers follow at the "
-                   f"next `stigmem sync`")
+    _show(identity, f"rotated identity {identity.source} to {identity.key}; peers follow at the "
+                    f"next `stigmem sync`")
