@@ -25,7 +25,7 @@ from stigmem_vault.vault import markdown
 from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
 from stigmem_vault.vault.notes import CONFLICTS_DIR, read_resolution
 from stigmem_vault.vault.store import write_atomic
-from stigmem_vault.vault.verify import Verdict, decode, read_bytes
+from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, decode, read_bytes
 from stigmem_vault.watch import gestures
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.scan import ScanReport, note_record, read_record
@@ -146,11 +146,13 @@ class GestureApplier:
     def _fact_file(self, rel: str) -> list[Change]:
         record = read_record(self._ctx.root, rel, os.lstat(self._ctx.root / rel), self._ctx.trust)
         previous = self._keeper.index.fact_at(rel)
-        if record.status == Verdict.VALID.value or previous is None or previous.status != "valid":
-            if record.status != Verdict.VALID.value and previous is None and self._looks_like_draft(rel):
+        # A vouched fact (§9.5) is as signed and immutable as a valid one.
+        signed = record.status in CANDIDATE_VERDICTS
+        if signed or previous is None or previous.status not in CANDIDATE_VERDICTS:
+            if not signed and previous is None and self._looks_like_draft(rel):
                 return self._draft(rel, self._ctx.config.owner)
             self._keeper.ingest([record], [])
-            if record.status == Verdict.VALID.value and record.fact is not None:
+            if signed and record.fact is not None:
                 # A signed fact another process put here (an agent, a CLI run): every change is
                 # committed, and one that is already committed makes an empty commit, i.e. none.
                 self._commits.adopt(rel, record.sha256,
@@ -196,7 +198,7 @@ class GestureApplier:
 
     def _fact_deleted(self, rel: str) -> list[Change]:
         previous = self._keeper.index.fact_at(rel)
-        if previous is None or previous.status != "valid":
+        if previous is None or previous.status not in CANDIDATE_VERDICTS:
             self._keeper.ingest([], [rel])
             return [Change(ChangeKind.REMOVED, rel)]
         original = previous.fact
