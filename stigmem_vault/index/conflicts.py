@@ -39,6 +39,7 @@ _CHUNK = 900
 # status, present, vouched_by).
 _Row = tuple[Any, ...]
 _CANDIDATE = ("valid", "vouched")
+_CANDIDATE_SQL = "('valid', 'vouched')"
 # Who replaced a fact: (hlc, replacer id, the principal that speaks for the replacer: its
 # source when it is valid, None when it is only vouched for, so it never resolves a conflict).
 _Replacer = tuple[str, str, str | None]
@@ -73,6 +74,7 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
     if not facts:
         return
     candidates = {i: r for i, r in facts.items() if r[6] in _CANDIDATE and r[7]}
+    values = {i: _value(r) for i, r in facts.items()}  # parsed once: compared pairwise below
     replaced: dict[str, list[_Replacer]] = {}  # id -> replacers
 
     ids = list(facts)
@@ -81,7 +83,7 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
         marks = ",".join("?" * len(chunk))
         for fid, source, voucher, hlc, supersedes, derived, entity, relation, scope in conn.execute(
                 "SELECT id, source, vouched_by, hlc, supersedes, derived_from, entity, relation,"
-                f" scope FROM facts WHERE status IN {_CANDIDATE} AND present = 1 AND"
+                f" scope FROM facts WHERE status IN {_CANDIDATE_SQL} AND present = 1 AND"
                 f" (supersedes IN ({marks})"
                 f" OR id IN (SELECT fact_id FROM derivations WHERE parent IN ({marks})))",
                 chunk + chunk):
@@ -96,12 +98,13 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
     # authority over it (for facts of one verdict, simply the next one).
     chains: dict[tuple[object, ...], list[tuple[str, str]]] = {}
     for fid, row in candidates.items():
-        group: tuple[object, ...] = (row[1], *_value(row)) if multi else (row[1],)
+        group: tuple[object, ...] = (row[1], *values[fid]) if multi else (row[1],)
         chains.setdefault(group, []).append((row[2], fid))
     for chain in chains.values():
         chain.sort()
         for position, (_, older) in enumerate(chain):
-            for hlc, newer in chain[position + 1:]:
+            for later in range(position + 1, len(chain)):  # almost always just the next one
+                hlc, newer = chain[later]
                 row = facts[newer]
                 if _has_authority(row[1], row[8], facts[older], owner):
                     replaced.setdefault(older, []).append((hlc, newer, _speaker(row[1], row[8])))
@@ -113,10 +116,10 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
     open_pairs: set[tuple[str, str]] = set()
     if not multi:
         for a, b in combinations(sorted(live), 2):
-            if _value(facts[a]) != _value(facts[b]):
+            if values[a] != values[b]:
                 open_pairs.add((a, b))
     contradicted = {fid for pair in open_pairs for fid in pair}
-    past_pairs = set() if multi else _past_pairs(facts, candidates, replaced)
+    past_pairs = set() if multi else _past_pairs(values, candidates, replaced)
 
     conn.executemany(
         "UPDATE facts SET superseded_by = ?, live = ?, contradicted = ? WHERE id = ?",
@@ -134,7 +137,7 @@ def _speaker(source: str, voucher: str | None) -> str | None:
     return source if voucher is None else None
 
 
-def _past_pairs(facts: dict[str, _Row], candidates: dict[str, _Row],
+def _past_pairs(values: dict[str, tuple[str, object]], candidates: dict[str, _Row],
                 replaced: dict[str, list[_Replacer]]) -> set[tuple[str, str]]:
     """Pairs with unequal values that were both live at some HLC, derived from the facts alone.
 
@@ -152,7 +155,7 @@ def _past_pairs(facts: dict[str, _Row], candidates: dict[str, _Row],
         if end is not None and end <= start:
             continue  # replaced before (or as) it began: never live
         for _, other in active:
-            if _value(facts[fid]) != _value(facts[other]):
+            if values[fid] != values[other]:
                 pairs.add((min(fid, other), max(fid, other)))
         active.append((end, fid))
     return pairs
