@@ -166,6 +166,7 @@ class Fact:
     signature: str | None = None
     trust_class: str | None = None
     verification: str | None = None
+    vouched_by: str | None = None
     supersedes: str | None = None
     superseded_by: str | None = None
     live: bool | None = None

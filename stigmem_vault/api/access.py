@@ -3,7 +3,8 @@
 The rules live here, not in the HTTP layer: a token is bound to a principal, its scopes and
 its permissions; a write is signed with the principal's key; its source must be the principal
 unless source attestation is relaxed (``warn`` or ``off``) — and then the fact is still signed
-by the principal, so it verifies as *unattested*, never as someone else's word.
+by the principal, so it verifies as *vouched* for by the principal when the vault lets its key
+vouch (the owner's always may), else as *unattested*; never as someone else's word.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from nacl.signing import SigningKey
 from stigmem_vault.api.context import VaultContext
 from stigmem_vault.api.facts import FactWriter
 from stigmem_vault.api.results import BatchItem, BatchResult, ItemStatus
-from stigmem_vault.canonical.signing import format_timestamp
+from stigmem_vault.canonical.signing import format_timestamp, key_id
 from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound
 from stigmem_vault.model.fact import Claim, Fact, Scope
 from stigmem_vault.model.identifiers import normalize_source
@@ -136,15 +137,24 @@ class AccessControl:
         principal.require("write")
         principal.require_scope(claim.scope.value)
         warnings: list[str] = []
-        if claim.source != principal.source:
-            if attestation == "enforce":
-                raise AccessDenied("source_not_owned",
-                                   f"source {claim.source} is not this token's principal "
-                                   f"({principal.source}); source attestation is enforced")
-            if attestation == "warn":
+        if claim.source != principal.source and attestation == "enforce":
+            raise AccessDenied("source_not_owned",
+                               f"source {claim.source} is not this token's principal "
+                               f"({principal.source}); source attestation is enforced")
+        key = self._ctx.signing_key_for(principal.source)
+        if claim.source != principal.source and attestation == "warn":
+            trust = self._ctx.trust
+            if trust.is_bound(claim.source, key_id(key.verify_key)):
+                pass  # the writer's key speaks for that source too: the fact is valid
+            elif trust.voucher_for(key_id(key.verify_key)) is not None:
+                warnings.append(f"source_vouched: {claim.source} is not the writer "
+                                f"{principal.source}; the fact is signed by the writer's key "
+                                "and verifies as vouched for by it")
+            else:
                 warnings.append(f"source_unattested: {claim.source} is not the writer "
-                                f"{principal.source}; the fact is signed by the writer's key")
-        return self._ctx.signing_key_for(principal.source), warnings
+                                f"{principal.source}; the fact is signed by the writer's key, "
+                                "which may not vouch for other sources, so it is never live")
+        return key, warnings
 
 
     def write_batch(self, principal: Principal, claims: list[Claim | Exception],

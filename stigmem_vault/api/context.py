@@ -94,7 +94,7 @@ class VaultContext:
                                     "held on this machine")
 
     def reload_trust(self) -> None:
-        self.trust = TrustStore.load(self.root, self.config.owner_keys())
+        self.trust = TrustStore.load(self.root, self.config.owner_keys(), self.config.owner)
 
     def notify(self, message: str) -> None:
         """Record a notice for the human (shown by the status of the vault)."""

@@ -45,6 +45,7 @@ from stigmem_vault.vault.layout import inside
 from stigmem_vault.vault.reading import read_regular
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.trust import make_binding
+from stigmem_vault.vault.verify import attestation, vouched_by
 from stigmem_vault.watch.scan import ScanReport
 
 PEERS_FILE = ".stigmem/local/peers.json"
@@ -266,8 +267,10 @@ class Federation:
             self._keeper.remember_write(item.path, item.data)
             data[item.path] = item.data
             st = target.stat()
-            records.append(FileRecord(item.path, st.st_size, st.st_mtime_ns, None, "valid",
-                                      "verified on import", item.fact))
+            verdict, reason = attestation(item.fact, self._ctx.trust)  # verified on import
+            records.append(FileRecord(item.path, st.st_size, st.st_mtime_ns, None, verdict.value,
+                                      f"verified on import: {reason}", item.fact,
+                                      vouched_by(verdict, item.fact, self._ctx.trust)))
         if records:
             os.sync()
             self._keeper.ingest(records, [])
@@ -353,7 +356,7 @@ class Federation:
         info["status"] = "trusted"
         self._save_peers(peers)
         self._endorse(declaration)
-        self._recheck_quarantine()
+        self.recheck_quarantine()
         return next(p for p in self.peers() if p.node_id == node_id)
 
     def _endorse(self, declaration: Declaration) -> None:
@@ -404,8 +407,9 @@ class Federation:
         self._ctx.reload_trust()
         self._reload_config()
 
-    def _recheck_quarantine(self) -> int:
-        """Import quarantined facts that verify now (their signer was admitted since)."""
+    def recheck_quarantine(self) -> int:
+        """Import quarantined facts that verify now (their signer was admitted since, or its
+        key may now vouch, §9.3)."""
         incoming: list[Incoming] = []
         for entry in fed.read_audit(self._ctx.root):
             if entry.kind != "untrusted-signer" or not entry.quarantined or not entry.path:

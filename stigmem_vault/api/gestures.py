@@ -27,7 +27,7 @@ from stigmem_vault.vault import markdown
 from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
 from stigmem_vault.vault.notes import CONFLICTS_DIR, read_resolution
 from stigmem_vault.vault.store import write_atomic
-from stigmem_vault.vault.verify import Verdict, decode, read_bytes
+from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, decode, read_bytes
 from stigmem_vault.watch import gestures
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.scan import ScanReport, note_record, read_record
@@ -100,7 +100,7 @@ class GestureApplier:
         else:
             rel = target.strip("/")
         indexed = self._keeper.index.fact_at(rel)
-        if indexed is None or indexed.status != "valid":
+        if indexed is None or indexed.status not in CANDIDATE_VERDICTS:
             raise InvalidFact("path", f"{target}: no signed fact is indexed there")
         self.restore_fact_file(rel, indexed.fact)
         return rel
@@ -172,14 +172,16 @@ class GestureApplier:
     def _fact_file(self, rel: str) -> list[Change]:
         record = read_record(self._ctx.root, rel, os.lstat(self._ctx.root / rel), self._ctx.trust)
         previous = self._keeper.index.fact_at(rel)
-        if record.status == Verdict.VALID.value or previous is None or previous.status != "valid":
-            if record.status != Verdict.VALID.value and previous is None and self._looks_like_draft(rel):
+        # A vouched fact (§9.5) is as signed and immutable as a valid one.
+        signed = record.status in CANDIDATE_VERDICTS
+        if signed or previous is None or previous.status not in CANDIDATE_VERDICTS:
+            if not signed and previous is None and self._looks_like_draft(rel):
                 return self._draft(rel, self._ctx.config.owner)
-            if record.status == Verdict.VALID.value and record.fact is not None \
+            if signed and record.fact is not None \
                     and gestures.sign_ticked(dict(record.fact.extra)):
                 return self._untick_valid(rel, record.fact.id)
             self._keeper.ingest([record], [])
-            if record.status == Verdict.VALID.value and record.fact is not None:
+            if signed and record.fact is not None:
                 # A signed fact another process put here (an agent, a CLI run): every change is
                 # committed, and one that is already committed makes an empty commit, i.e. none.
                 self._commits.adopt(rel, record.sha256,
@@ -264,7 +266,7 @@ class GestureApplier:
 
     def _fact_deleted(self, rel: str) -> list[Change]:
         previous = self._keeper.index.fact_at(rel)
-        if previous is None or previous.status != "valid":
+        if previous is None or previous.status not in CANDIDATE_VERDICTS:
             self._keeper.ingest([], [rel])
             return [Change(ChangeKind.REMOVED, rel)]
         original = previous.fact
@@ -348,7 +350,7 @@ class GestureApplier:
         except FormatError:
             return None
         record = read_record(self._ctx.root, rel, os.lstat(self._ctx.root / rel), self._ctx.trust)
-        if record.status != Verdict.VALID.value or record.fact is None:
+        if record.status not in CANDIDATE_VERDICTS or record.fact is None:
             return None
         known = self._keeper.index.get(record.fact.id)
         home = known.path if known is not None and known.path else str(fact_relpath(record.fact))
@@ -398,12 +400,12 @@ def find_pending(ctx: VaultContext, index: Index) -> list[PendingNote]:
                 continue
             if rel.startswith(FACTS_DIR + "/"):
                 indexed = index.fact_at(rel)
-                if indexed is None or indexed.status != "valid":
+                if indexed is None or indexed.status not in CANDIDATE_VERDICTS:
                     continue
                 st = os.lstat(root / rel)
                 if index.file_stat(rel) == (st.st_size, st.st_mtime_ns):
                     continue
-                if read_record(root, rel, st, ctx.trust).status != Verdict.VALID.value:
+                if read_record(root, rel, st, ctx.trust).status not in CANDIDATE_VERDICTS:
                     found.append(PendingNote(rel, "edit", indexed.fact.id, _ticked(root, rel)))
             elif gestures.is_loose_note(rel) or gestures.inbox_principal(rel) is not None:
                 if not gestures.needs_sign(rel):

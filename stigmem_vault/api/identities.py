@@ -45,8 +45,35 @@ class Identities:
                     IdentityRole.NODE if ctx.node and binding.key == ctx.node.key else
                     IdentityRole.IDENTITY)
             held = ctx.keys.path_for(binding.key).exists()
-            result.append(Identity(binding.source, binding.key, held, role))
+            result.append(Identity(binding.source, binding.key, held, role,
+                                   ctx.trust.voucher_for(binding.key) is not None))
         return result
+
+    def grant_vouch(self, source: str) -> Identity:
+        """Let ``source``'s current key vouch for facts naming other sources (§9.3): the owner
+        signs a new binding of that key with ``vouch``. A node whose tokens may write in other
+        sources' names (attestation warn/off) then stores such writes as *vouched*, which take
+        part in liveness and conflicts, instead of *unattested*."""
+        ctx = self._ctx
+        commits = self._queue()
+        normal = normalize_source(source)
+        keys = ctx.trust.keys_for(normal)
+        if not keys:
+            raise IdentityError(f"no identity {normal} in this vault; create it first")
+        key = keys[0]
+        role = (IdentityRole.OWNER if key == ctx.config.owner_key else
+                IdentityRole.NODE if ctx.node and key == ctx.node.key else IdentityRole.IDENTITY)
+        held = ctx.keys.path_for(key).exists()
+        if any(b.key == key and b.vouch for b in ctx.trust.bindings()) or \
+                key in ctx.trust.owner_keys:
+            return Identity(normal, key, held, role, True)  # it may already
+        owner_key = ctx.require_key(ctx.config.owner_key, ctx.config.owner)
+        binding = make_binding(normal, key, now_timestamp(), owner_key, vouch=True)
+        with commits.locked():
+            self.add_binding(binding, f"vouch {normal} {key}")
+            commits.flush()
+        self._config_changed()  # facts that key signed in other names are vouched for now
+        return Identity(normal, key, held, role, True)
 
     def create(self, source: str) -> Identity:
         """Create a key pair for ``source`` on this machine and bind it in the trust store."""
@@ -88,7 +115,9 @@ class Identities:
                 issuer = new_key
             else:
                 issuer = ctx.require_key(ctx.config.owner_key, ctx.config.owner)
-            self.add_binding(make_binding(normal, new_id, now_timestamp(), issuer),
+            # A key allowed to vouch hands the grant on to its successor.
+            vouch = any(b.key == old_id and b.vouch for b in ctx.trust.bindings())
+            self.add_binding(make_binding(normal, new_id, now_timestamp(), issuer, vouch=vouch),
                              f"rotate {normal} {old_id} -> {new_id}")
             commits.flush()
         self._config_changed()

@@ -48,7 +48,7 @@ from stigmem_vault.vault.notes import (
     render_entity,
 )
 from stigmem_vault.vault.store import write_atomic
-from stigmem_vault.vault.verify import attestation
+from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, attestation, vouched_by
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.scan import (
     Changes,
@@ -63,7 +63,7 @@ from stigmem_vault.watch.scan import (
 
 _STALE_NOTE = re.compile(r"[0-9a-f]{12}\.md")  # a conflict note's id part and suffix
 # Bump when the rules that derive liveness/conflicts change: old indexes then rebuild.
-RULES_VERSION = "rules/2"
+RULES_VERSION = "rules/3"
 
 ENTITY_NOTE_DELAY = 1.0  # seconds a write's entity notes wait, so a burst renders each once
 # Under a steady stream of writes, the timer waits this many times as long as its last
@@ -92,6 +92,9 @@ class IndexKeeper:
         # flush, close): a burst of writes to one entity re-renders its note once.
         self._dirty_entities: set[str] = set()
         self._dirty_lock = threading.Lock()
+        # Held for a whole rendering: a flush (or close) waits for one the timer is in the
+        # middle of, so its notes are written before the caller commits.
+        self._render_lock = threading.Lock()
         self._dirty_timer: threading.Timer | None = None
         self._note_delay = ENTITY_NOTE_DELAY
 
@@ -210,7 +213,7 @@ class IndexKeeper:
             if rel in tracked:  # checked first: most files are tracked, and this is cheaper
                 continue
             state = index.file_state(rel)
-            if state is not None and state[0] == "valid":
+            if state is not None and state[0] in CANDIDATE_VERDICTS:
                 self._commits.adopt(rel, index.file_sha256(rel), f"adopt {rel}")
 
     def _index_only(self, index: Index, progress: Progress | None,
@@ -289,7 +292,8 @@ class IndexKeeper:
                 self._own_writes[rel] = digest
             verdict, reason = attestation(fact, self._ctx.trust)  # we signed it: binding only
             records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
-                                      verdict.value, reason, fact))
+                                      verdict.value, reason, fact,
+                                      vouched_by(verdict, fact, self._ctx.trust)))
         keys = self._index.apply(records, [])
         self.sync_conflict_notes(keys)
         self.defer_entity_notes(keys)  # not on the write path: see flush_entity_notes
@@ -400,16 +404,17 @@ class IndexKeeper:
 
     def flush_entity_notes(self) -> int:
         """Regenerate the entity notes that writes marked stale; return how many changed."""
-        with self._dirty_lock:
-            entities, self._dirty_entities = self._dirty_entities, set()
-        if not entities or self._commits is None or self._index is None:
-            return 0
-        try:
-            return self.sync_entity_notes((entity, "", "") for entity in entities)
-        except BaseException:
+        with self._render_lock:
             with self._dirty_lock:
-                self._dirty_entities |= entities
-            raise
+                entities, self._dirty_entities = self._dirty_entities, set()
+            if not entities or self._commits is None or self._index is None:
+                return 0
+            try:
+                return self.sync_entity_notes((entity, "", "") for entity in entities)
+            except BaseException:
+                with self._dirty_lock:
+                    self._dirty_entities |= entities
+                raise
 
     def sync_entity_notes(self, keys: Iterable[Key]) -> int:
         """Rewrite the entity note of every entity on ``keys``, and write the missing notes of
@@ -584,13 +589,15 @@ class IndexKeeper:
                min_confidence: float | None = None, trust: str | list[str] | None = None,
                include_contradicted: bool = True,
                include_unattested: bool = False,
+               include_vouched: bool = True,
                gardens: tuple[str, ...] | None = None) -> list[Recalled]:
         """Ranked recall over live facts: BM25 blended with recency and trust, times confidence."""
         if not text.strip():
             raise InvalidFact("query", "must not be empty")
         filters = self.filters(scope=scope, min_confidence=min_confidence, trust=trust,
                                include_contradicted=include_contradicted,
-                               include_unattested=include_unattested, gardens=gardens)
+                               include_unattested=include_unattested,
+                               include_vouched=include_vouched, gardens=gardens)
         return self.index.recall(text, filters, limit)
 
     def lookup(self, fact_id: str) -> IndexedFact:

@@ -49,6 +49,7 @@ class Identity:
     key: str
     held: bool  # this machine holds the private key
     role: IdentityRole
+    vouches: bool = False  # the key may vouch for facts naming other sources (§9.3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,13 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return not self.trust_problems and all(f.ok for f in self.files)
+        """No trust problem, and every file valid or vouched for (§9.6)."""
+        return not self.trust_problems and all(f.acceptable for f in self.files)
+
+    @property
+    def strict_ok(self) -> bool:
+        """``ok``, and no file merely vouched for: every fact signed by its own source."""
+        return self.ok and all(f.ok for f in self.files)
 
     def counts(self) -> dict[str, int]:
         counts = {v.value: 0 for v in Verdict}
@@ -66,8 +73,9 @@ class VerifyReport:
             counts[item.verdict.value] += 1
         return counts
 
-    def problems(self) -> list[FileVerdict]:
-        return [f for f in self.files if not f.ok]
+    def problems(self, strict: bool = False) -> list[FileVerdict]:
+        """Files that do not verify (with ``strict``, vouched ones too)."""
+        return [f for f in self.files if not (f.ok if strict else f.acceptable)]
 
 
 @dataclass(frozen=True, slots=True)

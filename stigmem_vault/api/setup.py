@@ -103,7 +103,7 @@ def _import_template(template: Path, root: Path, progress: ProgressHook | None =
     byte for byte to their canonical paths, so their signatures keep holding.
     """
     config = cfg.read_vault_config(template)
-    trust = TrustStore.load(template, config.owner_keys())
+    trust = TrustStore.load(template, config.owner_keys(), config.owner)
     skipped = [(f"{template.name}/{path}", reason) for path, reason in trust.rejected]
     cfg.load_schemas(template)  # refuse a template whose schemas are broken
     imported: list[str] = []

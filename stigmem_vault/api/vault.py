@@ -74,7 +74,7 @@ from stigmem_vault.vault.git import GitRepo
 from stigmem_vault.vault.keys import KeyStore, stigmem_home
 from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
 from stigmem_vault.vault.trust import TrustStore
-from stigmem_vault.vault.verify import Verdict, verify_bytes
+from stigmem_vault.vault.verify import verify_bytes
 from stigmem_vault.watch.scan import Progress, ScanReport, is_fact_path
 from stigmem_vault.watch.watcher import Watcher
 
@@ -101,7 +101,8 @@ class Vault:
             raise VaultConfigError("the vault has a node identity but no git repository", root)
         cfg.refuse_key_material(root, _all_paths(root, git))
         ctx = VaultContext(root, keys, config, node, git,
-                           TrustStore.load(root, config.owner_keys()), cfg.load_schemas(root),
+                           TrustStore.load(root, config.owner_keys(), config.owner),
+                           cfg.load_schemas(root),
                            None, None, read_only, progress=progress)
         if node is not None:
             ctx.clock = Clock(node.node_id, root / cfg.CLOCK_FILE)
@@ -203,7 +204,7 @@ class Vault:
         if not rel.startswith(FACTS_DIR + "/"):
             return None
         item = verify_bytes(rel, data, self._ctx.trust)
-        return None if item.verdict is Verdict.VALID else f"{item.verdict.value}: {item.reason}"
+        return None if item.acceptable else f"{item.verdict.value}: {item.reason}"
 
     # ----------------------------------------------------------------- what it is
 
@@ -270,6 +271,13 @@ class Vault:
     def create_identity(self, source: str) -> Identity:
         """Create a key pair for ``source`` on this machine and bind it in the trust store."""
         return self._identities.create(source)
+
+    def grant_vouch(self, source: str) -> Identity:
+        """Let ``source``'s key vouch for facts naming other sources (a signed grant). Facts
+        quarantined from peers that verify now (vouched for by that key) are imported."""
+        identity = self._identities.grant_vouch(source)
+        self._federation.recheck_quarantine()
+        return identity
 
     def rotate_identity(self, source: str) -> Identity:
         """Give ``source`` a new key; its old binding stays, so older facts still verify."""

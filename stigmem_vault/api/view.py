@@ -187,14 +187,16 @@ class PrincipalView:
     def recall(self, text: str, *, limit: int = 10, scope: str | Sequence[str] | None = None,
                min_confidence: float | None = None, trust: str | list[str] | None = None,
                include_contradicted: bool = True,
-               include_unattested: bool = False) -> list[Recalled]:
+               include_unattested: bool = False,
+               include_vouched: bool = True) -> list[Recalled]:
         """Ranked recall (``Vault.recall``) over the live facts this principal may read."""
         self.principal.require("read")
         hits = self._keeper.recall(text, limit=limit, scope=list(self.scopes(scope)),
                                  min_confidence=min_confidence, trust=trust,
                                  include_contradicted=include_contradicted,
                                  include_unattested=include_unattested,
-                                 gardens=self._visible_gardens())
+                                  include_vouched=include_vouched,
+                                  gardens=self._visible_gardens())
         shown = zip(hits, self._shown_all([hit.item for hit in hits]), strict=True)
         return [hit if item is hit.item else dataclasses.replace(hit, item=item)
                 for hit, item in shown if item is not None]
@@ -315,8 +317,9 @@ class PrincipalView:
 
     @staticmethod
     def _statuses(include_unattested: bool) -> tuple[str, ...]:
-        # The verdicts a listing shows (Filters.include_unattested): overviews show the same.
-        return ("valid", "unattested") if include_unattested else ("valid",)
+        # The verdicts a listing shows: a relaxed node's listings also show what it vouched
+        # for and what is unattested (§15.2); overviews show the same.
+        return ("valid", "vouched", "unattested") if include_unattested else ("valid",)
 
     def lint(self, scope: str, checks: Sequence[str] | None = None, *,
              entity: str | None = None, relation: str | None = None,

@@ -6,12 +6,21 @@ from dataclasses import asdict
 
 import click
 
+from stigmem_vault.api.results import Identity
 from stigmem_vault.cli.common import echo_json, json_option, open_vault, state, table
 
 
 @click.group("identity")
 def identity_group() -> None:
     """Create, list and rotate identities (a source bound to a signing key)."""
+
+
+def _show(identity: Identity, text: str) -> None:
+    """What an identity command did: the identity as JSON, or ``text``."""
+    if state().json:
+        echo_json(asdict(identity))
+    else:
+        click.echo(text)
 
 
 @identity_group.command("create")
@@ -21,10 +30,7 @@ def create_cmd(source: str) -> None:
     """Create a key pair for SOURCE (agent:NAME, user:NAME) on this machine and trust it."""
     with open_vault() as vault:
         identity = vault.create_identity(source)
-    if state().json:
-        echo_json(asdict(identity))
-    else:
-        click.echo(f"created identity {identity.source} {identity.key}")
+    _show(identity, f"created identity {identity.source} {identity.key}")
 
 
 @identity_group.command("list")
@@ -36,8 +42,23 @@ def list_cmd() -> None:
     if state().json:
         echo_json([asdict(i) for i in identities])
         return
-    rows = [(i.source, i.role, "yes" if i.held else "no", i.key) for i in identities]
-    click.echo(table(("SOURCE", "ROLE", "KEY HELD", "KEY"), rows))
+    rows = [(i.source, i.role, "yes" if i.held else "no", "yes" if i.vouches else "no", i.key)
+            for i in identities]
+    click.echo(table(("SOURCE", "ROLE", "KEY HELD", "VOUCHES", "KEY"), rows))
+
+
+@identity_group.command("vouch")
+@click.argument("source")
+@json_option
+def vouch_cmd(source: str) -> None:
+    """Let SOURCE's key vouch for facts naming other sources (a grant signed by the owner).
+
+    A node with --attestation warn or off signs a token's writes in another source's name with
+    the token principal's key: with this grant they verify as vouched (live, in conflicts),
+    without it as unattested (stored, never live). The owner's key may always vouch."""
+    with open_vault() as vault:
+        identity = vault.grant_vouch(source)
+    _show(identity, f"{identity.source} ({identity.key}) may vouch for other sources")
 
 
 @identity_group.command("rotate")
@@ -48,8 +69,5 @@ def rotate_cmd(source: str) -> None:
     owner key). Facts signed with the old key stay valid; new facts use the new key."""
     with open_vault() as vault:
         identity = vault.rotate_identity(source)
-    if state().json:
-        echo_json(asdict(identity))
-    else:
-        click.echo(f"rotated identity {identity.source} to {identity.key}; peers follow at the "
-                   f"next `stigmem sync`")
+    _show(identity, f"rotated identity {identity.source} to {identity.key}; peers follow at the "
+                    f"next `stigmem sync`")

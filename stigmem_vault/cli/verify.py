@@ -12,27 +12,36 @@ from stigmem_vault.cli.common import echo_json, fields, json_option, open_vault,
 from stigmem_vault.errors import EXIT_VERIFY_FAILED
 
 
-def _report_json(report: VerifyReport) -> dict[str, object]:
+def _ok(report: VerifyReport, strict: bool) -> bool:
+    return report.strict_ok if strict else report.ok
+
+
+def _report_json(report: VerifyReport, strict: bool) -> dict[str, object]:
     return {
-        "ok": report.ok,
+        "ok": _ok(report, strict),
+        "strict": strict,
         "checked": len(report.files),
         "counts": report.counts(),
         "problems": [{"path": f.path, "verdict": f.verdict.value, "reason": f.reason}
-                     for f in report.problems()],
+                     for f in report.problems(strict)],
         "trust_problems": [{"path": p, "reason": r} for p, r in report.trust_problems],
     }
 
 
-def _print_report(report: VerifyReport) -> None:
+def _print_report(report: VerifyReport, strict: bool) -> None:
     for path, reason in report.trust_problems:
         click.echo(f"{path}: trust-store: {reason}")
-    for item in report.problems():
+    for item in report.problems(strict):
         click.echo(f"{item.path}: {item.verdict.value}: {item.reason}")
     counts = ", ".join(f"{n} {verdict}" for verdict, n in report.counts().items() if n)
     summary = f"verified {len(report.files)} fact file(s): {counts or 'none found'}"
     if report.trust_problems:
         summary += f"; {len(report.trust_problems)} trust-store problem(s)"
-    click.echo(summary + ("" if report.ok else " — FAILED"))
+    vouched = report.counts()["vouched"]
+    if vouched and not strict:
+        summary += (f" ({vouched} vouched for by the vault, not signed by their source;"
+                    " --strict fails on them)")
+    click.echo(summary + ("" if _ok(report, strict) else " — FAILED"))
 
 
 def _print_explanation(exp: Explanation) -> None:
@@ -56,11 +65,16 @@ def _print_explanation(exp: Explanation) -> None:
 @click.option("--explain", is_flag=True,
               help="For one FILE (or fact id, or a prefix of 8+ hex digits): print its canonical "
                    "bytes, ids, signer key, bound sources, verdict.")
+@click.option("--strict", is_flag=True,
+              help="Also fail on facts only vouched for (signed by a principal allowed to vouch "
+                   "for other sources, such as the node's operator), not by their own source.")
 @json_option
-def verify_cmd(paths: tuple[str, ...], explain: bool) -> None:
+def verify_cmd(paths: tuple[str, ...], explain: bool, strict: bool) -> None:
     """Verify fact files (all, or those under PATHs): id, signature, signer binding.
 
-    Exits 1 if any file does not verify or the trust store has problems.
+    Exits 1 if any file does not verify or the trust store has problems. A fact vouched for
+    by the vault (written through a node that accepts other sources) verifies, and is
+    counted apart; with --strict it fails.
     """
     ctx = click.get_current_context()
     if explain:
@@ -68,18 +82,19 @@ def verify_cmd(paths: tuple[str, ...], explain: bool) -> None:
             raise click.UsageError("--explain needs exactly one FILE or fact id")
         with open_vault(read_only=True) as vault:
             exp = vault.explain(paths[0])
+        accepted = ("valid",) if strict else ("valid", "vouched")
         if state().json:
-            echo_json({**asdict(exp), "ok": exp.verdict.value == "valid"})
+            echo_json({**asdict(exp), "ok": exp.verdict.value in accepted})
         else:
             _print_explanation(exp)
-        if exp.verdict.value != "valid":
+        if exp.verdict.value not in accepted:
             ctx.exit(EXIT_VERIFY_FAILED)
         return
     with ExitStack() as stack, open_vault(read_only=True) as vault:
         report = vault.verify(list(paths) or None, progress=progress_bar(stack, "verifying"))
     if state().json:
-        echo_json(_report_json(report))
+        echo_json(_report_json(report, strict))
     else:
-        _print_report(report)
-    if not report.ok:
+        _print_report(report, strict)
+    if not _ok(report, strict):
         ctx.exit(EXIT_VERIFY_FAILED)

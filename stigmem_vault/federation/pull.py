@@ -347,7 +347,9 @@ def judge_new_fact(parsed: markdown.ParsedFact, path: str, scope: str, trust: Tr
     (kind, reason), or None: signature and entitlement, scope, placement, clock skew."""
     fact = parsed.fact
     verdict, reason = judge(parsed, trust)
-    if verdict is not Verdict.VALID:
+    # A fact vouched for by a principal *our* trust store lets vouch is accepted like a valid
+    # one (it is judged against the receiver's trust store, never the sender's).
+    if verdict not in (Verdict.VALID, Verdict.VOUCHED):
         kind = ("untrusted-signer" if verdict in (Verdict.UNKNOWN_SIGNER, Verdict.UNATTESTED)
                 else "invalid")
         return kind, f"{verdict.value}: {reason}"

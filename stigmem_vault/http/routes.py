@@ -28,6 +28,7 @@ from stigmem_vault.http.schemas import AUTH, BODY, errors, ok
 from stigmem_vault.http.settings import NodeSettings
 from stigmem_vault.model.fact import Claim, make_claim
 from stigmem_vault.model.hlc import HLC
+from stigmem_vault.model.identifiers import adopt_source
 from stigmem_vault.model.values import make_value
 
 
@@ -66,6 +67,12 @@ def _view(request: Request, principal: Principal) -> PrincipalView:
 def _settings(request: Request) -> NodeSettings:
     settings: NodeSettings = request.app.state.settings  # Any in State; create_app put it there
     return settings
+
+
+def _relaxed(request: Request) -> bool:
+    """Do listings and recall show vouched and unattested facts (§15.2)? Not on an enforcing
+    node (only facts their source signed); yes where writes may name other sources."""
+    return _settings(request).attestation_mode != "enforce"
 
 
 def _auth_on(request: Request) -> bool:
@@ -121,16 +128,19 @@ def well_known(request: Request) -> dict[str, Any]:
 # ---------------------------------------------------------------- writing facts
 
 
-def _claim(body: wire.AssertRequest, view: PrincipalView) -> Claim:
+def _claim(body: wire.AssertRequest, view: PrincipalView) -> tuple[Claim, list[str]]:
+    """The claim a request makes, and what was accepted but not taken as sent (§15.3)."""
     if body.value.interpret_as == "instruction":
         raise InvalidFact("value.interpret_as", "this node stores facts as data only; "
                                                 "'instruction' is not accepted")
+    source, note = adopt_source(body.source)
+    derived, dropped = wire.derived_links(body.derived_from)
     claim = make_claim(
         entity=body.entity, relation=body.relation, value=make_value(body.value.type, body.value.v),
-        source=body.source, confidence=body.confidence, trust=body.trust, scope=body.scope,
-        valid_until=body.valid_until, supersedes=body.supersedes,
-        derived_from=wire.derived_links(body.derived_from))
-    return view.in_garden(claim, body.garden_id)
+        source=source, confidence=body.confidence, trust=body.trust, scope=body.scope,
+        valid_until=body.valid_until, supersedes=body.supersedes, derived_from=derived)
+    return (view.in_garden(claim, body.garden_id),
+            [*([note] if note else []), *body.warnings(), *dropped])
 
 
 @router.post("/v1/facts", status_code=201, tags=["facts"], summary="Assert a fact",
@@ -147,13 +157,13 @@ async def assert_fact(request: Request, body: wire.AssertRequest,
     and verifies as unattested. Values are checked against their type (422 naming the field).
     """
     view = _view(request, principal)
-    claim = _claim(body, view)
+    claim, notes = _claim(body, view)
     # The vault's group writer signs, writes and indexes it; this request only waits, so
     # concurrent requests' facts share index transactions (api/writer.py).
     future, warnings = view.submit(claim, _settings(request).attestation_mode)
     item = await asyncio.wrap_future(future)
     return PlainJSON(wire.fact_record(item, auth_enabled=_auth_on(request), on_read=False,
-                                      warnings=warnings), status_code=201)
+                                      warnings=[*notes, *warnings]), status_code=201)
 
 
 @router.post("/v1/facts/batch", tags=["facts"], summary="Assert several facts",
@@ -170,7 +180,7 @@ def assert_batch(request: Request, body: wire.BatchRequest,
     view = _view(request, principal)
     for item in body.facts:
         try:
-            claims.append(_claim(item, view))
+            claims.append(_claim(item, view)[0])
         except (InvalidFact, NotFound) as exc:
             claims.append(exc)
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
@@ -268,8 +278,9 @@ def list_facts(
             trust=trust, min_confidence=min_confidence or None, as_of=_as_of(as_of),
             include_expired=include_expired, include_superseded=include_superseded,
             winners_only=not include_contradicted, after_timestamp=after, newest_first=True,
-            # A node that accepts unattested writes shows them (flagged by `verification`).
-            include_unattested=_settings(request).attestation_mode != "enforce",
+            # A node that accepts writes naming other sources shows them (flagged by
+            # `verification`); an enforcing node shows only facts their source signed.
+            include_unattested=_relaxed(request), include_vouched=_relaxed(request),
             before=_cursor(cursor), limit=limit, garden=garden_id or None)
     except InvalidFact as exc:
         raise bad_parameter(exc) from None
@@ -379,7 +390,8 @@ def recall(request: Request, response: Response, body: wire.RecallRequest,
         hits = _view(request, principal).recall(
                             body.query, limit=body.limit, scope=body.scope,
                             min_confidence=body.min_confidence,
-                            include_unattested=_settings(request).attestation_mode != "enforce")
+                            include_unattested=_relaxed(request),
+                            include_vouched=_relaxed(request))
     except InvalidFact as exc:
         raise bad_parameter(exc) from None
     packed, used, truncated = [], 0, False

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 ScopeName = Literal["local", "team", "company", "public"]
 ValueTypeName = Literal["string", "text", "number", "boolean", "datetime", "ref", "null"]
 TrustClassName = Literal["observed", "inferred", "reported", "stale-risk"]
-Verification = Literal["valid", "unattested", "unknown-signer", "id-mismatch",
+Verification = Literal["valid", "vouched", "unattested", "unknown-signer", "id-mismatch",
                        "invalid-signature", "malformed"]
 
 FACT_ID = r"^[0-9a-f]{64}$"
@@ -73,6 +73,8 @@ class FactRecord(BaseModel):
     signature: str = Field(description="Ed25519 signature over the canonical form (base64url)")
     trust_class: TrustClassName
     verification: Verification
+    vouched_by: str | None = Field(description="with verification 'vouched': the principal "
+                                                "whose key signed the fact in its source's name")
     supersedes: str | None = Field(pattern=FACT_ID, description="the fact this one replaces")
     superseded_by: str | None = Field(pattern=FACT_ID)
     live: bool = Field(description="not superseded, retracted or expired")

@@ -7,10 +7,19 @@ upstream FactRecord key is always present (explicit nulls); our additions are ex
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from stigmem_vault.api.results import TRUST_WEIGHT as TRUST_CLASS_WEIGHT
 from stigmem_vault.api.results import IndexedFact, Recalled
@@ -26,7 +35,8 @@ from stigmem_vault.model.identifiers import check_scalar_values
 from stigmem_vault.model.values import Value, parse_iso_datetime
 
 # How much a verification verdict lets a reader trust the source (our source_trust).
-VERDICT_TRUST = {"valid": 1.0, "unattested": 0.5, "unknown-signer": 0.25}
+# A fact the vault vouched for ranks between one its source signed and an unattested one.
+VERDICT_TRUST = {"valid": 1.0, "vouched": 0.75, "unattested": 0.5, "unknown-signer": 0.25}
 
 
 SCOPE_ENUM = {"enum": list(get_args(ScopeName))}
@@ -38,8 +48,8 @@ EXAMPLE_FACT = {"entity": "user:alice", "relation": "memory:role",
                 "confidence": 0.9, "scope": "team"}
 
 
-def _strict(*examples: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": list(examples)})
+def _strict(*examples: dict[str, Any], extra: Literal["forbid", "allow"] = "forbid") -> ConfigDict:
+    return ConfigDict(extra=extra, strict=True, json_schema_extra={"examples": list(examples)})
 
 
 # JSON reads 1e309 as infinity (and Python's parser takes NaN and Infinity): a number field
@@ -103,18 +113,24 @@ def as_of_hlc(raw: str) -> str:
 
 class DerivedLinkIn(BaseModel):
     model_config = STRICT
-    fact_id: str | None = Field(default=None, pattern=FACT_ID_IN)
+    # Upstream ids are UUIDs: a fact_id that is not one of ours (64 hex) names nothing in this
+    # vault, so it is dropped with a warning (derived_links), not refused.
+    fact_id: str | None = Field(default=None, max_length=512)
     hash: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
 
 
 class AssertRequest(BaseModel):
-    model_config = _strict(EXAMPLE_FACT)
+    # Unknown keys are ignored, as upstream does, and named in the answer's warnings (an
+    # assert) instead of refused; every known key is still strictly typed.
+    model_config = _strict(EXAMPLE_FACT, extra="allow")
+    _ignored: list[str] = PrivateAttr(default_factory=list)
     entity: str = Field(min_length=1, max_length=512,
                         description="a typed identifier: user:alice, stigmem://org/project/x")
     relation: str = Field(min_length=1, max_length=512, description="prefix:name, e.g. memory:role")
     value: FactValueIn
     source: str = Field(min_length=1, max_length=512,
-                        description="who asserts it: agent:NAME, user:NAME or system:NAME")
+                        description="who asserts it: agent:NAME, user:NAME or system:NAME; "
+                                    "any other text becomes agent:<text> (with a warning)")
     confidence: Finite = Field(default=1.0, ge=0.0, le=1.0)
     scope: ScopeName = "local"
     valid_until: str | None = Field(default=None, description="ISO 8601 expiry",
@@ -140,6 +156,36 @@ class AssertRequest(BaseModel):
     @classmethod
     def _fact_id(cls, raw: object) -> object:
         return _by_model(parse_fact_ref, raw, "supersedes")
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _numeric_string(cls, raw: object) -> object:
+        """``"0.9"`` is read as 0.9, as upstream's node reads it (any other string is still
+        422: "abc" names no number)."""
+        if isinstance(raw, str):
+            try:
+                return float(raw.strip())
+            except ValueError:
+                raise ValueError(f"{raw!r} is not a number") from None
+        return raw
+
+    @model_validator(mode="after")
+    def _set_aside_unknown(self) -> AssertRequest:
+        """Keys this node does not know are noted and dropped: neither stored nor hashed."""
+        extra = self.__pydantic_extra__ or {}
+        self._ignored = sorted(extra)
+        self.__pydantic_extra__ = {}
+        return self
+
+    def warnings(self) -> list[str]:
+        """What was accepted but not taken as sent (§15.3): unknown keys, a relation without a
+        namespace, a derivation naming no fact of this vault."""
+        notes = [f"unknown_field: {key!r} is not a field of this request; ignored"
+                 for key in self._ignored]
+        if ":" not in self.relation:
+            notes.append(f"relation_without_namespace: {self.relation!r} has no namespace "
+                         "(prefix:name, e.g. memory:role); stored as given")
+        return notes
 
     @field_validator("valid_until", mode="before")
     @classmethod
@@ -201,9 +247,23 @@ class RecallRequest(BaseModel):
         return _by_model(lambda text, _field: as_of_hlc(text), raw, "as_of")
 
 
-def derived_links(raw: list[DerivedLinkIn | str]) -> list[str]:
-    """Upstream sends ``{"fact_id": …}`` or ``{"hash": "sha256:…"}``; we keep the string."""
-    return [item if isinstance(item, str) else item.fact_id or item.hash or "" for item in raw]
+def derived_links(raw: list[DerivedLinkIn | str]) -> tuple[list[str], list[str]]:
+    """Upstream sends ``{"fact_id": …}`` or ``{"hash": "sha256:…"}``; we keep the string, and
+    drop (with a warning) a ``fact_id`` that is not a fact id of this vault (an upstream UUID):
+    it names nothing here. Returns (links, warnings)."""
+    links: list[str] = []
+    notes: list[str] = []
+    for index, item in enumerate(raw):
+        if isinstance(item, str):
+            links.append(item)
+        elif item.hash is not None:
+            links.append(item.hash)
+        elif item.fact_id is not None and re.match(FACT_ID_IN, item.fact_id):
+            links.append(item.fact_id)
+        else:
+            notes.append(f"derived_from_ignored: item {index} ({{fact_id: {item.fact_id!r}}}) "
+                         "is not a fact id of this vault (64 hex digits); dropped")
+    return links, notes
 
 
 def wire_value(value: Value) -> dict[str, Any]:
@@ -251,6 +311,7 @@ def fact_record(item: IndexedFact, *, auth_enabled: bool, on_read: bool = True,
         "signature": fact.signature,
         "trust_class": fact.trust.value,
         "verification": item.status,
+        "vouched_by": item.vouched_by,
         "supersedes": fact.supersedes,
         "superseded_by": item.superseded_by,
         "live": item.live,

@@ -6,12 +6,16 @@ a principal may not read (a garden it is not in) never changes what it sees on i
 
 Rules (docs/spec.md §Liveness and conflicts):
 
-* A fact F *replaces* a fact S when F is valid and present, and either ``F.supersedes == S`` or
-  (F is on S's key and S is in ``F.derived_from``) — provided F's source is S's source, the
-  vault owner, or a system source. Nobody else can retire another author's fact.
+* The *candidates* are the present facts whose verdict is ``valid`` (signed by their source) or
+  ``vouched`` (signed by a principal V who may vouch for other sources).
+* A fact F *replaces* a fact S when F is a candidate, and either ``F.supersedes == S`` or
+  (F is on S's key and S is in ``F.derived_from``) — provided F has authority over S: the
+  principal that speaks for F (its source if valid, its voucher V if vouched) is S's source,
+  the vault owner, or a system source; or F and S are both only vouched for, in the name of
+  the same source. A vouched claim never retires what its source really signed unless V may.
 * Implicitly, a later fact (by HLC) from the same source on the same key replaces the earlier
-  one; on a multi-valued relation only when the value is the same.
-* A fact is *live* when it is valid, present, not replaced, and its confidence is above 0.
+  one it has authority over; on a multi-valued relation only when the value is the same.
+* A fact is *live* when it is a candidate, not replaced, and its confidence is above 0.
   Expiry (``valid_until``) is applied at query time, since it depends on the clock.
 * On a single-valued relation (the default when no schema says otherwise), every pair of live
   facts with different values is an open conflict. A conflict whose pair is no longer both live
@@ -28,7 +32,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable
-from itertools import combinations, pairwise
+from itertools import combinations
 from typing import Any
 
 from stigmem_vault.index.ingest import Key
@@ -36,8 +40,13 @@ from stigmem_vault.model.identifiers import is_system_source
 
 _CHUNK = 900
 # A facts row as sqlite3 returns it: (id, source, hlc, confidence, value_type, value_json,
-# status, present, garden_id).
+# status, present, vouched_by, garden_id).
 _Row = tuple[Any, ...]
+_CANDIDATE = ("valid", "vouched")
+_CANDIDATE_SQL = "('valid', 'vouched')"
+# Who replaced a fact: (hlc, replacer id, the principal that speaks for the replacer: its
+# source when it is valid, None when it is only vouched for, so it never resolves a conflict).
+_Replacer = tuple[str, str, str | None]
 
 
 def conflict_id(fact_a: str, fact_b: str) -> str:
@@ -51,46 +60,60 @@ def recompute(conn: sqlite3.Connection, keys: Iterable[Key], owner: str,
         _recompute_key(conn, key, owner, is_multi(key[1]))
 
 
-def _has_authority(source: str, target_source: str, owner: str) -> bool:
-    return source in (target_source, owner) or is_system_source(source)
+def _has_authority(source: str, voucher: str | None, target: _Row, owner: str) -> bool:
+    """May a fact of ``source`` (vouched for by ``voucher``, None if valid) replace ``target``?"""
+    speaker = source if voucher is None else voucher
+    if speaker in (target[1], owner) or is_system_source(speaker):
+        return True
+    # Two claims merely vouched for in one source's name are equals: the later may update the
+    # earlier; a fact the source really signed is never retired by a claim only vouched for.
+    return voucher is not None and target[6] == "vouched" and source == target[1]
 
 
 def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) -> None:
     rows = conn.execute(
-        "SELECT id, source, hlc, confidence, value_type, value_json, status, present, garden_id"
-        " FROM facts WHERE entity = ? AND relation = ? AND scope = ?", key).fetchall()
+        "SELECT id, source, hlc, confidence, value_type, value_json, status, present,"
+        " vouched_by, garden_id FROM facts WHERE entity = ? AND relation = ? AND scope = ?", key).fetchall()
     facts = {r[0]: r for r in rows}
     if not facts:
         return
-    candidates = {i: r for i, r in facts.items() if r[6] == "valid" and r[7]}
-    replaced: dict[str, list[tuple[str, str, str]]] = {}  # id -> [(hlc, replacer id, source)]
+    candidates = {i: r for i, r in facts.items() if r[6] in _CANDIDATE and r[7]}
+    values = {i: _value(r) for i, r in facts.items()}  # parsed once: compared pairwise below
+    replaced: dict[str, list[_Replacer]] = {}  # id -> replacers
 
     ids = list(facts)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         marks = ",".join("?" * len(chunk))
-        for fid, source, hlc, supersedes, derived, entity, relation, scope, garden in conn.execute(
-                "SELECT id, source, hlc, supersedes, derived_from, entity, relation, scope,"
-                " garden_id"
-                f" FROM facts WHERE status = 'valid' AND present = 1 AND (supersedes IN ({marks})"
+        for fid, source, voucher, hlc, supersedes, derived, entity, relation, scope, garden \
+                in conn.execute(
+                "SELECT id, source, vouched_by, hlc, supersedes, derived_from, entity, relation,"
+                f" scope, garden_id FROM facts WHERE status IN {_CANDIDATE_SQL} AND present = 1 AND"
+                f" (supersedes IN ({marks})"
                 f" OR id IN (SELECT fact_id FROM derivations WHERE parent IN ({marks})))",
                 chunk + chunk):
             targets = {supersedes} if supersedes in facts else set()
             if (entity, relation, scope) == key:
-                targets |= {d for d in json.loads(derived) if d in facts and facts[d][8] == garden}
+                targets |= {d for d in json.loads(derived) if d in facts and facts[d][9] == garden}
             for target in targets - {fid}:
-                if _has_authority(source, facts[target][1], owner):
-                    replaced.setdefault(target, []).append((hlc, fid, source))
+                if _has_authority(source, voucher, facts[target], owner):
+                    replaced.setdefault(target, []).append((hlc, fid, _speaker(source, voucher)))
 
-    # Same source, same key: each fact is replaced by the next one in HLC order.
-    chains: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    # Same source, same key: each fact is replaced by the next one in HLC order that has
+    # authority over it (for facts of one verdict, simply the next one).
+    chains: dict[tuple[object, ...], list[tuple[str, str]]] = {}
     for fid, row in candidates.items():
-        group = (row[8], row[1], row[4], row[5]) if multi else (row[8], row[1])
+        group: tuple[object, ...] = (row[9], row[1], *values[fid]) if multi else (row[9], row[1])
         chains.setdefault(group, []).append((row[2], fid))
     for chain in chains.values():
         chain.sort()
-        for (_, older), (hlc, newer) in pairwise(chain):
-            replaced.setdefault(older, []).append((hlc, newer, facts[newer][1]))
+        for position, (_, older) in enumerate(chain):
+            for later in range(position + 1, len(chain)):  # almost always just the next one
+                hlc, newer = chain[later]
+                row = facts[newer]
+                if _has_authority(row[1], row[8], facts[older], owner):
+                    replaced.setdefault(older, []).append((hlc, newer, _speaker(row[1], row[8])))
+                    break
 
     superseded_by = {fid: min(options)[1] for fid, options in replaced.items()}
     live = [fid for fid, row in candidates.items() if fid not in superseded_by and row[3] > 0]
@@ -98,14 +121,14 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
     open_pairs: set[tuple[str, str]] = set()
     if not multi:
         for a, b in combinations(sorted(live), 2):
-            if facts[a][8] == facts[b][8] and (facts[a][4], facts[a][5]) != (facts[b][4], facts[b][5]):
+            if facts[a][9] == facts[b][9] and values[a] != values[b]:
                 open_pairs.add((a, b))
     contradicted = {fid for pair in open_pairs for fid in pair}
     past_pairs: set[tuple[str, str]] = set()
     if not multi:
-        for garden in {row[8] for row in candidates.values()}:
-            past_pairs |= _past_pairs(facts, {i: r for i, r in candidates.items() if r[8] == garden},
-                                      replaced)
+        for garden in {row[9] for row in candidates.values()}:
+            past_pairs |= _past_pairs(values, {i: r for i, r in candidates.items()
+                                               if r[9] == garden}, replaced)
 
     conn.executemany(
         "UPDATE facts SET superseded_by = ?, live = ?, contradicted = ? WHERE id = ?",
@@ -114,8 +137,17 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
     _store_conflicts(conn, key, facts, open_pairs, past_pairs, replaced, owner)
 
 
-def _past_pairs(facts: dict[str, _Row], candidates: dict[str, _Row],
-                replaced: dict[str, list[tuple[str, str, str]]]) -> set[tuple[str, str]]:
+def _value(row: _Row) -> tuple[str, object]:
+    """A row's value for equality: 7 and 7.0 are one number (their spellings differ)."""
+    return row[4], json.loads(row[5])
+
+
+def _speaker(source: str, voucher: str | None) -> str | None:
+    return source if voucher is None else None
+
+
+def _past_pairs(values: dict[str, tuple[str, object]], candidates: dict[str, _Row],
+                replaced: dict[str, list[_Replacer]]) -> set[tuple[str, str]]:
     """Pairs with unequal values that were both live at some HLC, derived from the facts alone.
 
     A fact is live from its own HLC until the HLC of its first replacer. Recording exactly these
@@ -132,7 +164,7 @@ def _past_pairs(facts: dict[str, _Row], candidates: dict[str, _Row],
         if end is not None and end <= start:
             continue  # replaced before (or as) it began: never live
         for _, other in active:
-            if (facts[fid][4], facts[fid][5]) != (facts[other][4], facts[other][5]):
+            if values[fid] != values[other]:
                 pairs.add((min(fid, other), max(fid, other)))
         active.append((end, fid))
     return pairs
@@ -140,7 +172,7 @@ def _past_pairs(facts: dict[str, _Row], candidates: dict[str, _Row],
 
 def _store_conflicts(conn: sqlite3.Connection, key: Key, facts: dict[str, _Row],
                      open_pairs: set[tuple[str, str]], past_pairs: set[tuple[str, str]],
-                     replaced: dict[str, list[tuple[str, str, str]]], owner: str) -> None:
+                     replaced: dict[str, list[_Replacer]], owner: str) -> None:
     existing = {row[0]: row for row in conn.execute(
         "SELECT id, fact_a, fact_b, status, resolution FROM conflicts"
         " WHERE entity = ? AND relation = ? AND scope = ?", key)}
@@ -169,7 +201,8 @@ def _store_conflicts(conn: sqlite3.Connection, key: Key, facts: dict[str, _Row],
         if cid in open_ids:
             continue
         by_owner = sorted(option for fid in (a, b) for option in replaced.get(fid, [])
-                          if option[2] == owner or is_system_source(option[2]))
+                          if option[2] is not None
+                          and (option[2] == owner or is_system_source(option[2])))
         new = ("resolved", by_owner[0][1]) if by_owner else ("obsolete", None)
         if new != (status, resolution):
             conn.execute("UPDATE conflicts SET status = ?, resolution = ? WHERE id = ?",

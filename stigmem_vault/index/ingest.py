@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from stigmem_vault.canonical.cid import upstream_cid
 from stigmem_vault.model.fact import Fact
-from stigmem_vault.model.values import ValueType, expiry_instant
+from stigmem_vault.model.values import ValueType, expiry_instant, ref_target
 
 Key = tuple[str, str, str]
 
@@ -28,31 +28,37 @@ class FileRecord:
     status: str
     reason: str
     fact: Fact | None = None
+    vouched_by: str | None = None  # the voucher of a 'vouched' fact (vault/verify.py)
 
 
-def fact_row(fact: Fact, status: str, path: str) -> tuple[object, ...]:
+def fact_row(fact: Fact, status: str, path: str,
+             vouched_by: str | None = None) -> tuple[object, ...]:
     value = fact.value
     until_ms = None
     if fact.valid_until is not None:
         until_ms = int(expiry_instant(fact.valid_until).timestamp() * 1000)
+    # A ref's text is what it points at (normal form), so the graph finds it by entity.
+    text = ref_target(value.v) if value.type is ValueType.REF and isinstance(value.v, str) \
+        else value.display()
     return (
         fact.id, fact.entity, fact.relation, value.type.value, json.dumps(value.v),
-        value.display(),
+        text,
         # A NUMBER's v is always an int or float; isinstance tells the type checker so.
         float(value.v) if value.type is ValueType.NUMBER and isinstance(value.v, int | float) else None,
         fact.source, fact.hlc, fact.timestamp, fact.confidence, fact.trust.value,
         fact.scope.value, fact.valid_until, until_ms, fact.supersedes,
         json.dumps(list(fact.derived_from)) if fact.derived_from else "[]", fact.signer, fact.signature,
-        upstream_cid(fact.claim), fact.garden_id, status, path,
+        upstream_cid(fact.claim), fact.garden_id, status, vouched_by, path,
     )
 
 
 _INSERT_FACT = """
 INSERT INTO facts (id, entity, relation, value_type, value_json, value_text, value_num, source,
                    hlc, timestamp, confidence, trust, scope, valid_until, valid_until_ms,
-                   supersedes, derived_from, signer, signature, cid, garden_id, status, path,
+                   supersedes, derived_from, signer, signature, cid, garden_id, status, vouched_by,
+                   path,
                    present)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
 RETURNING rowid
 """
 
@@ -82,10 +88,10 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
         if fact is None:
             continue
         if fact.id in known:
-            conn.execute("UPDATE facts SET status = ?, path = ?, present = 1 WHERE id = ?",
-                         (record.status, record.path, fact.id))
+            conn.execute("UPDATE facts SET status = ?, vouched_by = ?, path = ?, present = 1"
+                         " WHERE id = ?", (record.status, record.vouched_by, record.path, fact.id))
         else:  # a fact seen for the first time: its text goes into FTS once
-            row = fact_row(fact, record.status, record.path)
+            row = fact_row(fact, record.status, record.path, record.vouched_by)
             (rowid,) = conn.execute(_INSERT_FACT, row).fetchone()
             fts_rows.append((rowid, fact.entity, fact.relation, row[5], fact.source))
             known.add(fact.id)

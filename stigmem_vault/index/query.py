@@ -15,7 +15,8 @@ from stigmem_vault.model.values import Value, ValueType
 
 FACT_COLUMNS = ("id, entity, relation, value_type, value_json, source, hlc, timestamp, confidence,"
                 " trust, scope, valid_until, valid_until_ms, supersedes, derived_from, signer,"
-                " signature, status, path, present, superseded_by, live, contradicted, cid, garden_id")
+                " signature, status, path, present, superseded_by, live, contradicted, cid, garden_id,"
+                " vouched_by")
 _PREFIXED_COLUMNS = ", ".join("f." + name.strip() for name in FACT_COLUMNS.split(","))
 
 # How much each trust class counts in recall (observed is first-hand).
@@ -38,6 +39,7 @@ class IndexedFact:
     contradicted: bool
     expired: bool
     cid: str = ""
+    vouched_by: str | None = None  # with status 'vouched': the principal that vouched for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class Filters:
     include_expired: bool = False
     include_contradicted: bool = True
     winners_only: bool = False  # of contradicted facts, keep each key's current winner only
+    include_vouched: bool = True  # facts vouched for by a principal allowed to (§9.5)
     include_unattested: bool = False  # facts whose signer is not bound to their source
     include_unverified: bool = False  # facts whose file is not valid (unattested, forged...)
     include_absent: bool = False  # facts whose file was deleted
@@ -94,14 +97,14 @@ class Filters:
 def row_to_item(row: sqlite3.Row | tuple[object, ...], now_ms: int) -> IndexedFact:
     (fid, entity, relation, vtype, vjson, source, hlc, timestamp, confidence, trust, scope,
      valid_until, until_ms, supersedes, derived, signer, signature, status, path, present,
-     superseded_by, live, contradicted, cid, garden_id) = tuple(row)
+     superseded_by, live, contradicted, cid, garden_id, vouched_by) = tuple(row)
     claim = Claim(entity, relation, Value(ValueType(vtype), json.loads(vjson)), source,
                   confidence, TrustClass(trust), Scope(scope), valid_until, supersedes,
                   tuple(json.loads(derived)), garden_id)
     fact = Fact(fid, claim, hlc, timestamp, signer, signature)
     expired = until_ms is not None and until_ms <= now_ms
     return IndexedFact(fact, status, path, bool(present), bool(live) and not expired,
-                       superseded_by, bool(contradicted), expired, cid)
+                       superseded_by, bool(contradicted), expired, cid, vouched_by)
 
 
 def now_ms() -> int:
@@ -154,10 +157,13 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
     if filters.after_timestamp is not None:
         where.append("f.timestamp > ?")
         params.append(filters.after_timestamp)
-    if filters.include_unattested and not filters.include_unverified:
-        where.append("f.status IN ('valid', 'unattested')")
-    elif not filters.include_unverified:
-        where.append("f.status = 'valid'")
+    if not filters.include_unverified:
+        statuses = ["valid"]
+        if filters.include_vouched or filters.include_unattested:
+            statuses.append("vouched")
+        if filters.include_unattested:
+            statuses.append("unattested")
+        where.append(f"f.status IN ({','.join(repr(s) for s in statuses)})")
     if filters.as_of is not None:
         cutoff = HLC.parse(filters.as_of, "as_of")
         where.append("f.hlc <= ?")

@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an inde
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 DDL = """
 CREATE TABLE files (
@@ -44,6 +44,7 @@ CREATE TABLE facts (
     cid           TEXT NOT NULL,     -- the upstream content id (canonical/cid.py)
     garden_id     TEXT,              -- the garden it belongs to (signed), or NULL
     status        TEXT NOT NULL,     -- verdict of the file it came from
+    vouched_by    TEXT,              -- with status 'vouched': the principal that vouched
     path          TEXT,
     present       INTEGER NOT NULL,  -- 1 while a file holds it
     superseded_by TEXT,              -- derived: the fact that replaces it

@@ -31,7 +31,9 @@ _EMPTY_NAME = re.compile(r"^[a-z][a-z0-9+.-]*:$")  # user: with nothing after th
 # Characters an identifier may not contain anywhere: controls, and the few that break
 # Markdown links, YAML plain scalars or file names on common systems.
 _FORBIDDEN = re.compile(r'[\x00-\x1f\x7f-\x9f"<>\\|`\[\]{}#^]')
-_RELATION = re.compile(r"^[a-z][a-z0-9_-]*(?::[a-z0-9_][a-z0-9_.\-/]*)+$")
+# A namespace (prefix) and name parts; a bare name without a namespace is accepted too, as
+# upstream does (with a warning on the wire: http/wire.py).
+_RELATION = re.compile(r"^[a-z][a-z0-9_-]*(?::[a-z0-9_][a-z0-9_.\-/]*)*$")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -102,12 +104,32 @@ def normalize_source(raw: object, field: str = "source") -> str:
     return text
 
 
+def adopt_source(raw: object, field: str = "source") -> tuple[str, str | None]:
+    """A source as an upstream client may send it, made a principal (§2.2, §15.2).
+
+    Upstream takes any string as a source (``my-agent``, ``obsidian://vault/People/A.md``,
+    ``example/x``); a fact here needs a principal. A principal is kept (normalized); anything
+    else becomes the ``agent:`` of its normalized text, with a note saying so (None if kept)."""
+    try:
+        return normalize_source(raw, field), None
+    except InvalidFact:
+        if not isinstance(raw, str):
+            raise
+    check_scalar_values(raw, field)
+    text = _WHITESPACE.sub("-", unicodedata.normalize("NFC", raw).strip()).lower()
+    if not text:
+        raise InvalidFact(field, "must not be empty")
+    adopted = normalize_source(f"agent:{text}", field)
+    return adopted, (f"source_normalized: {raw!r} is not a principal (user:, agent:, system:); "
+                     f"stored as {adopted}")
+
+
 def is_system_source(source: str) -> bool:
     return source_kind(source) == "system"
 
 
 def normalize_relation(raw: object, field: str = "relation") -> str:
-    """Normalize a relation: a namespaced predicate like ``memory:role``."""
+    """Normalize a relation: a namespaced predicate like ``memory:role`` (or a bare name)."""
     if not isinstance(raw, str):
         raise InvalidFact(field, f"must be a string, got {type(raw).__name__}")
     check_scalar_values(raw, field)
@@ -119,8 +141,8 @@ def normalize_relation(raw: object, field: str = "relation") -> str:
     if not _RELATION.match(text):
         raise InvalidFact(
             field,
-            f"{text!r} is not a namespaced predicate; use prefix:name with lowercase "
-            "letters, digits, '_', '-', '.', '/' (e.g. memory:role)",
+            f"{text!r} is not a predicate; use prefix:name with lowercase letters, digits, "
+            "'_', '-', '.', '/' (e.g. memory:role)",
         )
     return text
 

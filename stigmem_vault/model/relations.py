@@ -21,7 +21,14 @@ from enum import StrEnum
 
 from stigmem_vault.errors import InvalidFact
 from stigmem_vault.model.identifiers import normalize_relation
-from stigmem_vault.model.values import Scalar, Value, ValueType, enum_member, make_value
+from stigmem_vault.model.values import (
+    Scalar,
+    Value,
+    ValueType,
+    enum_member,
+    make_value,
+    ref_target,
+)
 
 
 class Cardinality(StrEnum):
@@ -44,7 +51,10 @@ class RelationSchema:
         where = f"value (schema {self.relation})"
         if self.type is not None and value.type is not self.type:
             raise InvalidFact(where, f"must be of type {self.type}, got {value.type}")
-        if self.enum is not None and value.v not in self.enum:
+        # A ref is compared by what it points at (its case kept in the value, §3).
+        shown = ref_target(value.v) if value.type is ValueType.REF and isinstance(value.v, str) \
+            else value.v
+        if self.enum is not None and shown not in self.enum:
             allowed = ", ".join(repr(item) for item in self.enum)
             raise InvalidFact(where, f"{value.v!r} is not one of: {allowed}")
         if value.type is ValueType.NUMBER:
@@ -81,6 +91,8 @@ def parse_schema(data: Mapping[str, object]) -> RelationSchema:
             raise InvalidFact("enum", "must be a non-empty list")
         # With a declared type, enum members are checked (and normalized) like values.
         enum = tuple(make_value(vtype, item, "enum").v for item in raw) if vtype else tuple(raw)
+        if vtype is ValueType.REF:
+            enum = tuple(ref_target(str(item), "enum") for item in enum)
     bounds: dict[str, float | None] = {}
     for key in ("min", "max"):
         raw_bound = data.get(key)

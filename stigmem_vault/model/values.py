@@ -4,11 +4,14 @@ A value is parsed once into a :class:`Value`; everything downstream can rely on 
 
 * ``string``  a str of at most 4 KiB (UTF-8), no control characters but tab/newline/CR
 * ``text``    the same, up to 64 KiB
-* ``number``  a finite number exactly representable as an IEEE-754 double; integral values are
-              held as ``int`` so that 42 and 42.0 are one value
+* ``number``  a finite number exactly representable as an IEEE-754 double. An integer stays an
+              ``int`` (below 2**53) and a float a ``float``, even a whole one: 42 and 42.0 are
+              one value (equal, same canonical bytes), but keep the spelling the writer gave,
+              which the upstream cid hashes ("42" vs "42.0")
 * ``boolean`` a real boolean, never the string "false"
 * ``datetime`` an ISO 8601 date or date-time string, kept verbatim (after trimming)
-* ``ref``     an identifier (see identifiers.py) or a fact id
+* ``ref``     a string naming an identifier (see identifiers.py) or a fact id, kept as given:
+              ``ref_target`` is the entity (or fact id) it points at
 * ``null``    no value
 """
 
@@ -118,8 +121,10 @@ def _check_number(v: object, field: str) -> int | float:
     # double 5.237244185839319e16 as 52372441858393190, and that must read back as itself.
     if isinstance(v, int) and float(v) != v and int(Decimal(repr(number))) != v:
         raise InvalidFact(field, f"{v} cannot be represented exactly as a 64-bit float")
-    if number.is_integer() and abs(number) < _MAX_EXACT_INT:
-        return int(number)
+    if isinstance(v, int) and abs(v) < _MAX_EXACT_INT:
+        return v
+    # A float stays a float, 7.0 included: its canonical bytes are those of 7 (§6.2), but the
+    # upstream cid a client computes hashes Python's str() of what it sent, "7.0" (§6.5).
     return number
 
 
@@ -169,7 +174,17 @@ def _check_datetime(v: object, field: str) -> str:
 
 
 def _check_ref(v: object, field: str) -> str:
-    if isinstance(v, str) and is_fact_id(v.strip().lower()):
+    """A ref is kept exactly as given (a URL's path and query are case-sensitive, and the
+    upstream cid hashes the string sent); it must name an identifier or a fact id."""
+    text = _check_string(v, field, MAX_STRING_BYTES)
+    ref_target(text, field)
+    return text
+
+
+def ref_target(v: str, field: str = "value.v") -> str:
+    """What a ref value points at: a fact id (any case, trimmed), else the identifier in normal
+    form (§2.1), which is how entities are named: the graph links by it."""
+    if is_fact_id(v.strip().lower()):
         return v.strip().lower()
     return normalize_identifier(v, field)
 

@@ -246,10 +246,16 @@ def scalar(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as a property value")
 
 
-def dump(properties: Mapping[str, Flat]) -> str:
-    """Render flat properties as frontmatter lines (without the '---' fences)."""
+def dump(properties: Mapping[str, Flat], keep_point: tuple[str, ...] = ()) -> str:
+    """Render flat properties as frontmatter lines (without the '---' fences). A whole float
+    under a ``keep_point`` key is written with its point (``7.0``, ``-0.0``), so that it reads
+    back as a float; elsewhere as ECMAScript prints it (``7``)."""
     lines: list[str] = []
     for raw_key, value in properties.items():
+        if (raw_key in keep_point and isinstance(value, float) and value.is_integer()
+                and abs(value) < 2**53):
+            lines.append(f"{raw_key}: {value!r}")
+            continue
         plain = _PLAIN_KEY.fullmatch(raw_key) and raw_key not in _NON_STRING_KEYS
         key = raw_key if plain else quote(raw_key)
         if isinstance(value, list):

@@ -14,7 +14,14 @@ from stigmem_vault.canonical.form import canonical_bytes, content_id
 from stigmem_vault.errors import FormatError, InvalidFact
 from stigmem_vault.model.fact import FACT_FORMAT, Claim, Fact, make_claim
 from stigmem_vault.model.hlc import HLC
-from stigmem_vault.model.values import Value, ValueType, enum_member, make_value, parse_iso_datetime
+from stigmem_vault.model.values import (
+    Value,
+    ValueType,
+    enum_member,
+    make_value,
+    parse_iso_datetime,
+    ref_target,
+)
 from stigmem_vault.vault import frontmatter
 from stigmem_vault.vault.layout import entity_note_relpath, wikilink
 
@@ -100,7 +107,10 @@ def properties(fact: Fact) -> dict[str, frontmatter.Flat]:
 
 def render(fact: Fact) -> str:
     """The full text of a fact file."""
-    return "---\n" + frontmatter.dump(properties(fact)) + "---\n" + render_body(fact)
+    # A whole float value keeps its point ("7.0"): it reads back as the float the writer held,
+    # whose upstream cid differs from the integer's (§6.5, §7.8).
+    return ("---\n" + frontmatter.dump(properties(fact), keep_point=("value_number",)) + "---\n"
+            + render_body(fact))
 
 
 def render_body(fact: Fact) -> str:
@@ -108,7 +118,7 @@ def render_body(fact: Fact) -> str:
     source_link = wikilink(entity_note_relpath(fact.source), fact.source)
     value = fact.value
     if value.type is ValueType.REF and isinstance(value.v, str) and ":" in value.v:
-        shown = wikilink(entity_note_relpath(value.v), value.v)
+        shown = wikilink(entity_note_relpath(ref_target(value.v)), value.v)
     elif value.type is ValueType.TEXT:
         shown = "\n" + "\n".join(f"> {line}" for line in str(value.v).splitlines() or [""])
     else:

@@ -3,7 +3,11 @@
 Verdicts, from best to worst:
 
 * ``valid``              id and signature check, and the signer is bound to the fact's source
-* ``unattested``         signature checks, the signer is in the trust store, but not for this source
+* ``vouched``            signature checks; the signer is bound to another principal who may vouch
+                         for other sources (an owner key, or a binding with a vouch grant): the
+                         vault vouched for the fact, its source did not sign it
+* ``unattested``         signature checks, the signer is in the trust store, but not for this
+                         source, and may not vouch
 * ``unknown-signer``     signature checks, but the signer is not in the trust store at all
 * ``id-mismatch``        the recorded id is not the hash of the canonical bytes (a field changed)
 * ``invalid-signature``  the signature does not match the canonical bytes
@@ -28,6 +32,7 @@ MAX_FACT_FILE_BYTES = MAX_NOTE_BYTES
 
 class Verdict(StrEnum):
     VALID = "valid"
+    VOUCHED = "vouched"
     UNATTESTED = "unattested"
     UNKNOWN_SIGNER = "unknown-signer"
     ID_MISMATCH = "id-mismatch"
@@ -42,10 +47,20 @@ class FileVerdict:
     reason: str
     fact: Fact | None = None
     canonical: bytes | None = None
+    vouched_by: str | None = None  # with VOUCHED: the principal that vouched for the fact
 
     @property
     def ok(self) -> bool:
         return self.verdict is Verdict.VALID
+
+    @property
+    def acceptable(self) -> bool:
+        """Valid, or vouched for by a principal the vault lets vouch (§9.6)."""
+        return self.verdict in (Verdict.VALID, Verdict.VOUCHED)
+
+
+# The verdicts whose facts take part in liveness and conflicts (§13).
+CANDIDATE_VERDICTS = (Verdict.VALID.value, Verdict.VOUCHED.value)
 
 
 def judge(parsed: markdown.ParsedFact, trust: TrustStore) -> tuple[Verdict, str]:
@@ -64,10 +79,23 @@ def attestation(fact: Fact, trust: TrustStore) -> tuple[Verdict, str]:
     if not trust.knows_key(fact.signer):
         return Verdict.UNKNOWN_SIGNER, f"signer {fact.signer} is not in the vault's trust store"
     if not trust.is_bound(fact.source, fact.signer):
+        voucher = trust.voucher_for(fact.signer)
+        if voucher is not None:
+            return (Verdict.VOUCHED,
+                    f"vouched for by {voucher}: signer {fact.signer} is bound to {voucher}, "
+                    f"not to the source {fact.source}")
         bound = ", ".join(sorted(trust.sources_for(fact.signer)))
         return (Verdict.UNATTESTED,
-                f"signer {fact.signer} is bound to {bound}, not to the source {fact.source}")
+                f"signer {fact.signer} is bound to {bound}, not to the source {fact.source}, "
+                "and may not vouch for other sources")
     return Verdict.VALID, "id, signature and signer binding check"
+
+
+def vouched_by(verdict: Verdict | str, fact: Fact | None, trust: TrustStore) -> str | None:
+    """The voucher of a ``vouched`` fact (None for every other verdict)."""
+    if verdict != Verdict.VOUCHED or fact is None:
+        return None
+    return trust.voucher_for(fact.signer)
 
 
 def read_bytes(path: Path, rel: str) -> bytes:
@@ -97,7 +125,8 @@ def verify_bytes(rel: str, data: bytes, trust: TrustStore) -> FileVerdict:
     except FormatError as exc:
         return FileVerdict(rel, Verdict.MALFORMED, _reason(exc))
     verdict, reason = judge(parsed, trust)
-    return FileVerdict(rel, verdict, reason, parsed.fact, parsed.canonical)
+    return FileVerdict(rel, verdict, reason, parsed.fact, parsed.canonical,
+                       vouched_by(verdict, parsed.fact, trust))
 
 
 def verify_file(root: Path, rel: str, trust: TrustStore) -> FileVerdict:

@@ -26,7 +26,7 @@ from stigmem_vault.index.ingest import FileRecord, Key
 from stigmem_vault.vault.layout import FACTS_DIR
 from stigmem_vault.vault.reading import read_regular_stat
 from stigmem_vault.vault.trust import TrustStore
-from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, verify_bytes
+from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, MAX_FACT_FILE_BYTES, Verdict, verify_bytes
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.outcome import Change
 
@@ -122,7 +122,7 @@ def read_record(root: Path, rel: str, st: os.stat_result, trust: TrustStore) -> 
                           exc.reason)
     item = verify_bytes(rel, data, trust)
     return FileRecord(rel, fresh.st_size, fresh.st_mtime_ns, hashlib.sha256(data).hexdigest(),
-                      item.verdict.value, item.reason, item.fact)
+                      item.verdict.value, item.reason, item.fact, item.vouched_by)
 
 
 def note_record(root: Path, rel: str, status: str = NOTE_STATUS, reason: str = "") -> FileRecord | None:
@@ -151,14 +151,14 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
     batch: list[FileRecord] = []
     for rel, st in facts:
         record = read_record(root, rel, st, trust)
-        if record.status != Verdict.VALID.value and committed is not None:
+        if record.status not in CANDIDATE_VERDICTS and committed is not None:
             original = _committed_record(rel, committed(rel), trust)
             if original is not None:
                 record = original
                 report.awaiting.append(rel)
         if unseen:
             record = replace(record, mtime_ns=UNSEEN_MTIME)
-        if record.status != Verdict.VALID.value:
+        if record.status not in CANDIDATE_VERDICTS:
             report.problems.append((rel, record.status, record.reason))
         batch.append(record)
         if len(batch) >= BATCH:
@@ -176,11 +176,12 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
 
 
 def _committed_record(rel: str, data: bytes | None, trust: TrustStore) -> FileRecord | None:
-    """The record of a path's committed bytes if they are a valid fact, never matching a stat."""
+    """The record of a path's committed bytes if they are a signed fact (valid or vouched),
+    never matching a stat."""
     if data is None:
         return None
     item = verify_bytes(rel, data, trust)
-    if item.verdict is not Verdict.VALID:
+    if item.verdict.value not in CANDIDATE_VERDICTS:
         return None
     return FileRecord(rel, len(data), UNSEEN_MTIME, hashlib.sha256(data).hexdigest(),
                       item.verdict.value, item.reason, item.fact)

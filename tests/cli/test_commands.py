@@ -32,7 +32,8 @@ def test_the_documented_commands_exist() -> None:
         ("recall",), ("provenance",), ("conflicts",), ("resolve",), ("index",), ("reindex",),
         ("watch",), ("serve",), ("token",), ("token", "create"), ("token", "list"),
         ("token", "revoke"), ("conformance",), ("mcp",),
-        ("identity", "rotate"), ("remote",), ("remote", "add"), ("remote", "list"),
+        ("identity", "rotate"), ("identity", "vouch"), ("remote",), ("remote", "add"),
+        ("remote", "list"),
         ("remote", "remove"), ("sync",), ("peer",), ("peer", "list"), ("peer", "trust"),
         ("peer", "revoke"), ("audit",), ("revert",), ("garden",), ("garden", "create"),
         ("garden", "list"), ("garden", "show"), ("garden", "add"), ("garden", "role"),
@@ -142,7 +143,7 @@ def test_typed_values_from_the_command_line(cli_vault: CliVault) -> None:
         (("--relation", "codex:nothing", "--type", "null"), None),
         (("--relation", "codex:nothing2", "--value", "null", "--type", "null"), None),
         (("--relation", "codex:due", "--value", "2026-12-01", "--type", "datetime"), "2026-12-01"),
-        (("--relation", "codex:owner", "--value", "User:Alice", "--type", "ref"), "user:alice"),
+        (("--relation", "codex:owner", "--value", "User:Alice", "--type", "ref"), "User:Alice"),
         (("--relation", "codex:label", "--value", "42"), "42"),  # string is the default type
     ]
     for args, expected in cases:
@@ -189,7 +190,7 @@ def test_identity_create_and_list(cli_vault: CliVault) -> None:
     assert created.exit_code == 0
     assert created.stdout.startswith("created identity agent:scribe ed25519:")
     rows = cli_vault("identity", "list").stdout.splitlines()
-    assert rows[0].split() == ["SOURCE", "ROLE", "KEY", "HELD", "KEY"]
+    assert rows[0].split() == ["SOURCE", "ROLE", "KEY", "HELD", "VOUCHES", "KEY"]
     sources = {row.split()[0]: row.split()[1] for row in rows[1:]}
     assert sources["user:alice"] == "owner"
     assert sources["agent:codex"] == "identity"
@@ -197,6 +198,13 @@ def test_identity_create_and_list(cli_vault: CliVault) -> None:
     assert any(role == "node" for role in sources.values())
     listed = json.loads(cli_vault("identity", "list", "--json").stdout)
     assert all(item["held"] for item in listed)
+    # Only the owner's key vouches for other sources, until the owner grants it (§9.3).
+    assert {i["source"] for i in listed if i["vouches"]} == {"user:alice"}
+    granted = json.loads(cli_vault("identity", "vouch", "agent:scribe", "--json").stdout)
+    assert (granted["source"], granted["vouches"]) == ("agent:scribe", True)
+    listed = json.loads(cli_vault("identity", "list", "--json").stdout)
+    assert {i["source"] for i in listed if i["vouches"]} == {"user:alice", "agent:scribe"}
+    assert "vouch agent:scribe" in cli_vault.git("log", "-1", "--format=%B")
 
 
 def test_status(cli_vault: CliVault, fact: dict[str, object]) -> None:

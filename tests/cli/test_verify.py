@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stigmem_vault.api.vault import Vault
+from stigmem_vault.model.fact import make_claim
+from stigmem_vault.model.values import make_value
 from stigmem_vault.vault import frontmatter
 
 from .support import CliVault
@@ -142,7 +145,7 @@ def test_verify_json_reports_counts_and_problems(cli_vault: CliVault, fact: dict
     cli_vault.assert_ok("assert", "--entity", "project:atlas", "--relation", "codex:owner",
                         "--value", "user:alice", "--type", "ref")
     ok = json.loads(cli_vault("verify", "--json").stdout)
-    assert ok == {"ok": True, "checked": 2, "counts": {**ok["counts"], "valid": 2},
+    assert ok == {"ok": True, "strict": False, "checked": 2, "counts": {**ok["counts"], "valid": 2},
                   "problems": [], "trust_problems": []}
     path = _fact_file(cli_vault, fact)
     path.write_text(path.read_text().replace('scope: "team"', 'scope: "public"'))
@@ -179,3 +182,27 @@ def test_a_broken_trust_binding_fails_verify(cli_vault: CliVault, fact: dict[str
     assert f"{rel}: trust-store: binding signature does not verify" in result.stdout
     # Without its binding, agent:codex's key is unknown, so its fact fails too.
     assert f"{fact['path']}: unknown-signer: " in result.stdout
+
+
+def test_facts_a_node_vouched_for_verify_and_strict_fails_on_them(cli_vault: CliVault,
+                                                                  home: Path) -> None:
+    # What an `--auth none` node writes for a client naming its own source: signed by the
+    # operator (the owner), so vouched for, not signed by its source (docs/spec.md §9.5).
+    with Vault.open(cli_vault.path, home=home, commit_delay=None) as vault:
+        claim = make_claim(entity="user:bob", relation="memory:role",
+                           value=make_value("string", "viewer"), source="agent:client",
+                           scope="team")
+        vault.as_principal(vault.operator()).write(claim, attestation="off")
+        vault.flush()
+
+    result = cli_vault("verify")
+    assert result.exit_code == 0, result.stdout
+    assert "1 vouched" in result.stdout and "--strict fails on them" in result.stdout
+    report = json.loads(cli_vault("verify", "--json").stdout)
+    assert (report["ok"], report["counts"]["vouched"], report["problems"]) == (True, 1, [])
+
+    strict = cli_vault("verify", "--strict", "--json")
+    assert strict.exit_code == 1
+    report = json.loads(strict.stdout)
+    assert (report["ok"], [p["verdict"] for p in report["problems"]]) == (False, ["vouched"])
+    assert "vouched for by user:alice" in report["problems"][0]["reason"]

@@ -116,6 +116,8 @@ def trusted_bindings(vault_root: Path) -> set[tuple[str, str]]:
     for path in (vault_root / ".stigmem/trust").rglob("*.json"):
         binding = json.loads(path.read_text())
         signed = {k: binding[k] for k in ("format", "source", "key", "issued_at", "issuer")}
+        if binding.get("vouch") is True:  # §9.3: a vouch grant is signed with the rest
+            signed["vouch"] = True
         if binding["issuer"] != owner_key:
             continue
         try:

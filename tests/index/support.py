@@ -40,8 +40,15 @@ def fact(source: str, value: object, at: int, *, entity: str = ENTITY, relation:
     return sign_claim(claim, HLC(BASE_MS + at, 0, "node-a"), "2026-11-24T10:00:00.000Z", KEYS[source])
 
 
-def record(item: Fact, status: str = "valid", path: str | None = None) -> FileRecord:
-    return FileRecord(path or f"facts/team/f{next(_paths)}.md", 100, 1, None, status, "", item)
+def record(item: Fact, status: str = "valid", path: str | None = None,
+           vouched_by: str | None = None) -> FileRecord:
+    return FileRecord(path or f"facts/team/f{next(_paths)}.md", 100, 1, None, status, "", item,
+                      vouched_by)
+
+
+def vouched(item: Fact, voucher: str) -> FileRecord:
+    """``item`` as a fact ``voucher`` signed in its source's name and may vouch for (§9.5)."""
+    return record(item, "vouched", vouched_by=voucher)
 
 
 def new_index(path: Path, *, multi: frozenset[str] = frozenset({MULTI}),

@@ -13,7 +13,7 @@ from stigmem_vault.index.index import Index
 from stigmem_vault.index.query import Filters
 from stigmem_vault.model.hlc import HLC
 
-from .support import BASE_MS, MULTI, OWNER, add, fact, new_index, record
+from .support import BASE_MS, MULTI, OWNER, add, fact, new_index, record, vouched
 
 ALL = Filters(include_superseded=True, include_expired=True, include_unverified=True)
 
@@ -349,3 +349,56 @@ def test_a_replacer_stamped_earlier_than_a_pair_leaves_no_conflict_in_any_order(
     finally:
         live.close()
         rebuilt.close()
+
+
+# ------------------------------------------------------------------ vouched facts (§9.5, §13.1)
+
+
+def test_vouched_facts_of_two_sources_conflict_and_a_vouched_retraction_retires(index: Index) -> None:
+    a, b = fact("agent:codex", "review", 1), fact("agent:claude", "done", 2)
+    index.apply([vouched(a, OWNER), vouched(b, OWNER)], [])
+    assert live_ids(index) == {a.id, b.id}
+    assert [c[3] for c in conflicts(index)] == ["open"]
+
+    retraction = fact("agent:codex", "review", 3, confidence=0.0)
+    index.apply([vouched(retraction, OWNER)], [])
+    assert live_ids(index) == {b.id}
+    assert state(index, a.id) == (False, retraction.id, False)
+    # Retired by a claim only vouched for: obsolete, never "resolved" (that takes the owner's
+    # own, valid word), even though the owner vouched for it.
+    assert [c[3] for c in conflicts(index)] == ["obsolete"]
+
+
+def test_a_vouched_claim_never_retires_what_its_source_signed(index: Index) -> None:
+    signed = fact("agent:claude", "review", 1)
+    claimed = fact("agent:claude", "done", 2)  # codex puts words in claude's mouth
+    index.apply([record(signed), vouched(claimed, "agent:codex")], [])
+    assert live_ids(index) == {signed.id, claimed.id}  # no chain across the authority line
+    assert [c[3] for c in conflicts(index)] == ["open"]
+
+    explicit = fact("agent:claude", "gone", 3, confidence=0.0, supersedes=signed.id)
+    index.apply([vouched(explicit, "agent:codex")], [])
+    assert state(index, signed.id)[:2] == (True, None)
+    assert state(index, claimed.id)[:2] == (False, explicit.id)  # vouched over vouched: equals
+
+    # Claude's own later word replaces every earlier claim in its name.
+    own = fact("agent:claude", "final", 4)
+    index.apply([record(own)], [])
+    assert live_ids(index) == {own.id}
+
+
+def test_the_owner_vouching_has_the_owners_authority(index: Index) -> None:
+    signed = fact("agent:claude", "review", 1)
+    retraction = fact("agent:claude", "review", 2, confidence=0.0)
+    index.apply([record(signed), vouched(retraction, OWNER)], [])
+    assert live_ids(index) == set()
+    assert state(index, signed.id)[:2] == (False, retraction.id)
+
+
+def test_a_vouched_claim_gets_no_authority_from_the_name_it_uses(index: Index) -> None:
+    signed = fact("agent:claude", "review", 1)
+    as_system = fact("system:sync", "gone", 2, supersedes=signed.id)
+    as_owner = fact(OWNER, "gone", 3, supersedes=signed.id)
+    index.apply([record(signed), vouched(as_system, "agent:codex"),
+                 vouched(as_owner, "agent:codex")], [])
+    assert state(index, signed.id)[:2] == (True, None)

@@ -58,7 +58,8 @@ def test_reserved_relations_only_for_system_sources() -> None:
 def test_entity_and_source_rules_apply() -> None:
     refused("entity", entity="alice")
     refused("source", source="project:atlas")
-    refused("relation", relation="role")
+    refused("relation", relation="role!")
+    assert claim(relation="role").relation == "role"  # a bare name is a relation (§2.3)
 
 
 @pytest.mark.parametrize("confidence", [0, 0.0, 0.5, 1, 1.0])

@@ -30,7 +30,7 @@ def test_minimal_schema_defaults() -> None:
 @pytest.mark.parametrize(("data", "field"), [
     ({"relation": "a:b", "typo": 1}, "typo"),
     ({"relation": "a:b", "zeta": 1, "alpha": 2}, "alpha, zeta"),
-    ({"relation": "nonamespace"}, "relation"),
+    ({"relation": "no namespace"}, "relation"),
     ({}, "relation"),
     ({"relation": "a:b", "type": "integer"}, "type"),
     ({"relation": "a:b", "cardinality": "many"}, "cardinality"),

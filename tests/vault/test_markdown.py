@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from model.factgen import KEY, OTHER_KEY, facts, simple_fact
 from nacl.signing import SigningKey
 
+from stigmem_vault.canonical.cid import upstream_cid
 from stigmem_vault.canonical.jcs import number_to_string
 from stigmem_vault.canonical.signing import key_id, sign_claim, signature_valid
 from stigmem_vault.errors import FormatError
@@ -432,3 +433,25 @@ def test_fact_signed_by_another_key_is_still_parsed() -> None:
                                  source="user:alice"), HLC(1, 2, "n"), "2026-01-01T00:00:00.000Z", key)
     assert markdown.parse(markdown.render(fact), "x.md").fact.signer == key_id(key.verify_key)
     assert ValueType.NUMBER is fact.value.type
+
+
+@pytest.mark.parametrize(("whole", "spelled"),
+                         [(7.0, "7.0"), (-0.0, "-0.0"), (1e15, "1000000000000000.0")])
+def test_a_whole_float_keeps_its_point_with_the_same_id(whole: float, spelled: str) -> None:
+    """§3, §7.8: 7 and 7.0 are one value (same canonical bytes, id, signature); the file keeps
+    the float's point so that it reads back as the float, whose upstream cid differs."""
+
+    def signed(v: float) -> Fact:
+        claim = make_claim(entity="user:bob", relation="memory:count",
+                           value=make_value("number", v), source="user:alice")
+        return sign_claim(claim, HLC(1_764_000_000_000, 0, "n1"), "2026-11-24T10:00:00.000Z", KEY)
+
+    as_float, as_int = signed(whole), signed(int(whole))
+    assert as_float.id == as_int.id and as_float.signature == as_int.signature
+    text = markdown.render(as_float)
+    assert f"value_number: {spelled}\n" in text
+    parsed = round_trip(text)
+    assert parsed.fact.id == as_float.id and type(parsed.fact.value.v) is float
+    assert str(parsed.fact.value.v) == spelled
+    assert upstream_cid(parsed.fact.claim) != upstream_cid(as_int.claim)
+    assert "value_number: " + str(int(whole)) + "\n" in markdown.render(as_int)

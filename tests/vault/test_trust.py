@@ -95,3 +95,36 @@ def test_binding_json_is_readable() -> None:
     data = json.loads(make_binding("agent:codex", OTHER, WHEN, KEY).to_json())
     assert data["format"] == "stigmem.binding/1" and set(data) == {
         "format", "source", "key", "issued_at", "issuer", "signature"}
+
+
+def test_a_vouch_grant_is_signed_and_lets_the_key_vouch() -> None:
+    plain = make_binding("agent:codex", OTHER, WHEN, KEY)
+    granted = make_binding("agent:codex", OTHER, WHEN, KEY, vouch=True)
+    assert "vouch" not in json.loads(plain.to_json())  # earlier bindings keep their bytes
+    assert json.loads(granted.to_json())["vouch"] is True
+    assert granted.signature != plain.signature
+    store = TrustStore(OWNER, owner="user:alice")
+    assert store.add(plain) is None and store.voucher_for(OTHER) is None
+    assert store.add(parse_binding(granted.to_json(), "g.json")) is None
+    assert store.voucher_for(OTHER) == "agent:codex"
+
+
+def test_an_owner_key_always_vouches_as_the_owner() -> None:
+    store = TrustStore(OWNER, owner="user:alice")
+    store.add(make_binding("user:alice", OWNER, WHEN, KEY))
+    store.add(make_binding("agent:alias", OWNER, WHEN, KEY))  # the owner key bound twice
+    assert store.voucher_for(OWNER) == "user:alice"
+
+
+@pytest.mark.parametrize("tamper", [{"vouch": True}, {"vouch": False}, {"vouch": "yes"}])
+def test_a_vouch_flag_added_or_changed_by_hand_does_not_count(tmp_path: Path,
+                                                              tamper: dict[str, object]) -> None:
+    plain = make_binding("agent:codex", OTHER, WHEN, KEY)
+    granted = make_binding("agent:codex", OTHER, WHEN, KEY, vouch=True)
+    source = granted if tamper["vouch"] is False else plain
+    path = tmp_path / TRUST_DIR / "agent" / "codex.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({**json.loads(source.to_json()), **tamper}))
+    store = TrustStore.load(tmp_path, OWNER, "user:alice")
+    assert store.voucher_for(OTHER) is None
+    assert [p for p, _reason in store.rejected] == [f"{TRUST_DIR}/agent/codex.json"]

@@ -95,3 +95,23 @@ def test_missing_and_directory(tmp_path: Path, trust: TrustStore) -> None:
     verdict = verify_file(tmp_path, "facts/dir.md", trust)
     assert (verdict.verdict, verdict.reason) == (
         Verdict.MALFORMED, "is not a regular file: a folder; it is never opened")
+
+
+def test_vouched_when_the_key_may_vouch_for_others(tmp_path: Path) -> None:
+    owner = key_id(KEY.verify_key)
+    store = TrustStore(owner, owner="user:alice")
+    store.add(make_binding("user:alice", owner, "2026-01-01T00:00:00.000Z", KEY))
+    store.add(make_binding("agent:codex", key_id(OTHER_KEY.verify_key),
+                           "2026-01-01T00:00:00.000Z", KEY))
+    by_owner = simple_fact(KEY, source="agent:someone")  # the owner's key, another's name
+    verdict = verify_file(tmp_path, put(tmp_path, markdown.render(by_owner)), store)
+    assert (verdict.verdict, verdict.vouched_by) == (Verdict.VOUCHED, "user:alice")
+    assert verdict.acceptable and not verdict.ok
+
+    by_codex = simple_fact(OTHER_KEY, source="agent:someone")
+    rel = put(tmp_path, markdown.render(by_codex), "facts/team/x/g.md")
+    assert verify_file(tmp_path, rel, store).verdict is Verdict.UNATTESTED  # no grant
+    store.add(make_binding("agent:codex", key_id(OTHER_KEY.verify_key),
+                           "2026-02-01T00:00:00.000Z", KEY, vouch=True))
+    granted = verify_file(tmp_path, rel, store)
+    assert (granted.verdict, granted.vouched_by) == (Verdict.VOUCHED, "agent:codex")

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from stigmem_vault.api.vault import Vault
+from stigmem_vault.model.fact import make_claim
+from stigmem_vault.model.values import make_value
 from stigmem_vault.vault import frontmatter
 from stigmem_vault.vault.verify import verify_file
 from stigmem_vault.watch.gestures import ERROR_PROPERTY
@@ -451,3 +453,20 @@ def test_a_signed_fact_written_by_another_process_is_indexed(vault: Vault) -> No
     vault.flush()  # and, like every change, it is committed
     assert vault.git.blob_at_head(rel) == text.encode("utf-8")
     assert vault.git.dirty_paths() == ([], [])
+
+
+def test_a_fact_a_node_vouched_for_is_signed_like_any_other(vault: Vault) -> None:
+    # What an `--auth none` node writes for a client: vouched for by the owner (spec §9.5).
+    claim = make_claim(entity="user:bob", relation="memory:role",
+                       value=make_value("string", "engineer"), source="agent:client")
+    written, _ = vault.as_principal(vault.operator()).write(claim, attestation="off")
+    assert written.status == "vouched"
+    rel = written.path
+    assert rel is not None
+    with watching(vault) as seen:
+        os.unlink(vault.root / rel)  # deleted in Obsidian: retracted, the file kept
+        [retracted] = wait_for(lambda: seen.kinds("retracted"))
+        wait_quiet(vault, seen)
+    assert vault.lookup(retracted.fact_id).fact.supersedes == written.fact.id
+    assert vault.query(entity="user:bob") == []
+    assert verify_file(vault.root, rel, vault.trust).verdict.value == "vouched"
