@@ -37,26 +37,34 @@ T = TypeVar("T", bound="DataclassInstance")  # _plain builds dataclasses only
 class ClientError(Exception):
     """The node answered with a non-2xx status.
 
-    ``detail`` is the node's ``detail`` as sent: a string, ``{"code", "message", ...}``, or (422)
-    a list of ``{"loc", "msg", "type"}`` issues. ``code``, ``fields`` and ``retry_after`` read
-    the common parts of it.
+    ``detail`` is the node's ``detail`` as sent (a one-line string from this node; an upstream
+    node may send ``{"code", "message"}`` or, on a 422, a list of ``{"loc", "msg", "type"}``
+    issues) and ``error`` this node's structured ``error`` (``{"code", "message", "field"?,
+    "issues"?}``), if any. ``code``, ``message``, ``fields`` and ``retry_after`` read either.
     """
 
-    def __init__(self, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, status: int, detail: Any, headers: Mapping[str, str] | None = None,
+                 error: Mapping[str, Any] | None = None) -> None:
         self.status = status
         self.detail = detail
+        self.error: dict[str, Any] = dict(error or {})
         self.headers: dict[str, str] = dict(headers or {})
         super().__init__(f"{status}: {self.message}")
+
+    def _structured(self) -> Mapping[str, Any]:
+        return self.error or (self.detail if isinstance(self.detail, dict) else {})
 
     @property
     def code(self) -> str | None:
         """The machine-readable reason (``cid_malformed``, ``source_not_owned``...), if any."""
-        return self.detail.get("code") if isinstance(self.detail, dict) else None
+        code = self._structured().get("code")
+        return str(code) if code is not None else None
 
     @property
     def message(self) -> str:
-        if isinstance(self.detail, dict):
-            return str(self.detail.get("message", self.detail))
+        structured = self._structured()
+        if "message" in structured:
+            return str(structured["message"])
         if isinstance(self.detail, list):
             return "; ".join(f"{'.'.join(_loc(issue))}: {issue.get('msg')}"
                              for issue in self.detail if isinstance(issue, dict))
@@ -65,11 +73,11 @@ class ClientError(Exception):
     @property
     def fields(self) -> list[str]:
         """The offending fields, dotted (``value.v``), from a 422 or a coded 400."""
-        if isinstance(self.detail, list):
-            return [".".join(_loc(issue)) for issue in self.detail if isinstance(issue, dict)]
-        if isinstance(self.detail, dict) and self.detail.get("field"):
-            return [str(self.detail["field"])]
-        return []
+        issues = self.error.get("issues", self.detail)
+        if isinstance(issues, list):
+            return [".".join(_loc(issue)) for issue in issues if isinstance(issue, dict)]
+        field = self._structured().get("field")
+        return [str(field)] if field else []
 
     @property
     def retry_after(self) -> float | None:
@@ -476,10 +484,12 @@ class StigmemClient:
         self.last_response = response
         if not response.is_success:
             try:
-                detail = response.json().get("detail", response.text)
+                body = response.json()
+                detail, error = body.get("detail", response.text), body.get("error")
             except (ValueError, AttributeError):
-                detail = response.text
-            raise ClientError(response.status_code, detail, response.headers)
+                detail, error = response.text, None
+            raise ClientError(response.status_code, detail, response.headers,
+                              error if isinstance(error, dict) else None)
         return response.json()
 
     # ------------------------------------------------------------------ ops

@@ -31,9 +31,11 @@ and the permissions `read` and/or `write`; reads only ever return facts in the t
 Missing or unknown token: 401 with `WWW-Authenticate: Bearer`. A node started with
 `--auth none` (loopback only) serves every request as the vault owner.
 
-**Errors.** `{"detail": "..."}` or `{"detail": {"code", "message", "field"?}}`; invalid fields in a
-body are 422 `{"detail": [{"loc", "msg", "type"}]}` naming the field and the reason. Bodies over
-the node's limit get 413. Per-principal rate limits answer 429 with `Retry-After`.
+**Errors.** Every error is `{"detail": "<one line>", "error": {"code", "message", "field"?,
+"issues"?}}`: `detail` is a string, as upstream clients expect; `error.code` is machine-readable
+(`fact_not_found`, `cid_malformed`, `source_not_owned`...). Invalid fields are 422 with
+`error.issues` = `[{"loc", "msg", "type"}]` naming each field and the reason. Bodies over the
+node's limit get 413. Per-principal rate limits answer 429 with `Retry-After`.
 """
 
 

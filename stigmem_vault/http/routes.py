@@ -278,12 +278,21 @@ def list_facts(
                      headers={"X-Total-Count": str(total)})
 
 
-def _malformed(ref: str) -> HTTPException:
-    if ref.startswith("sha256:"):
+_ID_OR_PREFIX = re.compile(r"[0-9a-fA-F]{8,64}")
+
+
+def _unusable_ref(ref: str) -> Exception:
+    """What to answer for a reference the view refused (InvalidFact): a malformed ``sha256:``
+    cid is 400 ``cid_malformed`` and an ambiguous prefix 400 ``id_ambiguous``; anything else
+    names no fact: 404, as upstream answers for an unknown UUID (its ids' shape)."""
+    wanted = ref.strip()
+    if wanted.startswith("sha256:"):
         return HTTPException(400, detail={"code": "cid_malformed",
                                           "message": "a cid is sha256: and 64 lowercase hex"})
-    return HTTPException(400, detail={"code": "id_malformed",
-                                      "message": "a fact id is 64 hex digits"})
+    if _ID_OR_PREFIX.fullmatch(wanted):
+        return HTTPException(400, detail={"code": "id_ambiguous", "message": f"prefix {ref!r} "
+                                          "names several facts; give more digits"})
+    return NotFound("fact", ref)
 
 
 @router.get("/v1/facts/{fact_ref:fact_ref}", tags=["facts"], summary="Get one fact", response_model=None,
@@ -297,7 +306,7 @@ def get_fact(request: Request,
     try:
         item = _view(request, principal).get(fact_ref)
     except InvalidFact:
-        raise _malformed(fact_ref) from None
+        raise _unusable_ref(fact_ref) from None
     return wire.fact_record(item, auth_enabled=_auth_on(request))
 
 
@@ -316,7 +325,7 @@ def provenance(request: Request,
     try:
         prov = _view(request, principal).provenance(fact_id)
     except InvalidFact:
-        raise _malformed(fact_id) from None
+        raise _unusable_ref(fact_id) from None
     item = prov.item
     derived = []
     for parent, found in prov.derived_from:  # a parent the token may not see is missing
@@ -348,7 +357,7 @@ def verify_cid(request: Request,
     try:
         item, verdict = _view(request, principal).verify(fact_id)
     except InvalidFact:
-        raise _malformed(fact_id) from None
+        raise _unusable_ref(fact_id) from None
     computed = upstream_cid(item.fact.claim)
     return {
         "cid_valid": computed == item.cid, "computed_cid": computed, "stored_cid": item.cid,

@@ -251,18 +251,6 @@ class WellKnown(BaseModel):
 # ------------------------------------------------------------------------- errors
 
 
-class CodedError(BaseModel):
-    code: str = Field(description="machine-readable reason, e.g. cid_malformed")
-    message: str
-    field: str | None = Field(default=None, description="the offending parameter, if one")
-
-
-class Error(BaseModel):
-    """Upstream error body: a string, or a code and a message."""
-
-    detail: str | CodedError
-
-
 class ValidationIssue(BaseModel):
     type: str
     loc: list[str | int] = Field(description="where: e.g. [body, value, v]")
@@ -271,8 +259,20 @@ class ValidationIssue(BaseModel):
     ctx: dict[str, Any] | None = None
 
 
-class ValidationFailure(BaseModel):
-    detail: list[ValidationIssue]
+class ErrorInfo(BaseModel):
+    code: str = Field(description="machine-readable reason, e.g. cid_malformed, fact_not_found")
+    message: str
+    field: str | None = Field(default=None, description="the offending parameter, if one")
+    issues: list[ValidationIssue] | None = Field(
+        default=None, description="422 only: each field that breaks a rule (loc) and why (msg)")
+
+
+class Error(BaseModel):
+    """Every error answer: ``detail`` is one line of text (what upstream clients print);
+    ``error`` carries the same with its machine-readable parts."""
+
+    detail: str = Field(description="the reason, one line")
+    error: ErrorInfo
 
 
 def _error(description: str, model: type[BaseModel] = Error,
@@ -285,16 +285,16 @@ def _error(description: str, model: type[BaseModel] = Error,
 
 
 _ANSWERS: dict[int, dict[str, Any]] = {
-    400: _error("a malformed parameter or body: detail.code and detail.field say which"),
+    400: _error("a malformed parameter or body: error.code and error.field say which"),
     401: _error("no bearer token, or one the node does not know",
                 headers={"WWW-Authenticate": "Bearer"}),
-    403: _error("the token lacks the permission or scope (detail.code says which)"),
+    403: _error("the token lacks the permission or scope (error.code says which)"),
     404: _error("no such fact, conflict or garden, or none this token may see"),
     409: _error("the conflict is already resolved, or the idempotency key was used for "
                 "another request"),
     413: _error("the request body exceeds the node's limit"),
-    422: _error("a field has the wrong type or an invalid value: each issue names the field "
-                "(loc) and says why (msg)", ValidationFailure),
+    422: _error("a field has the wrong type or an invalid value: each of error.issues names "
+                "the field (loc) and says why (msg)"),
     429: _error("rate limit for this principal exceeded",
                 headers={"Retry-After": "seconds until a request may succeed"}),
     503: _error("the vault cannot serve this now (configuration or storage trouble)"),
