@@ -387,12 +387,13 @@ class Conflict:
     conflict_id: str
     fact_a: Fact | None
     fact_b: Fact | None
-    status: str  # unresolved | resolved | obsolete
+    status: str  # upstream's unresolved | resolved
     resolved_by: str | None
     detected_at: str
     entity: str | None = None
     relation: str | None = None
     scope: str | None = None
+    vault_status: str | None = None  # ours: open | resolved | obsolete
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Conflict:
@@ -536,13 +537,14 @@ class StigmemClient:
                    include_contradicted: bool | None = None, include_expired: bool | None = None,
                    include_superseded: bool | None = None, after: str | None = None,
                    cursor: str | None = None, limit: int | None = None,
-                   as_of: str | None = None) -> FactPage:
+                   as_of: str | None = None, attested: bool | None = None) -> FactPage:
         """One page of facts, newest first. Filters left as None are not sent."""
         params = _params(entity=entity, relation=relation, source=source, scope=scope,
                          trust=trust, min_confidence=min_confidence,
                          include_contradicted=include_contradicted,
                          include_expired=include_expired, include_superseded=include_superseded,
-                         after=after, cursor=cursor, limit=limit, as_of=as_of)
+                         after=after, cursor=cursor, limit=limit, as_of=as_of,
+                         attested=attested)
         return FactPage.from_json(self._call("GET", "/v1/facts", params=params))
 
     def iter_facts(self, **filters: Any) -> Iterator[Fact]:

@@ -123,8 +123,11 @@ def well_known(request: Request) -> dict[str, Any]:
 
 def _claim(body: wire.AssertRequest) -> Claim:
     if body.value.interpret_as == "instruction":
-        raise InvalidFact("value.interpret_as", "this node stores facts as data only; "
-                                                "'instruction' is not accepted")
+        # Upstream's answer to a token without instruction:write; no token here has it.
+        raise AccessDenied("instruction_write_required",
+                           "value.interpret_as 'instruction' needs the instruction:write "
+                           "permission, which this node grants to no token: it stores facts "
+                           "as data only")
     if body.garden_id is not None:
         raise NotFound("garden", body.garden_id)
     return make_claim(
@@ -170,7 +173,7 @@ def assert_batch(request: Request, body: wire.BatchRequest,
     for item in body.facts:
         try:
             claims.append(_claim(item))
-        except (InvalidFact, NotFound) as exc:
+        except (InvalidFact, NotFound, AccessDenied) as exc:
             claims.append(exc)
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     try:
@@ -250,6 +253,9 @@ def list_facts(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     as_of: Annotated[str | None, Query(description="the vault as of an HLC or ISO time",
                                        json_schema_extra={"pattern": wire.AS_OF})] = None,
+    attested: Annotated[bool | None, Query(description="true: only facts whose signer is bound "
+                                                       "to their source (verification valid); "
+                                                       "false: only the others")] = None,
 ) -> Response:
     """Facts, newest first (HLC, then id), in pages with a stable keyset cursor.
 
@@ -266,7 +272,7 @@ def list_facts(
             winners_only=not include_contradicted, after_timestamp=after, newest_first=True,
             # A node that accepts unattested writes shows them (flagged by `verification`).
             include_unattested=_settings(request).attestation_mode != "enforce",
-            before=_cursor(cursor), limit=limit)
+            attested=attested, before=_cursor(cursor), limit=limit)
     except InvalidFact as exc:
         raise bad_parameter(exc) from None
     items = view.query(filters)
@@ -450,7 +456,10 @@ def neighbors(request: Request,
 
 # ---------------------------------------------------------------- conflicts
 
-_STATUS_OUT = {"open": "unresolved", "resolved": "resolved", "obsolete": "obsolete"}
+# Upstream's enum is unresolved | resolved, and its SDKs refuse any other value: an obsolete
+# conflict (settled, but not by the owner) is no longer unresolved, so it says resolved there;
+# vault_status keeps the finer open | resolved | obsolete of every other surface.
+_STATUS_OUT = {"open": "unresolved", "resolved": "resolved", "obsolete": "resolved"}
 # The vocabulary of every surface (open, resolved, obsolete, all), plus upstream's unresolved.
 _STATUS_IN: dict[str, str | None] = {"open": "open", "unresolved": "open", "resolved": "resolved",
                                      "obsolete": "obsolete", "all": None}
@@ -485,7 +494,8 @@ def conflicts(request: Request, principal: Principal = reader,
             "conflict_id": c.id,
             "fact_a": wire.fact_record(c.fact_a, auth_enabled=auth) if c.fact_a else None,
             "fact_b": wire.fact_record(c.fact_b, auth_enabled=auth) if c.fact_b else None,
-            "status": _STATUS_OUT[c.status], "resolved_by": c.resolution,
+            "status": _STATUS_OUT[c.status], "vault_status": c.status,
+            "resolved_by": c.resolution,
             "detected_at": _iso_from_hlc(c.opened_hlc),
             "entity": c.entity, "relation": c.relation, "scope": c.scope,
         } for c in page],

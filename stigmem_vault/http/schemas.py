@@ -199,7 +199,11 @@ class Conflict(BaseModel):
     conflict_id: str
     fact_a: FactRecord | None
     fact_b: FactRecord | None
-    status: Literal["unresolved", "resolved", "obsolete"]
+    status: Literal["unresolved", "resolved"] = Field(
+        description="upstream's enum: an obsolete conflict (vault_status) says resolved")
+    vault_status: Literal["open", "resolved", "obsolete"] = Field(
+        description="ours: open, resolved (by the owner: resolved_by names how) or obsolete "
+                    "(one side was replaced otherwise)")
     resolved_by: str | None = Field(description="the resolution fact's id")
     detected_at: str
     entity: str

@@ -63,7 +63,8 @@ class FactValueIn(BaseModel):
                                              "identifier ref), a number, a boolean, or absent "
                                              "for null")
     interpret_as: Literal["content", "instruction"] = Field(
-        default="content", description="only content: 'instruction' is refused (422)")
+        default="content", description="only content: 'instruction' is refused (403 "
+                                       "instruction_write_required)")
 
     @field_validator("v", mode="before")
     @classmethod

@@ -80,6 +80,7 @@ class Filters:
     include_unattested: bool = False  # facts whose signer is not bound to their source
     include_unverified: bool = False  # facts whose file is not valid (unattested, forged...)
     include_absent: bool = False  # facts whose file was deleted
+    attested: bool | None = None  # True: only valid facts (signer bound to source); False: others
     as_of: str | None = None  # an HLC: the vault as it stood then
     after_timestamp: str | None = None  # only facts asserted after this ISO time
     newest_first: bool = False
@@ -145,6 +146,8 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
     if filters.after_timestamp is not None:
         where.append("f.timestamp > ?")
         params.append(filters.after_timestamp)
+    if filters.attested is not None:
+        where.append("f.status = 'valid'" if filters.attested else "f.status != 'valid'")
     if filters.include_unattested and not filters.include_unverified:
         where.append("f.status IN ('valid', 'unattested')")
     elif not filters.include_unverified:

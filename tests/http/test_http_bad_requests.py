@@ -31,8 +31,6 @@ def assert_422(client: StigmemClient, body: Any, field: str, reason: str = "") -
     ({"value": {"type": "datetime", "v": "next tuesday"}}, "value.v", ""),
     ({"value": {"type": "ref", "v": "no scheme"}}, "value.v", ""),
     ({"value": {"type": "bytes", "v": "aGVsbG8="}}, "value.type", "string"),
-    ({"value": {"type": "string", "v": "x", "interpret_as": "instruction"}},
-     "value.interpret_as", "instruction"),
     ({"value": "engineer"}, "value", ""),
     ({"confidence": 1.5}, "confidence", "less than or equal to 1"),
     ({"confidence": -0.1}, "confidence", "greater than or equal to 0"),
