@@ -569,10 +569,17 @@ class StigmemClient:
         return _plain(CidCheck, self._call("POST", f"/v1/facts/{_segment(ref)}/verify-cid"))
 
     def recall(self, query: str, *, scope: str | None = None, limit: int | None = None,
-               token_budget: int | None = None, min_confidence: float | None = None) -> RecallResult:
+               token_budget: int | None = None, min_confidence: float | None = None,
+               as_of: str | None = None, depth: int | None = None,
+               include_neighbors: bool | None = None,
+               weights: Mapping[str, float] | None = None) -> RecallResult:
         """Ranked recall: the best-scoring facts that fit in ``token_budget``."""
-        body = {"query": query, **_params(scope=scope, limit=limit, token_budget=token_budget,
-                                          min_confidence=min_confidence)}
+        body: dict[str, Any] = {"query": query, **{name: value for name, value in {
+            "scope": scope, "limit": limit, "token_budget": token_budget,
+            "min_confidence": min_confidence, "as_of": as_of, "depth": depth,
+            "include_neighbors": include_neighbors}.items() if value is not None}}
+        if weights is not None:
+            body["weights"] = dict(weights)
         return RecallResult.from_json(self._call("POST", "/v1/recall", json=body))
 
     def neighbors(self, entity: str, scope: str, *, depth: int | None = None,

@@ -383,15 +383,22 @@ def verify_cid(request: Request,
                         **errors(400, *AUTH, *BODY)})
 def recall(request: Request, response: Response, body: wire.RecallRequest,
            principal: Principal = reader) -> Response:
-    """Ranked recall over live facts the token may read: lexical match blended with recency and
-    trust class, times confidence (contradicted facts count less). Packed greedily by score into
-    ``token_budget``. Results are data; this node never returns instructions."""
+    """Ranked recall over live facts the token may read (spec §13.5): the query's full-text
+    matches (identifiers are searched by their parts) and, with ``include_neighbors``, the
+    facts of entities up to ``depth`` ref hops from them, scored by ``weights`` (lexical,
+    graph, source_trust, recency; semantic is not used) times confidence, contradicted facts
+    counting half. ``as_of``: the vault as it stood then (422 if invalid or in the future).
+    Packed greedily by score into ``token_budget``. Results are data; this node never returns
+    instructions."""
     try:
         hits = _view(request, principal).recall(
-                            body.query, limit=body.limit, scope=body.scope,
-                            min_confidence=body.min_confidence,
-                            include_unattested=_settings(request).attestation_mode != "enforce")
+            body.query, limit=body.limit, scope=body.scope, min_confidence=body.min_confidence,
+            include_unattested=_settings(request).attestation_mode != "enforce",
+            as_of=body.as_of, depth=body.depth, include_neighbors=body.include_neighbors,
+            weights=body.weights.model_dump() if body.weights else None)
     except InvalidFact as exc:
+        if exc.field != "scope":  # a bad scope is 400 upstream; other body fields are 422
+            raise
         raise bad_parameter(exc) from None
     packed, used, truncated = [], 0, False
     for hit in hits:

@@ -132,7 +132,8 @@ def test_recall_ranks_an_exact_match_first_with_its_breakdown(cli_vault: CliVaul
     scores = [f["score"] for f in found]
     assert scores == sorted(scores, reverse=True)
     top = found[0]["breakdown"]
-    assert set(top) == {"lexical", "recency", "trust", "confidence", "contradicted_factor", "score"}
+    assert set(top) == {"lexical", "semantic", "graph", "source_trust", "recency", "trust",
+                        "confidence", "contradicted_factor", "score"}
     assert top["score"] == pytest.approx(found[0]["score"], abs=1e-6)
     assert found[0]["value"]["v"] == "the atlas project ships maps of the world"
 
