@@ -38,7 +38,7 @@ from stigmem_vault.index.query import (
     ref_edges,
     row_to_item,
 )
-from stigmem_vault.model.hlc import HLC
+from stigmem_vault.model.hlc import HLC, WALL_DIGITS
 
 SIGNALS = ("lexical", "semantic", "graph", "source_trust", "recency")
 USED_SIGNALS = ("lexical", "graph", "source_trust", "recency")
@@ -121,33 +121,15 @@ def recall(conn: sqlite3.Connection, text: str, filters: Filters, limit: int = 1
     match = match_expression(text)
     if match is None:
         return []
-    chosen_weights = resolved_weights(weights)
-    wanted = max(limit * 5, 50)
-    candidates = _lexical(conn, match, filters, wanted)
-    if include_neighbors and candidates:
-        _add_neighbours(conn, candidates, filters, depth, wanted)
+    chosen = resolved_weights(weights)
+    used = [(name, chosen[name]) for name in USED_SIGNALS if chosen[name] > 0]
     at_ms = HLC.parse(filters.as_of, "as_of").wall_ms if filters.as_of else now_ms()
-    contradicted = (_contradicted_at(conn, list(candidates.values()), filters.as_of)
-                    if filters.as_of else {c.fact_id for c in candidates.values() if c.contradicted})
-    used = [(name, chosen_weights[name]) for name in USED_SIGNALS if chosen_weights[name] > 0]
-    total_weight = sum(weight for _name, weight in used)
-    scored = []
-    for candidate in candidates.values():
-        signals = {
-            "lexical": candidate.lexical,
-            "graph": 1.0 / (1 + candidate.hops),
-            "source_trust": VERDICT_TRUST.get(candidate.status, 0.0) * TRUST_WEIGHT[candidate.trust],
-            "recency": math.pow(0.5, max(0.0, (at_ms - HLC.parse(candidate.hlc).wall_ms)
-                                         / 86_400_000) / RECENCY_HALF_LIFE_DAYS),
-        }
-        blended = sum(weight * signals[name] for name, weight in used) / total_weight
-        penalty = CONTRADICTED_FACTOR if candidate.fact_id in contradicted else 1.0
-        score = blended * candidate.confidence * penalty
-        breakdown = {**{name: round(value, 6) for name, value in signals.items()},
-                     "semantic": 0.0, "trust": TRUST_WEIGHT[candidate.trust],
-                     "confidence": candidate.confidence, "contradicted_factor": penalty,
-                     "score": round(score, 6)}
-        scored.append((-score, candidate.fact_id, candidate, breakdown))
+    wanted = max(limit * 5, 50)
+    matches = _lexical(conn, match, filters, wanted)
+    scored = _scored(conn, list(matches.values()), filters, used, at_ms)
+    if include_neighbors and matches and not _neighbours_cannot_rank(scored, used, limit):
+        neighbours = _neighbours(conn, matches, filters, depth, wanted)
+        scored += _scored(conn, neighbours, filters, used, at_ms)
     scored.sort(key=lambda entry: (entry[0], entry[1]))
     best = scored[:limit]
     if not best:
@@ -156,9 +138,59 @@ def recall(conn: sqlite3.Connection, text: str, filters: Filters, limit: int = 1
     rows = {row[0]: row[1:] for row in conn.execute(
         f"SELECT f.rowid, {_PREFIXED_COLUMNS} FROM facts f WHERE f.rowid IN "
         f"({','.join('?' * len(best))})", [entry[2].rowid for entry in best])}
-    return [Recalled(row_to_item(rows[candidate.rowid], current), -negative, breakdown,
-                     candidate.hops)
-            for negative, _fact_id, candidate, breakdown in best]
+    return [Recalled(row_to_item(rows[entry[2].rowid], current), -entry[0], _breakdown(entry),
+                     entry[2].hops) for entry in best]
+
+
+# (-score, fact id, candidate, (lexical, graph, source_trust, recency), contradicted factor):
+# sorting these puts the best first, ties broken by ascending id.
+_Scored = tuple[float, str, _Candidate, tuple[float, float, float, float], float]
+_DAY_MS = 86_400_000
+
+
+def _scored(conn: sqlite3.Connection, candidates: list[_Candidate], filters: Filters,
+            used: list[tuple[str, float]], at_ms: int) -> list[_Scored]:
+    contradicted = (_contradicted_at(conn, candidates, filters.as_of) if filters.as_of
+                    else {c.fact_id for c in candidates if c.contradicted})
+    total = sum(weight for _name, weight in used)
+    weight = dict(used)
+    w_lexical, w_graph = weight.get("lexical", 0.0) / total, weight.get("graph", 0.0) / total
+    w_trust, w_recency = weight.get("source_trust", 0.0) / total, weight.get("recency", 0.0) / total
+    scored = []
+    for candidate in candidates:  # hundreds per recall: plain arithmetic, no dicts
+        graph = 1.0 / (1 + candidate.hops)
+        trust = VERDICT_TRUST.get(candidate.status, 0.0) * TRUST_WEIGHT[candidate.trust]
+        age_days = max(0.0, (at_ms - int(candidate.hlc[:WALL_DIGITS])) / _DAY_MS)
+        recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
+        blended = (w_lexical * candidate.lexical + w_graph * graph + w_trust * trust
+                   + w_recency * recency)
+        penalty = CONTRADICTED_FACTOR if candidate.fact_id in contradicted else 1.0
+        scored.append((-blended * candidate.confidence * penalty, candidate.fact_id, candidate,
+                       (candidate.lexical, graph, trust, recency), penalty))
+    return scored
+
+
+def _breakdown(entry: _Scored) -> dict[str, float]:
+    negative, _fact_id, candidate, (lexical, graph, trust, recency), penalty = entry
+    return {"lexical": round(lexical, 6), "semantic": 0.0, "graph": round(graph, 6),
+            "source_trust": round(trust, 6), "recency": round(recency, 6),
+            "trust": TRUST_WEIGHT[candidate.trust], "confidence": candidate.confidence,
+            "contradicted_factor": penalty, "score": round(-negative, 6)}
+
+
+def _neighbours_cannot_rank(scored: list[_Scored], used: list[tuple[str, float]],
+                            limit: int) -> bool:
+    """True when ``limit`` matches already score above anything a neighbour could: a
+    neighbour has no lexical score and a graph score of 1/2 at most, every other signal,
+    confidence and factor at most 1. Then the walk would change nothing, and is skipped."""
+    if len(scored) < limit:
+        return False
+    weights = dict(used)
+    total = sum(weights.values())
+    ceiling = (0.5 * weights.get("graph", 0.0) + weights.get("source_trust", 0.0)
+               + weights.get("recency", 0.0)) / total
+    kth_best = -sorted(entry[0] for entry in scored)[limit - 1]
+    return kth_best > ceiling
 
 
 def _lexical(conn: sqlite3.Connection, match: str, filters: Filters,
@@ -185,11 +217,11 @@ def _lexical(conn: sqlite3.Connection, match: str, filters: Filters,
     return {row[0]: _candidate(row, lexical=max(0.0, -float(row[-1])) / best) for row in ranked}
 
 
-def _add_neighbours(conn: sqlite3.Connection, candidates: dict[int, _Candidate],
-                    filters: Filters, depth: int, wanted: int) -> None:
-    """Add the facts of the entities the best matches reach through ``ref`` facts that pass
-    the filters (both directions, breadth first, up to ``depth`` hops), newest first, at most
-    ``wanted`` of them; a fact already matched keeps hop 0."""
+def _neighbours(conn: sqlite3.Connection, candidates: dict[int, _Candidate],
+                filters: Filters, depth: int, wanted: int) -> list[_Candidate]:
+    """The facts of the entities the best matches reach through ``ref`` facts that pass the
+    filters (both directions, breadth first, up to ``depth`` hops), newest first, at most
+    ``wanted`` of them, leaving out the matches themselves (they keep hop 0)."""
     ordered = sorted(candidates.values(), key=lambda c: -c.lexical)
     hops: dict[str, int] = {}
     for candidate in ordered:
@@ -211,15 +243,13 @@ def _add_neighbours(conn: sqlite3.Connection, candidates: dict[int, _Candidate],
         frontier = reached
     neighbours = [entity for entity, hop in hops.items() if hop > 0]
     if not neighbours:
-        return
+        return []
     where, params = _where(filters)
     rows = conn.execute(
         f"SELECT {_LIGHT} FROM facts f WHERE f.entity IN ({','.join('?' * len(neighbours))})"
         f" AND {' AND '.join(where) or '1'} ORDER BY f.hlc DESC LIMIT ?",
         [*neighbours, *params, wanted]).fetchall()
-    for row in rows:
-        if row[0] not in candidates:
-            candidates[row[0]] = _candidate(row, hops=hops[row[2]])
+    return [_candidate(row, hops=hops[row[2]]) for row in rows if row[0] not in candidates]
 
 
 def _contradicted_at(conn: sqlite3.Connection, candidates: list[_Candidate],

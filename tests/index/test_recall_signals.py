@@ -164,3 +164,22 @@ def test_weights_are_applied(tmp_path: Path) -> None:
 def test_bad_weights_are_refused_with_the_reason(weights: dict[str, float], reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         resolved_weights(weights)
+
+
+def test_skipping_the_walk_when_matches_outrank_any_neighbour_changes_nothing(
+        tmp_path: Path) -> None:
+    """With enough strong matches the walk is skipped (no neighbour could rank): the answer is
+    still exactly the head of a ranking that walked."""
+    index = new_index(tmp_path / "index.sqlite3")
+    items = [fact("agent:codex", "atlas " * (1 + i % 4) + "ships", i, entity=f"project:p{i}",
+                  relation="memory:note") for i in range(30)]
+    items += [fact("agent:codex", f"user:u{i}", 100 + i, entity=f"project:p{i}",
+                   relation="rel:owner", value_type="ref") for i in range(30)]
+    items += [fact("agent:codex", f"city {i}", 200 + i, entity=f"user:u{i}",
+                   relation="memory:city") for i in range(30)]
+    add(index, *items)
+    everything = index.recall("atlas", Filters(), 1_000)  # few matches for that limit: walked
+    assert any(hit.hops for hit in everything)
+    for limit in (1, 5, 30, 45):
+        assert [h.item.fact.id for h in index.recall("atlas", Filters(), limit)] == \
+            [h.item.fact.id for h in everything[:limit]], limit
