@@ -222,7 +222,8 @@ def _neighbours(conn: sqlite3.Connection, candidates: dict[int, _Candidate],
     """The facts of the entities the best matches reach through ``ref`` facts that pass the
     filters (both directions, breadth first, up to ``depth`` hops), newest first, at most
     ``wanted`` of them, leaving out the matches themselves (they keep hop 0)."""
-    ordered = sorted(candidates.values(), key=lambda c: -c.lexical)
+    ordered = sorted(candidates.values(), key=lambda c: (-c.lexical, c.fact_id))  # not rowids:
+    # a rebuilt index numbers its rows otherwise, and must answer alike
     hops: dict[str, int] = {}
     for candidate in ordered:
         if len(hops) >= SEED_ENTITIES:
