@@ -166,6 +166,28 @@ def test_recall_ranks_contradicted_facts_lower(cli_vault: CliVault) -> None:
     assert second["id"] in [f["id"] for f in _json(cli_vault, "recall", "review")]
 
 
+def test_recall_as_of_and_without_neighbours(cli_vault: CliVault) -> None:
+    before = cli_vault.assert_ok("assert", "--entity", "service:checkout", "--relation",
+                                 "service:latency_p99_ms", "--value", "250", "--type", "number")
+    cli_vault.assert_ok("assert", "--entity", "service:checkout", "--relation", "rel:owner",
+                        "--value", "team:payments", "--type", "ref")
+    cli_vault.assert_ok("assert", "--entity", "team:payments", "--relation", "memory:lead",
+                        "--value", "alice")
+    later = cli_vault.assert_ok("assert", "--entity", "service:checkout", "--relation",
+                                "service:latency_p99_ms", "--value", "900", "--type", "number")
+
+    assert [f["id"] for f in _json(cli_vault, "recall", "p99", "--no-neighbors")] == [later["id"]]
+    then = _json(cli_vault, "recall", "p99", "--no-neighbors", "--as-of", str(before["hlc"]))
+    assert [f["id"] for f in then] == [before["id"]]
+    assert _json(cli_vault, "recall", "p99", "--as-of", "2020-01-01") == []
+    walked = {f["entity"] for f in _json(cli_vault, "recall", "checkout", "--depth", "1")}
+    assert walked == {"service:checkout", "team:payments"}
+    alone = {f["entity"] for f in _json(cli_vault, "recall", "checkout", "--no-neighbors")}
+    assert alone == {"service:checkout"}
+    future = cli_vault("recall", "p99", "--as-of", "2100-01-01T00:00:00Z")
+    assert future.exit_code == 2 and "as_of" in future.stderr and "future" in future.stderr
+
+
 # ----------------------------------------------------------------- provenance
 
 
