@@ -37,26 +37,34 @@ T = TypeVar("T", bound="DataclassInstance")  # _plain builds dataclasses only
 class ClientError(Exception):
     """The node answered with a non-2xx status.
 
-    ``detail`` is the node's ``detail`` as sent: a string, ``{"code", "message", ...}``, or (422)
-    a list of ``{"loc", "msg", "type"}`` issues. ``code``, ``fields`` and ``retry_after`` read
-    the common parts of it.
+    ``detail`` is the node's ``detail`` as sent (a one-line string from this node; an upstream
+    node may send ``{"code", "message"}`` or, on a 422, a list of ``{"loc", "msg", "type"}``
+    issues) and ``error`` this node's structured ``error`` (``{"code", "message", "field"?,
+    "issues"?}``), if any. ``code``, ``message``, ``fields`` and ``retry_after`` read either.
     """
 
-    def __init__(self, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, status: int, detail: Any, headers: Mapping[str, str] | None = None,
+                 error: Mapping[str, Any] | None = None) -> None:
         self.status = status
         self.detail = detail
+        self.error: dict[str, Any] = dict(error or {})
         self.headers: dict[str, str] = dict(headers or {})
         super().__init__(f"{status}: {self.message}")
+
+    def _structured(self) -> Mapping[str, Any]:
+        return self.error or (self.detail if isinstance(self.detail, dict) else {})
 
     @property
     def code(self) -> str | None:
         """The machine-readable reason (``cid_malformed``, ``source_not_owned``...), if any."""
-        return self.detail.get("code") if isinstance(self.detail, dict) else None
+        code = self._structured().get("code")
+        return str(code) if code is not None else None
 
     @property
     def message(self) -> str:
-        if isinstance(self.detail, dict):
-            return str(self.detail.get("message", self.detail))
+        structured = self._structured()
+        if "message" in structured:
+            return str(structured["message"])
         if isinstance(self.detail, list):
             return "; ".join(f"{'.'.join(_loc(issue))}: {issue.get('msg')}"
                              for issue in self.detail if isinstance(issue, dict))
@@ -65,11 +73,11 @@ class ClientError(Exception):
     @property
     def fields(self) -> list[str]:
         """The offending fields, dotted (``value.v``), from a 422 or a coded 400."""
-        if isinstance(self.detail, list):
-            return [".".join(_loc(issue)) for issue in self.detail if isinstance(issue, dict)]
-        if isinstance(self.detail, dict) and self.detail.get("field"):
-            return [str(self.detail["field"])]
-        return []
+        issues = self.error.get("issues", self.detail)
+        if isinstance(issues, list):
+            return [".".join(_loc(issue)) for issue in issues if isinstance(issue, dict)]
+        field = self._structured().get("field")
+        return [str(field)] if field else []
 
     @property
     def retry_after(self) -> float | None:
@@ -380,12 +388,13 @@ class Conflict:
     conflict_id: str
     fact_a: Fact | None
     fact_b: Fact | None
-    status: str  # unresolved | resolved | obsolete
+    status: str  # upstream's unresolved | resolved
     resolved_by: str | None
     detected_at: str
     entity: str | None = None
     relation: str | None = None
     scope: str | None = None
+    vault_status: str | None = None  # ours: open | resolved | obsolete
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Conflict:
@@ -477,10 +486,12 @@ class StigmemClient:
         self.last_response = response
         if not response.is_success:
             try:
-                detail = response.json().get("detail", response.text)
+                body = response.json()
+                detail, error = body.get("detail", response.text), body.get("error")
             except (ValueError, AttributeError):
-                detail = response.text
-            raise ClientError(response.status_code, detail, response.headers)
+                detail, error = response.text, None
+            raise ClientError(response.status_code, detail, response.headers,
+                              error if isinstance(error, dict) else None)
         return response.json()
 
     # ------------------------------------------------------------------ ops
@@ -527,13 +538,14 @@ class StigmemClient:
                    include_contradicted: bool | None = None, include_expired: bool | None = None,
                    include_superseded: bool | None = None, after: str | None = None,
                    cursor: str | None = None, limit: int | None = None,
-                   as_of: str | None = None) -> FactPage:
+                   as_of: str | None = None, attested: bool | None = None) -> FactPage:
         """One page of facts, newest first. Filters left as None are not sent."""
         params = _params(entity=entity, relation=relation, source=source, scope=scope,
                          trust=trust, min_confidence=min_confidence,
                          include_contradicted=include_contradicted,
                          include_expired=include_expired, include_superseded=include_superseded,
-                         after=after, cursor=cursor, limit=limit, as_of=as_of)
+                         after=after, cursor=cursor, limit=limit, as_of=as_of,
+                         attested=attested)
         return FactPage.from_json(self._call("GET", "/v1/facts", params=params))
 
     def iter_facts(self, **filters: Any) -> Iterator[Fact]:
@@ -558,10 +570,17 @@ class StigmemClient:
         return _plain(CidCheck, self._call("POST", f"/v1/facts/{_segment(ref)}/verify-cid"))
 
     def recall(self, query: str, *, scope: str | None = None, limit: int | None = None,
-               token_budget: int | None = None, min_confidence: float | None = None) -> RecallResult:
+               token_budget: int | None = None, min_confidence: float | None = None,
+               as_of: str | None = None, depth: int | None = None,
+               include_neighbors: bool | None = None,
+               weights: Mapping[str, float] | None = None) -> RecallResult:
         """Ranked recall: the best-scoring facts that fit in ``token_budget``."""
-        body = {"query": query, **_params(scope=scope, limit=limit, token_budget=token_budget,
-                                          min_confidence=min_confidence)}
+        body: dict[str, Any] = {"query": query, **{name: value for name, value in {
+            "scope": scope, "limit": limit, "token_budget": token_budget,
+            "min_confidence": min_confidence, "as_of": as_of, "depth": depth,
+            "include_neighbors": include_neighbors}.items() if value is not None}}
+        if weights is not None:
+            body["weights"] = dict(weights)
         return RecallResult.from_json(self._call("POST", "/v1/recall", json=body))
 
     def neighbors(self, entity: str, scope: str, *, depth: int | None = None,

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,10 @@ from stigmem_vault.errors import InvalidFact, NotFound
 from stigmem_vault.index.db import INDEX_FILE
 from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord, Key
-from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
+from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled, now_ms
+from stigmem_vault.index.recall import resolved_weights
 from stigmem_vault.model.fact import Fact, Scope, TrustClass, parse_enum
-from stigmem_vault.model.hlc import as_of_stamp
+from stigmem_vault.model.hlc import HLC, as_of_stamp
 from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
 from stigmem_vault.model.relations import Cardinality, RelationSchema
 from stigmem_vault.model.values import ValueType
@@ -73,6 +74,11 @@ ENTITY_NOTE_MAX_DELAY = 30.0
 ENTITY_LIVE_LIMIT = 500  # live facts an entity note lists (an entity rarely has more)
 
 CarryOut = Callable[[list[str]], list[Change]]  # gesture paths -> what was done
+
+
+# A recall as_of may run ahead of this clock by this much (another machine's clock, a
+# rounding): beyond, it asks about the future, which no index knows.
+AS_OF_FUTURE_MS = 5_000
 
 
 class IndexKeeper:
@@ -587,18 +593,34 @@ class IndexKeeper:
 
     def recall(self, text: str, *, limit: int = 10, scope: str | list[str] | None = None,
                min_confidence: float | None = None, trust: str | list[str] | None = None,
-               include_contradicted: bool = True,
-               include_unattested: bool = False,
-               include_vouched: bool = True,
-               gardens: tuple[str, ...] | None = None) -> list[Recalled]:
-        """Ranked recall over live facts: BM25 blended with recency and trust, times confidence."""
+               include_contradicted: bool = True, include_unattested: bool = False,
+               include_vouched: bool = True, gardens: tuple[str, ...] | None = None,
+               as_of: str | None = None, weights: Mapping[str, float] | None = None,
+               depth: int = 2, include_neighbors: bool = True) -> list[Recalled]:
+        """Ranked recall over live facts (index/recall.py): the text's matches and, with
+        ``include_neighbors``, the facts of entities up to ``depth`` ref hops from them, scored
+        by ``weights``. ``as_of`` (an HLC or ISO time, not in the future): the vault as it
+        stood then. ``gardens``: None for every fact, else facts outside gardens and those of
+        these gardens."""
         if not text.strip():
             raise InvalidFact("query", "must not be empty")
+        if not 1 <= depth <= 3:
+            raise InvalidFact("depth", f"{depth} is outside 1-3")
+        try:
+            resolved_weights(weights)
+        except ValueError as exc:
+            raise InvalidFact("weights", str(exc)) from None
         filters = self.filters(scope=scope, min_confidence=min_confidence, trust=trust,
                                include_contradicted=include_contradicted,
                                include_unattested=include_unattested,
-                               include_vouched=include_vouched, gardens=gardens)
-        return self.index.recall(text, filters, limit)
+                               include_vouched=include_vouched, gardens=gardens, as_of=as_of)
+        if filters.as_of is not None and as_of is not None:
+            ahead = HLC.parse(filters.as_of).wall_ms - now_ms()
+            if ahead > AS_OF_FUTURE_MS:
+                raise InvalidFact("as_of", f"{as_of!r} is in the future: recall reads the "
+                                           "vault as it was, not as it will be")
+        return self.index.recall(text, filters, limit, weights=weights, depth=depth,
+                                 include_neighbors=include_neighbors)
 
     def lookup(self, fact_id: str) -> IndexedFact:
         """The indexed fact with this id, or an unambiguous prefix of 8+ hex digits."""
@@ -657,7 +679,9 @@ class IndexKeeper:
         found: list[Neighbor] = []
         for hops in range(1, depth + 1):
             paths = dict(frontier)
-            edges = self.index.ref_edges(list(paths), allowed, min_confidence, gardens)
+            edges = self.index.ref_edges(list(paths), Filters(scopes=allowed,
+                                                              min_confidence=min_confidence,
+                                                              gardens=gardens))
             frontier = []
             for source_entity, relation, target, confidence in edges:
                 if relation_prefix and not relation.startswith(relation_prefix):

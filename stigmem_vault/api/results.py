@@ -17,6 +17,7 @@ from stigmem_vault.index.query import TRUST_WEIGHT as TRUST_WEIGHT
 from stigmem_vault.index.query import ConflictRecord as ConflictRecord
 from stigmem_vault.index.query import IndexedFact as IndexedFact
 from stigmem_vault.index.query import Recalled as Recalled
+from stigmem_vault.index.recall import VERDICT_TRUST as VERDICT_TRUST
 from stigmem_vault.model.fact import Fact
 from stigmem_vault.vault.tokens import Token as Token
 from stigmem_vault.vault.verify import FileVerdict, Verdict

@@ -186,17 +186,19 @@ class PrincipalView:
 
     def recall(self, text: str, *, limit: int = 10, scope: str | Sequence[str] | None = None,
                min_confidence: float | None = None, trust: str | list[str] | None = None,
-               include_contradicted: bool = True,
-               include_unattested: bool = False,
-               include_vouched: bool = True) -> list[Recalled]:
-        """Ranked recall (``Vault.recall``) over the live facts this principal may read."""
+               include_contradicted: bool = True, include_unattested: bool = False,
+               include_vouched: bool = True, **options: Any) -> list[Recalled]:
+        """Ranked recall (``Vault.recall``; ``options``: as_of, weights, depth,
+        include_neighbors) over the live facts this principal may read. The graph walk
+        crosses only ref facts in those scopes (and gardens), so a neighbour is never reached
+        through a fact the principal may not read."""
         self.principal.require("read")
         hits = self._keeper.recall(text, limit=limit, scope=list(self.scopes(scope)),
                                  min_confidence=min_confidence, trust=trust,
                                  include_contradicted=include_contradicted,
-                                 include_unattested=include_unattested,
+                                  include_unattested=include_unattested,
                                   include_vouched=include_vouched,
-                                  gardens=self._visible_gardens())
+                                  gardens=self._visible_gardens(), **options)
         shown = zip(hits, self._shown_all([hit.item for hit in hits]), strict=True)
         return [hit if item is hit.item else dataclasses.replace(hit, item=item)
                 for hit, item in shown if item is not None]

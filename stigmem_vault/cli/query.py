@@ -136,9 +136,16 @@ def _recall_row(rank: int, found: Recalled) -> tuple[str, ...]:
               help="Only facts with at least this confidence (0.0-1.0).")
 @click.option("--exclude-contradicted", is_flag=True,
               help="Leave out facts in an open conflict (by default they rank lower).")
+@click.option("--as-of", metavar="WHEN",
+              help="Recall the vault as it stood at WHEN, an HLC stamp or an ISO 8601 time "
+                   "(not in the future): facts live then, aged from then.")
+@click.option("--depth", type=click.IntRange(1, 3), default=2, show_default=True,
+              help="Also facts of entities up to this many ref hops from the matches.")
+@click.option("--no-neighbors", is_flag=True, help="Only facts the text matches.")
 @json_option
 def recall_cmd(text: str, limit: int, scopes: tuple[str, ...], trusts: tuple[str, ...],
-               min_confidence: float | None, exclude_contradicted: bool) -> None:
+               min_confidence: float | None, exclude_contradicted: bool, as_of: str | None,
+               depth: int, no_neighbors: bool) -> None:
     """Ranked recall of live facts matching TEXT, best first, with each score's breakdown.
 
     score = (lexical BM25 blended with recency and trust class) x confidence x contradicted
@@ -147,7 +154,8 @@ def recall_cmd(text: str, limit: int, scopes: tuple[str, ...], trusts: tuple[str
     with open_vault(read_only=True) as vault:
         found = vault.recall(text, limit=limit, scope=list(scopes) or None,
                              trust=list(trusts) or None, min_confidence=min_confidence,
-                             include_contradicted=not exclude_contradicted)
+                             include_contradicted=not exclude_contradicted, as_of=as_of,
+                             depth=depth, include_neighbors=not no_neighbors)
     if state().json:
         echo_json([_recalled_dict(rank, r) for rank, r in enumerate(found, 1)])
     elif not found:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -134,8 +133,7 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        reply = JSONResponse({"detail": f"request body exceeds {self.limit} bytes"},
-                             status_code=413)
+        reply = error_json(413, f"request body exceeds {self.limit} bytes")
         await reply(scope, receive, send)
 
 
@@ -152,11 +150,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": [_issue(error) for error in exc.errors()]},
-                            status_code=422)
+        return validation_error([_issue(error) for error in exc.errors()])
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # Starlette names only the methods of the first route on the path; GET and POST
             # /v1/facts are two routes, so list every method of the path's own template (the
@@ -172,8 +170,15 @@ def _install_error_handlers(app: FastAPI) -> None:
                 literal = min(route.path.count("{") for route in candidates)
                 methods = {m for route in candidates if route.path.count("{") == literal
                            for m in route.methods or ()}
-                exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
-        return await http_exception_handler(request, exc)
+                headers["Allow"] = ", ".join(sorted(methods))
+        detail = exc.detail
+        if isinstance(detail, dict):  # {"code", "message", "field"?} raised by a route
+            extra = {key: value for key, value in detail.items() if key not in ("code", "message")}
+            message = str(detail.get("message", ""))
+            field = detail.get("field")
+            return error_json(exc.status_code, message, detail.get("code"), headers,
+                              detail=f"{field}: {message}" if field else message, **extra)
+        return error_json(exc.status_code, str(detail), headers=headers)
 
 
 def _vault_root(request: Request) -> Path | None:
@@ -186,31 +191,63 @@ FULL_RETRY_AFTER = 30
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/[^\s'\"(),;]+")
 
 
+# The code of an answer whose error names none of its own.
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 409: "conflict", 413: "body_too_large",
+                 422: "invalid_request", 429: "rate_limited", 502: "remote_failed",
+                 503: "node_unavailable"}
+
+
+def error_json(status: int, message: str, code: str | None = None,
+               headers: dict[str, str] | None = None, *, detail: str | None = None,
+               **extra: Any) -> JSONResponse:
+    """The one shape of every error answer: ``detail``, a one-line string (what upstream SDKs
+    read and print; ``message`` unless given), and ``error``, the machine-readable form:
+    ``code``, ``message``, and where they apply ``field`` and ``issues``."""
+    error = {"code": code or _STATUS_CODES.get(status, "error"), "message": message,
+             **{key: value for key, value in extra.items() if value is not None}}
+    return JSONResponse({"detail": message if detail is None else detail, "error": error},
+                        status_code=status, headers=headers)
+
+
+def validation_error(issues: list[dict[str, Any]], field: str | None = None) -> JSONResponse:
+    """422 for fields that break a rule: each issue names its field (``loc``) and the reason."""
+    message = "; ".join(f"{'.'.join(str(p) for p in _field_path(issue['loc'])) or 'body'}: "
+                        f"{issue['msg']}" for issue in issues)
+    return error_json(422, message, "invalid_request", field=field, issues=issues)
+
+
+def _field_path(loc: list[Any]) -> list[Any]:
+    # ["body", "value", "v"] names the field value.v; ["query", "limit"] the parameter limit.
+    return loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+
+
 def error_response(exc: BaseException, root: Path | None = None) -> JSONResponse:
     """The answer for an error the API raised: its status, and a message naming no server
     path (paths inside the vault are given relative to it)."""
     # The status is the error's own (errors.py); only the body's shape is chosen here.
     status = exc.http_status if isinstance(exc, StigmemError) else 503
     if isinstance(exc, InvalidFact):
-        detail = [{"type": "value_error", "loc": ["body", *exc.field.split(".")],
-                   "msg": public_text(exc.reason, root), "input": None}]
-        return JSONResponse({"detail": detail}, status_code=status)
+        return validation_error([{"type": "value_error", "loc": ["body", *exc.field.split(".")],
+                                  "msg": public_text(exc.reason, root), "input": None}],
+                                field=exc.field)
     if isinstance(exc, AccessDenied):
-        return JSONResponse({"detail": {"code": exc.code, "message": public_text(exc.reason, root)}},
-                            status_code=status)
+        return error_json(status, public_text(exc.reason, root), exc.code)
     if isinstance(exc, NotFound):
-        return JSONResponse({"detail": f"{public_text(exc.what)} not found"}, status_code=status)
+        # Upstream's words in detail ("fact not found"); error.message names the reference.
+        return error_json(status, public_text(str(exc), root),
+                          f"{exc.what}_not_found".replace(" ", "_"),
+                          detail=f"{public_text(exc.what)} not found")
     message = public_text(str(exc) or type(exc).__name__, root)
     if status < 500:
-        return JSONResponse({"detail": message}, status_code=status)
+        return error_json(status, message)
     if _out_of_space(exc):
         # ENOSPC / EDQUOT / SQLITE_FULL: nothing was acknowledged; retrying later may succeed.
-        return JSONResponse({"detail": {"code": "storage_full", "message": message}},
-                            status_code=503, headers={"Retry-After": str(FULL_RETRY_AFTER)})
+        return error_json(503, message, "storage_full",
+                          {"Retry-After": str(FULL_RETRY_AFTER)})
     # Vault configuration or storage trouble (and a remote that failed us: 502): the node
     # cannot serve this now.
-    return JSONResponse({"detail": {"code": "node_unavailable", "message": message}},
-                        status_code=status)
+    return error_json(status, message, "node_unavailable")
 
 
 def _out_of_space(exc: BaseException | None) -> bool:

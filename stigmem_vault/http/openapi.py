@@ -31,9 +31,11 @@ and the permissions `read` and/or `write`; reads only ever return facts in the t
 Missing or unknown token: 401 with `WWW-Authenticate: Bearer`. A node started with
 `--auth none` (loopback only) serves every request as the vault owner.
 
-**Errors.** `{"detail": "..."}` or `{"detail": {"code", "message", "field"?}}`; invalid fields in a
-body are 422 `{"detail": [{"loc", "msg", "type"}]}` naming the field and the reason. Bodies over
-the node's limit get 413. Per-principal rate limits answer 429 with `Retry-After`.
+**Errors.** Every error is `{"detail": "<one line>", "error": {"code", "message", "field"?,
+"issues"?}}`: `detail` is a string, as upstream clients expect; `error.code` is machine-readable
+(`fact_not_found`, `cid_malformed`, `source_not_owned`...). Invalid fields are 422 with
+`error.issues` = `[{"loc", "msg", "type"}]` naming each field and the reason. Bodies over the
+node's limit get 413. Per-principal rate limits answer 429 with `Retry-After`.
 """
 
 
@@ -53,8 +55,14 @@ def document(app: FastAPI, auth: str = "token") -> dict[str, Any]:
         doc.setdefault("components", {})["securitySchemes"] = {
             SECURITY_SCHEME: {"type": "http", "scheme": "bearer",
                               "description": "a token from `stigmem token create`"}}
+    ours_422 = _our_validation_answer(doc)
     for operations in doc["paths"].values():
         for operation in operations.values():
+            answers = operation["responses"]
+            if "HTTPValidationError" in json.dumps(answers.get("422", {})) and ours_422:
+                # FastAPI documents its own 422 on a route with parameters that declares none;
+                # every 422 of this node has our error shape (app.py's handlers).
+                answers["422"] = ours_422
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _not_nullable(parameter["schema"])
             if auth != "token":
@@ -63,6 +71,16 @@ def document(app: FastAPI, auth: str = "token") -> dict[str, Any]:
                 operation["security"] = [{SECURITY_SCHEME: []}]
     _prune_components(doc)
     return doc
+
+
+def _our_validation_answer(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The 422 answer as the routes that declare it document it (schemas.errors)."""
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            answer = operation["responses"].get("422")
+            if answer and "HTTPValidationError" not in json.dumps(answer):
+                return dict(answer)
+    return None
 
 
 def _not_nullable(schema: dict[str, Any]) -> dict[str, Any]:

@@ -131,8 +131,11 @@ def well_known(request: Request) -> dict[str, Any]:
 def _claim(body: wire.AssertRequest, view: PrincipalView) -> tuple[Claim, list[str]]:
     """The claim a request makes, and what was accepted but not taken as sent (§15.3)."""
     if body.value.interpret_as == "instruction":
-        raise InvalidFact("value.interpret_as", "this node stores facts as data only; "
-                                                "'instruction' is not accepted")
+        # Upstream's answer to a token without instruction:write; no token here has it.
+        raise AccessDenied("instruction_write_required",
+                           "value.interpret_as 'instruction' needs the instruction:write "
+                           "permission, which this node grants to no token: it stores facts "
+                           "as data only")
     source, note = adopt_source(body.source)
     derived, dropped = wire.derived_links(body.derived_from)
     claim = make_claim(
@@ -181,7 +184,7 @@ def assert_batch(request: Request, body: wire.BatchRequest,
     for item in body.facts:
         try:
             claims.append(_claim(item, view)[0])
-        except (InvalidFact, NotFound) as exc:
+        except (InvalidFact, NotFound, AccessDenied) as exc:
             claims.append(exc)
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     try:
@@ -264,6 +267,9 @@ def list_facts(
     garden_id: Annotated[str | None, Query(description="only the facts of this garden (id or "
                                                        "slug); 404 if it is not one the token's "
                                                        "principal is in")] = None,
+    attested: Annotated[bool | None, Query(description="true: only facts whose signer is bound "
+                                                       "to their source (verification valid); "
+                                                       "false: only the others")] = None,
 ) -> Response:
     """Facts, newest first (HLC, then id), in pages with a stable keyset cursor.
 
@@ -281,7 +287,7 @@ def list_facts(
             # A node that accepts writes naming other sources shows them (flagged by
             # `verification`); an enforcing node shows only facts their source signed.
             include_unattested=_relaxed(request), include_vouched=_relaxed(request),
-            before=_cursor(cursor), limit=limit, garden=garden_id or None)
+            attested=attested, before=_cursor(cursor), limit=limit, garden=garden_id or None)
     except InvalidFact as exc:
         raise bad_parameter(exc) from None
     items = view.query(filters)
@@ -293,12 +299,21 @@ def list_facts(
                      headers={"X-Total-Count": str(total)})
 
 
-def _malformed(ref: str) -> HTTPException:
-    if ref.startswith("sha256:"):
+_ID_OR_PREFIX = re.compile(r"[0-9a-fA-F]{8,64}")
+
+
+def _unusable_ref(ref: str) -> Exception:
+    """What to answer for a reference the view refused (InvalidFact): a malformed ``sha256:``
+    cid is 400 ``cid_malformed`` and an ambiguous prefix 400 ``id_ambiguous``; anything else
+    names no fact: 404, as upstream answers for an unknown UUID (its ids' shape)."""
+    wanted = ref.strip()
+    if wanted.startswith("sha256:"):
         return HTTPException(400, detail={"code": "cid_malformed",
                                           "message": "a cid is sha256: and 64 lowercase hex"})
-    return HTTPException(400, detail={"code": "id_malformed",
-                                      "message": "a fact id is 64 hex digits"})
+    if _ID_OR_PREFIX.fullmatch(wanted):
+        return HTTPException(400, detail={"code": "id_ambiguous", "message": f"prefix {ref!r} "
+                                          "names several facts; give more digits"})
+    return NotFound("fact", ref)
 
 
 @router.get("/v1/facts/{fact_ref:fact_ref}", tags=["facts"], summary="Get one fact", response_model=None,
@@ -312,7 +327,7 @@ def get_fact(request: Request,
     try:
         item = _view(request, principal).get(fact_ref)
     except InvalidFact:
-        raise _malformed(fact_ref) from None
+        raise _unusable_ref(fact_ref) from None
     return wire.fact_record(item, auth_enabled=_auth_on(request))
 
 
@@ -331,7 +346,7 @@ def provenance(request: Request,
     try:
         prov = _view(request, principal).provenance(fact_id)
     except InvalidFact:
-        raise _malformed(fact_id) from None
+        raise _unusable_ref(fact_id) from None
     item = prov.item
     derived = []
     for parent, found in prov.derived_from:  # a parent the token may not see is missing
@@ -363,7 +378,7 @@ def verify_cid(request: Request,
     try:
         item, verdict = _view(request, principal).verify(fact_id)
     except InvalidFact:
-        raise _malformed(fact_id) from None
+        raise _unusable_ref(fact_id) from None
     computed = upstream_cid(item.fact.claim)
     return {
         "cid_valid": computed == item.cid, "computed_cid": computed, "stored_cid": item.cid,
@@ -383,16 +398,22 @@ def verify_cid(request: Request,
                         **errors(400, *AUTH, *BODY)})
 def recall(request: Request, response: Response, body: wire.RecallRequest,
            principal: Principal = reader) -> Response:
-    """Ranked recall over live facts the token may read: lexical match blended with recency and
-    trust class, times confidence (contradicted facts count less). Packed greedily by score into
-    ``token_budget``. Results are data; this node never returns instructions."""
+    """Ranked recall over live facts the token may read (spec §13.5): the query's full-text
+    matches (identifiers are searched by their parts) and, with ``include_neighbors``, the
+    facts of entities up to ``depth`` ref hops from them, scored by ``weights`` (lexical,
+    graph, source_trust, recency; semantic is not used) times confidence, contradicted facts
+    counting half. ``as_of``: the vault as it stood then (422 if invalid or in the future).
+    Packed greedily by score into ``token_budget``. Results are data; this node never returns
+    instructions."""
     try:
         hits = _view(request, principal).recall(
-                            body.query, limit=body.limit, scope=body.scope,
-                            min_confidence=body.min_confidence,
-                            include_unattested=_relaxed(request),
-                            include_vouched=_relaxed(request))
+            body.query, limit=body.limit, scope=body.scope, min_confidence=body.min_confidence,
+            include_unattested=_relaxed(request), include_vouched=_relaxed(request),
+            as_of=body.as_of, depth=body.depth, include_neighbors=body.include_neighbors,
+            weights=body.weights.model_dump() if body.weights else None)
     except InvalidFact as exc:
+        if exc.field != "scope":  # a bad scope is 400 upstream; other body fields are 422
+            raise
         raise bad_parameter(exc) from None
     packed, used, truncated = [], 0, False
     for hit in hits:
@@ -457,7 +478,10 @@ def neighbors(request: Request,
 
 # ---------------------------------------------------------------- conflicts
 
-_STATUS_OUT = {"open": "unresolved", "resolved": "resolved", "obsolete": "obsolete"}
+# Upstream's enum is unresolved | resolved, and its SDKs refuse any other value: an obsolete
+# conflict (settled, but not by the owner) is no longer unresolved, so it says resolved there;
+# vault_status keeps the finer open | resolved | obsolete of every other surface.
+_STATUS_OUT = {"open": "unresolved", "resolved": "resolved", "obsolete": "resolved"}
 # The vocabulary of every surface (open, resolved, obsolete, all), plus upstream's unresolved.
 _STATUS_IN: dict[str, str | None] = {"open": "open", "unresolved": "open", "resolved": "resolved",
                                      "obsolete": "obsolete", "all": None}
@@ -492,7 +516,8 @@ def conflicts(request: Request, principal: Principal = reader,
             "conflict_id": c.id,
             "fact_a": wire.fact_record(c.fact_a, auth_enabled=auth) if c.fact_a else None,
             "fact_b": wire.fact_record(c.fact_b, auth_enabled=auth) if c.fact_b else None,
-            "status": _STATUS_OUT[c.status], "resolved_by": c.resolution,
+            "status": _STATUS_OUT[c.status], "vault_status": c.status,
+            "resolved_by": c.resolution,
             "detected_at": _iso_from_hlc(c.opened_hlc),
             "entity": c.entity, "relation": c.relation, "scope": c.scope,
         } for c in page],

@@ -201,7 +201,11 @@ class Conflict(BaseModel):
     conflict_id: str
     fact_a: FactRecord | None
     fact_b: FactRecord | None
-    status: Literal["unresolved", "resolved", "obsolete"]
+    status: Literal["unresolved", "resolved"] = Field(
+        description="upstream's enum: an obsolete conflict (vault_status) says resolved")
+    vault_status: Literal["open", "resolved", "obsolete"] = Field(
+        description="ours: open, resolved (by the owner: resolved_by names how) or obsolete "
+                    "(one side was replaced otherwise)")
     resolved_by: str | None = Field(description="the resolution fact's id")
     detected_at: str
     entity: str
@@ -329,18 +333,6 @@ class Me(BaseModel):
 # ------------------------------------------------------------------------- errors
 
 
-class CodedError(BaseModel):
-    code: str = Field(description="machine-readable reason, e.g. cid_malformed")
-    message: str
-    field: str | None = Field(default=None, description="the offending parameter, if one")
-
-
-class Error(BaseModel):
-    """Upstream error body: a string, or a code and a message."""
-
-    detail: str | CodedError
-
-
 class ValidationIssue(BaseModel):
     type: str
     loc: list[str | int] = Field(description="where: e.g. [body, value, v]")
@@ -349,8 +341,20 @@ class ValidationIssue(BaseModel):
     ctx: dict[str, Any] | None = None
 
 
-class ValidationFailure(BaseModel):
-    detail: list[ValidationIssue]
+class ErrorInfo(BaseModel):
+    code: str = Field(description="machine-readable reason, e.g. cid_malformed, fact_not_found")
+    message: str
+    field: str | None = Field(default=None, description="the offending parameter, if one")
+    issues: list[ValidationIssue] | None = Field(
+        default=None, description="422 only: each field that breaks a rule (loc) and why (msg)")
+
+
+class Error(BaseModel):
+    """Every error answer: ``detail`` is one line of text (what upstream clients print);
+    ``error`` carries the same with its machine-readable parts."""
+
+    detail: str = Field(description="the reason, one line")
+    error: ErrorInfo
 
 
 def _error(description: str, model: type[BaseModel] = Error,
@@ -363,16 +367,16 @@ def _error(description: str, model: type[BaseModel] = Error,
 
 
 _ANSWERS: dict[int, dict[str, Any]] = {
-    400: _error("a malformed parameter or body: detail.code and detail.field say which"),
+    400: _error("a malformed parameter or body: error.code and error.field say which"),
     401: _error("no bearer token, or one the node does not know",
                 headers={"WWW-Authenticate": "Bearer"}),
-    403: _error("the token lacks the permission or scope (detail.code says which)"),
+    403: _error("the token lacks the permission or scope (error.code says which)"),
     404: _error("no such fact, conflict or garden, or none this token may see"),
     409: _error("the conflict is already resolved, the idempotency key was used for another "
                 "request, or (gardens) the slug or member exists, or the last admin would go"),
     413: _error("the request body exceeds the node's limit"),
-    422: _error("a field has the wrong type or an invalid value: each issue names the field "
-                "(loc) and says why (msg)", ValidationFailure),
+    422: _error("a field has the wrong type or an invalid value: each of error.issues names "
+                "the field (loc) and says why (msg)"),
     429: _error("rate limit for this principal exceeded",
                 headers={"Retry-After": "seconds until a request may succeed"}),
     503: _error("the vault cannot serve this now (configuration or storage trouble)"),

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from stigmem_vault.api.results import TRUST_WEIGHT as TRUST_CLASS_WEIGHT
-from stigmem_vault.api.results import IndexedFact, Recalled
+from stigmem_vault.api.results import VERDICT_TRUST, IndexedFact, Recalled
 from stigmem_vault.errors import InvalidFact
 
 # Re-exported: the shapes of what fact_record renders, for MCP's tool schemas.
@@ -33,11 +33,6 @@ from stigmem_vault.model.fact import parse_fact_ref
 from stigmem_vault.model.hlc import as_of_stamp
 from stigmem_vault.model.identifiers import check_scalar_values
 from stigmem_vault.model.values import Value, parse_iso_datetime
-
-# How much a verification verdict lets a reader trust the source (our source_trust).
-# A fact the vault vouched for ranks between one its source signed and an unattested one.
-VERDICT_TRUST = {"valid": 1.0, "vouched": 0.75, "unattested": 0.5, "unknown-signer": 0.25}
-
 
 SCOPE_ENUM = {"enum": list(get_args(ScopeName))}
 # Strict: a JSON value of the wrong type is a 422 naming the field, never silently coerced
@@ -77,7 +72,8 @@ class FactValueIn(BaseModel):
                                              "identifier ref), a number, a boolean, or absent "
                                              "for null")
     interpret_as: Literal["content", "instruction"] = Field(
-        default="content", description="only content: 'instruction' is refused (422)")
+        default="content", description="only content: 'instruction' is refused (403 "
+                                       "instruction_write_required)")
 
     @field_validator("v", mode="before")
     @classmethod
@@ -226,6 +222,20 @@ class ResolveRequest(BaseModel):
     resolution_note: str | None = Field(default=None, max_length=4096)
 
 
+class RecallWeightsIn(BaseModel):
+    """Upstream's RecallWeights: each 0-1; a signal left out keeps its default."""
+
+    model_config = STRICT
+    lexical: Finite = Field(default=0.35, ge=0.0, le=1.0, description="full-text match")
+    semantic: Finite = Field(default=0.35, ge=0.0, le=1.0,
+                             description="not used: this node has no embeddings")
+    graph: Finite = Field(default=0.15, ge=0.0, le=1.0,
+                          description="closeness to a match through ref facts")
+    source_trust: Finite = Field(default=0.10, ge=0.0, le=1.0,
+                                 description="verdict weight x trust-class weight")
+    recency: Finite = Field(default=0.05, ge=0.0, le=1.0, description="age, 30-day half-life")
+
+
 class RecallRequest(BaseModel):
     model_config = _strict({"query": "what does alice work on", "token_budget": 2000})
     query: str = Field(min_length=1, max_length=4096)
@@ -233,13 +243,19 @@ class RecallRequest(BaseModel):
         default=None, description="one scope (400 if unknown); default: every scope the token "
                                   "may read")
     token_budget: int = Field(default=4000, ge=1, le=200_000)
-    depth: int = Field(default=2, ge=1, le=3)
-    weights: dict[str, Finite] | None = None
+    depth: int = Field(default=2, ge=1, le=3,
+                       description="ref hops from the matches to their neighbours' facts")
+    weights: RecallWeightsIn | None = Field(
+        default=None, description="how much each signal counts (upstream's defaults if absent); "
+                                  "lexical, graph, source_trust and recency are used")
     min_confidence: Finite = Field(default=0.1, ge=0.0, le=1.0)
-    include_neighbors: bool = True
+    include_neighbors: bool = Field(
+        default=True, description="also score the facts of entities up to depth ref hops from "
+                                  "the matches (hop_distance > 0)")
     limit: int = Field(default=100, ge=1, le=500)
     as_of: str | None = Field(default=None, json_schema_extra={"pattern": AS_OF},
-                              description="accepted and checked; recall reads the vault now")
+                              description="the vault as it stood at this HLC or ISO time (not "
+                                          "more than 5 s in the future: 422)")
 
     @field_validator("as_of", mode="before")
     @classmethod
@@ -320,15 +336,15 @@ def fact_record(item: IndexedFact, *, auth_enabled: bool, on_read: bool = True,
     }
 
 
-def scored_fact(hit: Recalled, *, auth_enabled: bool, hops: int = 0) -> dict[str, Any]:
+def scored_fact(hit: Recalled, *, auth_enabled: bool) -> dict[str, Any]:
     record = fact_record(hit.item, auth_enabled=auth_enabled)
     fact = hit.item.fact
     text = f"{fact.entity} {fact.relation} {fact.value.display()} {fact.source}"
     breakdown = {
         "lexical": hit.breakdown["lexical"],
         "semantic": 0.0,
-        "graph": 1.0 if hops == 0 else 1.0 / (1 + hops),
-        "source_trust": record["source_trust"],
+        "graph": hit.breakdown["graph"],
+        "source_trust": hit.breakdown["source_trust"],
         "recency": hit.breakdown["recency"],
         "weighted_total": round(hit.score, 6),
         # ours: the parts of our score
@@ -337,4 +353,4 @@ def scored_fact(hit: Recalled, *, auth_enabled: bool, hops: int = 0) -> dict[str
         "contradicted_factor": hit.breakdown["contradicted_factor"],
     }
     return {"fact": record, "score": round(hit.score, 6), "score_breakdown": breakdown,
-            "hop_distance": hops, "token_estimate": max(1, len(text) // 4), "from_card": False}
+            "hop_distance": hit.hops, "token_estimate": max(1, len(text) // 4), "from_card": False}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from stigmem_vault.index import query
+from stigmem_vault.index import query, recall
 from stigmem_vault.index.conflicts import recompute
 from stigmem_vault.index.db import Database
 from stigmem_vault.index.ingest import FileRecord, Key, apply
@@ -127,18 +128,20 @@ class Index:
         with self.db.lock:
             return query.superseders(self.db.conn, fact_id)
 
-    def ref_edges(self, entities: list[str], scopes: tuple[str, ...], min_confidence: float,
-                  gardens: tuple[str, ...] | None = None) -> list[tuple[str, str, str, float]]:
+    def ref_edges(self, entities: list[str],
+                  filters: Filters) -> list[tuple[str, str, str, float]]:
         with self.db.lock:
-            return query.ref_edges(self.db.conn, entities, scopes, min_confidence, gardens)
+            return query.ref_edges(self.db.conn, entities, filters)
 
     def garden_records(self) -> list[IndexedFact]:
         with self.db.lock:
             return query.garden_records(self.db.conn)
 
-    def recall(self, text: str, filters: Filters, limit: int = 10) -> list[Recalled]:
+    def recall(self, text: str, filters: Filters, limit: int = 10,
+               **options: Any) -> list[Recalled]:
+        """``index.recall.recall``: weights, depth and include_neighbors as options."""
         with self.db.lock:
-            return query.recall(self.db.conn, text, filters, limit)
+            return recall.recall(self.db.conn, text, filters, limit, **options)
 
     def conflicts(self, status: str | None = None) -> list[ConflictRecord]:
         with self.db.lock:

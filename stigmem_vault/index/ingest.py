@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from stigmem_vault.canonical.cid import upstream_cid
+from stigmem_vault.index.recall import searchable
 from stigmem_vault.model.fact import Fact
 from stigmem_vault.model.values import ValueType, expiry_instant, ref_target
 
@@ -93,7 +94,8 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
         else:  # a fact seen for the first time: its text goes into FTS once
             row = fact_row(fact, record.status, record.path, record.vouched_by)
             (rowid,) = conn.execute(_INSERT_FACT, row).fetchone()
-            fts_rows.append((rowid, fact.entity, fact.relation, row[5], fact.source))
+            fts_rows.append((rowid, *map(searchable, (fact.entity, fact.relation,
+                                                       str(row[5]), fact.source))))
             known.add(fact.id)
         if fact.derived_from:
             conn.executemany("INSERT OR IGNORE INTO derivations VALUES (?, ?)",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import re
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,9 +19,6 @@ _PREFIXED_COLUMNS = ", ".join("f." + name.strip() for name in FACT_COLUMNS.split
 
 # How much each trust class counts in recall (observed is first-hand).
 TRUST_WEIGHT = {"observed": 1.0, "reported": 0.8, "inferred": 0.6, "stale-risk": 0.3}
-RECALL_WEIGHTS = {"lexical": 0.6, "recency": 0.25, "trust": 0.15}
-RECENCY_HALF_LIFE_DAYS = 30.0
-CONTRADICTED_FACTOR = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +42,7 @@ class Recalled:
     item: IndexedFact
     score: float
     breakdown: dict[str, float] = field(default_factory=dict)
+    hops: int = 0  # 0: the text matched it; n: a fact of an entity n ref hops from a match
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +79,7 @@ class Filters:
     include_unattested: bool = False  # facts whose signer is not bound to their source
     include_unverified: bool = False  # facts whose file is not valid (unattested, forged...)
     include_absent: bool = False  # facts whose file was deleted
+    attested: bool | None = None  # True: only valid facts (signer bound to source); False: others
     as_of: str | None = None  # an HLC: the vault as it stood then
     after_timestamp: str | None = None  # only facts asserted after this ISO time
     # Gardens: None = any fact; else facts outside gardens plus those of these gardens.
@@ -157,6 +154,8 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
     if filters.after_timestamp is not None:
         where.append("f.timestamp > ?")
         params.append(filters.after_timestamp)
+    if filters.attested is not None:
+        where.append("f.status = 'valid'" if filters.attested else "f.status != 'valid'")
     if not filters.include_unverified:
         statuses = ["valid"]
         if filters.include_vouched or filters.include_unattested:
@@ -198,26 +197,20 @@ def _where(filters: Filters) -> tuple[list[str], list[object]]:
     return where, params
 
 
-def ref_edges(conn: sqlite3.Connection, entities: list[str], scopes: tuple[str, ...],
-              min_confidence: float,
-              gardens: tuple[str, ...] | None = None) -> list[tuple[str, str, str, float]]:
-    """Live ``ref`` facts touching ``entities``, both ways: (from, relation, to, confidence)."""
+def ref_edges(conn: sqlite3.Connection, entities: list[str],
+              filters: Filters) -> list[tuple[str, str, str, float]]:
+    """``ref`` facts that pass ``filters`` (live ones by default) touching ``entities``, both
+    ways: (from, relation, to, confidence)."""
     if not entities:
         return []
     marks = ",".join("?" * len(entities))
-    scope_marks = ",".join("?" * len(scopes))
-    now = now_ms()
-    common = (f" AND value_type = 'ref' AND live = 1 AND scope IN ({scope_marks})"
-              " AND confidence >= ? AND (valid_until_ms IS NULL OR valid_until_ms > ?)")
-    params: list[object] = [*scopes, min_confidence, now]
-    if gardens is not None:  # facts outside gardens, and those of the gardens given
-        common += f" AND (garden_id IS NULL OR garden_id IN ({','.join('?' * len(gardens))}))"
-        params += gardens
+    where, params = _where(filters)
+    common = " AND ".join(["f.value_type = 'ref'", *where])
     rows = conn.execute(
-        f"SELECT entity, relation, value_text, confidence FROM facts WHERE entity IN ({marks})"
-        + common + f" UNION SELECT entity, relation, value_text, confidence FROM facts"
-        f" WHERE value_text IN ({marks})" + common + " ORDER BY 1, 2, 3",
-        [*entities, *params, *entities, *params]).fetchall()
+        f"SELECT f.entity, f.relation, f.value_text, f.confidence FROM facts f"
+        f" WHERE f.entity IN ({marks}) AND {common} UNION SELECT f.entity, f.relation,"
+        f" f.value_text, f.confidence FROM facts f WHERE f.value_text IN ({marks}) AND {common}"
+        " ORDER BY 1, 2, 3", [*entities, *params, *entities, *params]).fetchall()
     return [(a, r, b, c) for a, r, b, c in rows]
 
 
@@ -262,61 +255,6 @@ def derived_children(conn: sqlite3.Connection, fact_id: str) -> list[str]:
 def superseders(conn: sqlite3.Connection, fact_id: str) -> list[str]:
     return [r[0] for r in conn.execute(
         "SELECT id FROM facts WHERE supersedes = ? ORDER BY hlc", (fact_id,))]
-
-
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-def recall(conn: sqlite3.Connection, text: str, filters: Filters, limit: int = 10) -> list[Recalled]:
-    """Ranked recall: FTS5 BM25 blended with recency and trust class, times confidence."""
-    tokens = _TOKEN.findall(text.lower())
-    if not tokens:
-        return []
-    match = " OR ".join(f'"{token}"' for token in tokens[:32])
-    where, params = _where(filters)
-    where_sql = " AND ".join(where) or "1"
-    # Take the best lexical candidates first (bounded), then re-rank them in Python. The
-    # ranking sorts every match, so it carries only what scoring needs; whole rows are read
-    # (and turned into facts) only for the candidates that make the cut.
-    wanted = max(limit * 5, 50)
-    columns = "f.rowid, f.id, f.hlc, f.trust, f.confidence, f.contradicted, m.rank"
-    # First the best 2x matches of the text alone (FTS5 ranks without touching the facts
-    # table), then the filters: if enough pass, they are exactly the best that pass.
-    ranked = conn.execute(
-        f"SELECT {columns} FROM (SELECT rowid, bm25(facts_fts, 2.0, 2.0, 1.0, 0.5) AS rank"
-        " FROM facts_fts WHERE facts_fts MATCH ? ORDER BY rank LIMIT ?) m"
-        f" JOIN facts f ON f.rowid = m.rowid WHERE {where_sql} ORDER BY m.rank LIMIT ?",
-        [match, 2 * wanted, *params, wanted]).fetchall()
-    if len(ranked) < wanted:  # the filters left too few: rank every match that passes them
-        ranked = conn.execute(
-            f"SELECT {columns} FROM (SELECT rowid, bm25(facts_fts, 2.0, 2.0, 1.0, 0.5) AS rank"
-            " FROM facts_fts WHERE facts_fts MATCH ?) m"
-            f" JOIN facts f ON f.rowid = m.rowid WHERE {where_sql} ORDER BY m.rank LIMIT ?",
-            [match, *params, wanted]).fetchall()
-    current = now_ms()
-    # BM25 magnitudes depend on corpus size; scale by the best match so lexical is 0..1.
-    best = max((-float(row[-1]) for row in ranked), default=0.0) or 1.0
-    candidates = []
-    for rowid, fact_id, hlc, trust_class, confidence, contradicted, rank in ranked:
-        lexical = max(0.0, -float(rank)) / best
-        age_days = max(0.0, (current - HLC.parse(hlc).wall_ms) / 86_400_000)
-        recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
-        trust = TRUST_WEIGHT[trust_class]
-        blended = (RECALL_WEIGHTS["lexical"] * lexical + RECALL_WEIGHTS["recency"] * recency
-                   + RECALL_WEIGHTS["trust"] * trust)
-        penalty = CONTRADICTED_FACTOR if contradicted else 1.0
-        score = blended * confidence * penalty
-        breakdown = {"lexical": round(lexical, 6), "recency": round(recency, 6),
-                     "trust": trust, "confidence": confidence,
-                     "contradicted_factor": penalty, "score": round(score, 6)}
-        candidates.append((-score, fact_id, rowid, breakdown))
-    candidates.sort(key=lambda c: (c[0], c[1]))
-    chosen = candidates[:limit]
-    rows = {row[0]: row[1:] for row in conn.execute(
-        f"SELECT f.rowid, {_PREFIXED_COLUMNS} FROM facts f WHERE f.rowid IN "
-        f"({','.join('?' * len(chosen))})", [c[2] for c in chosen])}
-    return [Recalled(row_to_item(rows[rowid], current), -neg_score, breakdown)
-            for neg_score, _fact_id, rowid, breakdown in chosen]
 
 
 def list_conflicts(conn: sqlite3.Connection, status: str | None = None,

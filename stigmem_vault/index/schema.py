@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an inde
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 DDL = """
 CREATE TABLE files (
@@ -67,10 +67,13 @@ CREATE TABLE derivations (
 ) WITHOUT ROWID;
 CREATE INDEX derivations_parent ON derivations (parent);
 
+-- Contentless: it holds only the index of the text it was given (index/recall.searchable:
+-- the fields plus the parts of their camelCase words), never read back. Every character
+-- that is not a letter or digit separates words, so identifiers are searched by their parts.
 CREATE VIRTUAL TABLE facts_fts USING fts5(
     entity, relation, value_text, source,
-    content = 'facts', content_rowid = 'rowid',
-    tokenize = "unicode61 remove_diacritics 2 tokenchars '_'"
+    content = '',
+    tokenize = "unicode61 remove_diacritics 2"
 );
 
 CREATE TABLE conflicts (

@@ -60,12 +60,17 @@ def as_of_stamp(raw: str, field: str = "as_of") -> str:
     try:
         return str(HLC.parse(raw, field))
     except InvalidFact:
-        try:
-            moment = parse_iso_datetime(raw, field)
-        except InvalidFact:
-            raise InvalidFact(field, f"{raw!r} is neither an HLC stamp (as in a fact's hlc) "
-                                     "nor an ISO 8601 time (2026-05-01T12:00:00Z)") from None
-        return str(HLC(int(moment.timestamp() * 1000), 999_999, "z" * 16))
+        pass
+    try:
+        moment = parse_iso_datetime(raw, field)
+    except InvalidFact:
+        raise InvalidFact(field, f"{raw!r} is neither an HLC stamp (as in a fact's hlc) "
+                                 "nor an ISO 8601 time (2026-05-01T12:00:00Z)") from None
+    wall_ms = int(moment.timestamp() * 1000)
+    if not 0 <= wall_ms < 10**WALL_DIGITS:
+        raise InvalidFact(field, f"{raw!r} is outside the times an HLC stamp can hold "
+                                 "(1970 to 2286)")
+    return str(HLC(wall_ms, 999_999, "z" * 16))
 
 
 def validate_node_id(node: str) -> str:

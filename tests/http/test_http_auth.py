@@ -28,7 +28,8 @@ def test_no_token_is_401_with_www_authenticate(node: Node, method: str, path: st
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert response.json() == {"detail": "Authorization header required"}
+    assert response.json()["detail"] == "Authorization header required"
+    assert response.json()["error"]["code"] == "unauthorized"
 
 
 @pytest.mark.parametrize("header", ["Bearer stg_not-a-real-token", "Basic dXNlcjpwYXNz", "Bearer",
@@ -38,7 +39,7 @@ def test_bad_token_is_401(node: Node, header: str) -> None:
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert response.json() == {"detail": "Invalid or expired API key"}
+    assert response.json()["detail"] == "Invalid or expired API key"
 
 
 def test_health_and_discovery_need_no_token(node: Node) -> None:

@@ -34,7 +34,8 @@ def test_client_error_carries_status_detail_code_and_fields(client: StigmemClien
     with pytest.raises(ClientError) as caught:
         client.assert_fact("user:alice", "memory:role", "x", source="agent:codex", confidence=1.5)
     assert caught.value.status == 422 and caught.value.fields == ["confidence"]
-    assert caught.value.code is None and isinstance(caught.value.detail, list)
+    assert caught.value.code == "invalid_request" and isinstance(caught.value.detail, str)
+    assert "confidence" in caught.value.detail
 
 
 def test_unreachable_node_raises_node_unreachable() -> None:

@@ -80,11 +80,13 @@ def test_resolve_errors(node: Node) -> None:
 
     def status_of(conflict: str, **body: object) -> tuple[int, object]:
         response = alice.request("POST", f"/v1/conflicts/{conflict}/resolve", json=body)
-        return response.status_code, response.json().get("detail")
+        body = response.json()
+        return response.status_code, body.get("detail") if response.is_success else \
+            ClientError(response.status_code, body["detail"], error=body["error"])
 
     assert status_of("0" * 32, winning_fact_id=a.id)[0] == 404
-    status, detail = status_of(conflict_id)  # neither a winner nor a value
-    assert status == 422 and ClientError(status, detail).fields == ["winning_fact_id"]
+    status, error = status_of(conflict_id)  # neither a winner nor a value
+    assert status == 422 and isinstance(error, ClientError) and error.fields == ["winning_fact_id"]
     both = status_of(conflict_id, winning_fact_id=a.id, new_value={"type": "string", "v": "x"})
     assert both[0] == 422
     assert status_of(conflict_id, winning_fact_id=other.id)[0] == 422  # not in the pair

@@ -59,7 +59,7 @@ def test_a_full_disk_is_503_with_retry_after(start_node: object) -> None:
         "value": {"type": "text", "v": "x" * 60_000}, "source": "agent:codex"})
 
     assert response.status_code == 503, response.text
-    assert response.json()["detail"]["code"] == "storage_full"
+    assert response.json()["error"]["code"] == "storage_full"
     assert int(response.headers["Retry-After"]) > 0
     assert str(node.vault.root.parent) not in response.text
 

@@ -29,17 +29,16 @@ def post(node: Node, path: str, text: str, who: str = "codex") -> Any:
 
 
 def fields_named(response: Any) -> list[str]:
-    detail = response.json()["detail"]
-    if isinstance(detail, list):
-        return [".".join(str(part) for part in issue["loc"][1:]) for issue in detail]
-    return [detail.get("field")] if isinstance(detail, dict) else []
+    error = response.json()["error"]
+    if "issues" in error:
+        return [".".join(str(part) for part in issue["loc"][1:]) for issue in error["issues"]]
+    return [error["field"]] if "field" in error else []
 
 
 def messages(response: Any) -> str:
-    detail = response.json()["detail"]
-    if isinstance(detail, list):
-        return " ".join(issue["msg"] for issue in detail)
-    return detail["message"] if isinstance(detail, dict) else detail
+    body = response.json()
+    assert isinstance(body["detail"], str)
+    return str(body["error"]["message"])
 
 
 def disagree(node: Node) -> str:
@@ -113,7 +112,7 @@ def test_bad_neighbors_cursor_is_400(node: Node, raw: bytes) -> None:
         "GET", "/v1/graph/neighbors", params={"entity": "user:alice", "scope": "team",
                                                "cursor": cursor})
     assert response.status_code == 400, response.text
-    assert response.json()["detail"]["code"] == "invalid_cursor"
+    assert response.json()["error"]["code"] == "invalid_cursor"
 
 
 # ------------------------------------------------------------------- item 8: paths and storage
@@ -151,8 +150,9 @@ def test_duplicate_keys_are_refused_naming_the_key(node: Node, text: str, key: s
     path = "/v1/recall" if text.startswith('{"query"') else "/v1/facts"
     response = post(node, path, text)
     assert response.status_code == 400, response.text
-    detail = response.json()["detail"]
-    assert detail["code"] == "duplicate_key" and detail["field"] == key
+    error = response.json()["error"]
+    assert error["code"] == "duplicate_key" and error["field"] == key
+    assert key in response.json()["detail"]
     assert node.client("codex").list_facts().facts == ()
 
 
@@ -178,7 +178,7 @@ def test_conflict_ids_need_eight_hex_digits(node: Node) -> None:
         response = alice.request("POST", f"/v1/conflicts/{short}/resolve",
                                  json={"winning_fact_id": "a"})
         assert response.status_code == 400, (short, response.text)
-        assert response.json()["detail"]["code"] == "id_malformed"
+        assert response.json()["error"]["code"] == "id_malformed"
     response = alice.request("POST", f"/v1/conflicts/{conflict_id[:8]}/resolve",
                              json={"winning_fact_id": "a"})
     assert response.status_code == 200, response.text

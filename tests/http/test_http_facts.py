@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -126,12 +127,17 @@ def test_malformed_cid_is_400_cid_malformed(client: StigmemClient, ref: str) -> 
     assert (caught.value.status, caught.value.code) == (400, "cid_malformed")
 
 
-@pytest.mark.parametrize("ref", ["xyz", "abc123", "g" * 64, "a" * 65])
-def test_malformed_id_is_400(client: StigmemClient, ref: str) -> None:
+@pytest.mark.parametrize("ref", [str(uuid.UUID(int=0)), str(uuid.uuid4()), "nonexistent-id-xyz",
+                                 "xyz", "abc123", "g" * 64, "a" * 65])
+def test_a_reference_that_is_no_fact_id_is_404_as_upstream(client: StigmemClient, ref: str) -> None:
+    """Upstream's ids are UUIDs, and its clients (and conformance vectors) expect an id that
+    names no fact to be 404, whatever its shape; only a malformed ``sha256:`` cid is a 400."""
+    client.assert_fact("user:alice", "memory:role", "engineer", source="agent:codex")
     for call in (client.get_fact, client.provenance, client.verify_cid):
         with pytest.raises(ClientError) as caught:
             call(ref)
-        assert (caught.value.status, caught.value.code) == (400, "id_malformed")
+        assert (caught.value.status, caught.value.code) == (404, "fact_not_found"), call
+        assert caught.value.detail == "fact not found"
 
 
 @pytest.mark.parametrize("ref", ["0" * 64, "sha256:" + "0" * 64, "deadbeef"])

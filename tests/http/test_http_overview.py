@@ -99,11 +99,11 @@ def test_lint_reports_each_kind_of_trouble_in_the_scope_asked(node: Node) -> Non
 
 def test_lint_is_fenced_by_the_token_and_checks_its_body(node: Node) -> None:
     status, body = _lint(node, "team", scope="company")
-    assert status == 403 and body["detail"]["code"] == "scope_not_permitted"
+    assert status == 403 and body["error"]["code"] == "scope_not_permitted"
     status, body = _lint(node, "team", scope="team", checks=["spelling"])
-    assert status == 422 and body["detail"][0]["loc"][:2] == ["body", "checks"]
+    assert status == 422 and "checks" in body["detail"]
     status, body = _lint(node, "team", scope="team", stale_lookahead_s=-1)
-    assert status == 422 and body["detail"][0]["loc"] == ["body", "stale_lookahead_s"]
+    assert status == 422 and "stale_lookahead_s" in body["detail"]
     status, body = _lint(node, "team", scope="team", extra=1)
     assert status == 422
     assert node.client(None).request("POST", "/v1/lint", json={"scope": "team"}).status_code == 401
@@ -237,16 +237,16 @@ def test_http_federation_and_instruction_manifests_are_refused_honestly(
         assert anonymous.request(method, "/v1/federation/facts").status_code == 401
         answer = node.client("codex").request(method, "/v1/federation/facts", json={"facts": []})
         assert answer.status_code == 404
-        assert answer.json()["detail"]["code"] == "federation_over_git"
+        assert answer.json()["error"]["code"] == "federation_over_git"
     manifest = "/v1/agents/00000000-0000-0000-0000-000000000001/instruction-manifest"
     assert anonymous.request("POST", manifest, json={}).status_code == 401
     for who in ("codex", "alice"):
         answer = node.client(who).request("POST", manifest, json={"version": "v1", "entries": []})
         assert answer.status_code == 403
-        assert answer.json()["detail"]["code"] == "instruction_write_required"
+        assert answer.json()["error"]["code"] == "instruction_write_required"
     open_node = start_node(auth="none")
     answer = open_node.client(None).request("POST", manifest, json={"entries": []})
-    assert answer.status_code == 403 and "data only" in answer.json()["detail"]["message"]
+    assert answer.status_code == 403 and "data only" in answer.json()["error"]["message"]
     assert open_node.client(None).request("GET", "/v1/federation/facts").status_code == 404
 
 

@@ -126,3 +126,71 @@ def test_neighbors_stay_in_the_token_scopes(node: Node) -> None:
         team.neighbors("project:atlas", "company")
     assert (caught.value.status, caught.value.code) == (403, "scope_not_permitted")
     assert team.neighbors("project:atlas", "team").neighbors == ()
+
+
+def test_recall_as_of_reads_the_vault_as_it_was(client: StigmemClient) -> None:
+    first = client.assert_fact("service:checkout", "service:owner", "team-a", source="agent:codex")
+    before_second = first.hlc
+    second = client.assert_fact("service:checkout", "service:owner", "team-b", source="agent:codex")
+
+    assert [h.fact.id for h in client.recall("owner").facts] == [second.id]
+    assert [h.fact.id for h in client.recall("owner", as_of=before_second).facts] == [first.id]
+    assert client.recall("owner", as_of="2020-01-01T00:00:00Z").facts == ()
+    assert client.recall("owner", as_of=second.timestamp).facts[0].fact.id == second.id
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"as_of": "not-a-date"}, "as_of"),
+    ({"as_of": "2100-01-01T00:00:00Z"}, "as_of"),
+    ({"as_of": "2999-01-01T00:00:00Z"}, "as_of"),
+    ({"weights": {"lexcial": 1.0}}, "weights.lexcial"),
+    ({"weights": {"lexical": 2}}, "weights.lexical"),
+    ({"weights": {"lexical": "high"}}, "weights.lexical"),
+    ({"weights": {"lexical": 0, "graph": 0, "source_trust": 0, "recency": 0}}, "weights"),
+    ({"depth": 0}, "depth"),
+    ({"include_neighbors": "yes"}, "include_neighbors"),
+])
+def test_recall_refuses_what_it_cannot_honour_with_422(client: StigmemClient,
+                                                       body: dict[str, object],
+                                                       field: str) -> None:
+    response = client.request("POST", "/v1/recall", json={"query": "owner", **body})
+    assert response.status_code == 422, response.text
+    error = ClientError(422, response.json()["detail"], error=response.json()["error"])
+    assert field in error.fields, error.fields
+    assert isinstance(response.json()["detail"], str)
+
+
+def test_recall_walks_to_neighbours_and_scores_them_by_hops(client: StigmemClient) -> None:
+    owner = client.assert_fact("project:atlas", "rel:owner", "user:alice", value_type="ref",
+                               source="agent:codex")
+    city = client.assert_fact("user:alice", "memory:city", "paris", source="agent:codex")
+
+    alone = client.recall("atlas", include_neighbors=False)
+    assert [(h.fact.id, h.hop_distance, h.score_breakdown.graph) for h in alone.facts] == \
+        [(owner.id, 0, 1.0)]
+    walked = {h.fact.id: h for h in client.recall("atlas", depth=1).facts}
+    assert set(walked) == {owner.id, city.id}
+    assert (walked[city.id].hop_distance, walked[city.id].score_breakdown.graph) == (1, 0.5)
+    assert walked[owner.id].score > walked[city.id].score
+
+
+def test_recall_applies_weights(client: StigmemClient) -> None:
+    sure = client.assert_fact("user:alice", "memory:role", "engineer", source="agent:codex")
+    client.assert_fact("user:bob", "memory:role", "engineer engineer", source="agent:codex",
+                       trust="stale-risk")
+    trust_only = {"lexical": 0, "semantic": 0, "graph": 0, "source_trust": 1, "recency": 0}
+    hits = client.recall("engineer", weights=trust_only, include_neighbors=False).facts
+    assert hits[0].fact.id == sure.id
+    assert hits[0].score == pytest.approx(hits[0].score_breakdown.source_trust)
+    assert hits[1].score == pytest.approx(0.3)  # stale-risk counts 0.3
+
+
+def test_recall_finds_words_inside_identifiers(client: StigmemClient) -> None:
+    latency = client.assert_fact("service:checkout", "service:latency_p99_ms", 250,
+                                 value_type="number", source="agent:codex")
+    incident = client.assert_fact("service:checkout", "service:open_incident", True,
+                                  value_type="boolean", source="agent:codex")
+    for text, wanted in [("recall latency", latency.id), ("p99", latency.id),
+                         ("incident", incident.id)]:
+        assert [h.fact.id for h in client.recall(text, include_neighbors=False).facts] == \
+            [wanted], text

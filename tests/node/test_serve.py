@@ -155,11 +155,11 @@ def test_token_auth_attestation_and_a_clean_sigint(vault_dir: Path, tmp_path: Pa
         forged = httpx.post(f"{node.url}/v1/facts", json=fact("user:alice", "forged"),
                             headers=bearer)
         assert forged.status_code == 403
-        assert forged.json()["detail"]["code"] == "source_not_owned"
+        assert forged.json()["error"]["code"] == "source_not_owned"
         outside = httpx.post(f"{node.url}/v1/facts", json=fact("agent:codex", scope="local"),
                              headers=bearer)
         assert outside.status_code == 403
-        assert outside.json()["detail"]["code"] == "scope_not_permitted"
+        assert outside.json()["error"]["code"] == "scope_not_permitted"
 
         listed = httpx.get(f"{node.url}/v1/facts", params={"entity": "project:atlas"},
                            headers=bearer)
