@@ -70,7 +70,8 @@ BASES: dict[str, str] = {
       direction: ASC
 """),
     "open-conflicts": """\
-# Conflicts waiting for a person: open the note, set winner (a or b) or a value, and save.
+# Conflicts waiting for a person: open the note, set winner (a or b) or a value, then tick
+# sign (saving alone signs nothing; a choice not ticked yet is also in the pending view).
 filters:
   and:
     - file.inFolder("conflicts")
@@ -89,6 +90,7 @@ views:
       - status
       - winner
       - value
+      - sign
 """,
     "recent-changes": _fact_base("""\
 # The latest signed facts, by the time they were asserted.
@@ -117,7 +119,9 @@ views:
     "pending": """\
 # What is not signed yet: every note in inbox/, drafts anywhere else (a note with entity and
 # relation but no signature, e.g. from templates/fact.md), edits waiting for their `sign` tick
-# (a `sign` property, unticked), and notes stigmem could not sign (stigmem_error says why).
+# (a `sign` property, unticked), conflict notes with a winner or value chosen but not ticked,
+# and notes stigmem could not sign (stigmem_error says why). Notes stigmem generates
+# (stigmem_note: entity or conflict) are not drafts.
 filters:
   and:
     - 'file.ext == "md"'
@@ -126,11 +130,21 @@ filters:
     - or:
         - file.inFolder("inbox")
         - 'file.hasProperty("stigmem_error")'
-        - "sign == false"
         - and:
-            - 'file.hasProperty("entity")'
-            - 'file.hasProperty("relation")'
-            - '!file.hasProperty("signature")'
+            - '!file.hasProperty("stigmem_note")'
+            - or:
+                - "sign == false"
+                - and:
+                    - 'file.hasProperty("entity")'
+                    - 'file.hasProperty("relation")'
+                    - '!file.hasProperty("signature")'
+        - and:
+            - 'stigmem_note == "conflict"'
+            - 'status == "open"'
+            - or:
+                - "sign == true"
+                - "!winner.isEmpty()"
+                - "!note.value.isEmpty()"
 views:
   - type: table
     name: Pending drafts

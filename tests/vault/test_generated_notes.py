@@ -227,8 +227,10 @@ def base_problems(views: Path, built_root: Path) -> list[str]:
         data, named = read_base(path)
         problems += [f"{path.name}: {p}" for p in named.problems]
         folders = required_folders(data)
+        # A base over every folder (pending) selects drafts, edits of fact notes and conflict
+        # notes waiting for their tick.
         real = set().union(*(carried[f] for f in folders)) if folders else \
-            fact_props | _draft_properties()
+            fact_props | _draft_properties() | carried["conflicts"]
         problems += [f"{path.name}: no such property {p!r}"
                      for p in sorted(named.properties - real)]
     return problems
