@@ -46,7 +46,7 @@ VAULT_README = """\
 A small stigmem vault to explore in Obsidian or with the CLI. It is a *template*: it has no
 node identity and no private keys, so it is read-only. Make a vault of your own from it:
 
-    stigmem init my-vault --owner user:$USER --from example-vault
+    stigmem init my-vault --owner user:me --from example-vault
 
 - `facts/<scope>/<entity>/` holds one signed fact per note; its frontmatter properties are the
   signed fields (edit nothing by hand here: a changed property no longer verifies).

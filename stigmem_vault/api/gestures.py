@@ -17,6 +17,7 @@ from stigmem_vault.api.context import VaultContext
 from stigmem_vault.api.facts import FactWriter
 from stigmem_vault.api.identities import Identities
 from stigmem_vault.api.index_keeper import IndexKeeper
+from stigmem_vault.api.resolutions import pending_resolution, resolve_from_note
 from stigmem_vault.api.results import Change, ChangeKind, PendingNote
 from stigmem_vault.errors import FormatError, InvalidFact, StigmemError
 from stigmem_vault.index.index import Index
@@ -25,7 +26,7 @@ from stigmem_vault.model.fact import Claim, Fact
 from stigmem_vault.model.identifiers import is_system_source
 from stigmem_vault.vault import markdown
 from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
-from stigmem_vault.vault.notes import CONFLICTS_DIR, read_resolution
+from stigmem_vault.vault.notes import CONFLICTS_DIR
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, decode, read_bytes
 from stigmem_vault.watch import gestures
@@ -49,6 +50,7 @@ class GestureApplier:
         self._facts = facts
         self._identities = identities
         self._reload_config = reload_config
+        self._pending_said: dict[str, str] = {}  # path -> the `pending` reason last said
 
     def restore_fact_file(self, rel: str, fact: Fact) -> None:
         """Put a signed fact back where it was: the bytes its writer wrote (still queued for
@@ -124,10 +126,29 @@ class GestureApplier:
             if rel.startswith(VaultFilter.config_prefixes):
                 continue
             try:
-                changes.extend(self._apply_one(rel))
+                done = self._apply_one(rel)
             except StigmemError as exc:  # one bad file never stops the batch
-                changes.append(Change(ChangeKind.REJECTED, rel, str(exc)))
+                done = [Change(ChangeKind.REJECTED, rel, str(exc))]
+            changes.extend(self._pending_once(rel, done))
         return changes + self._keeper.take_opened()  # "a conflict opened" is said, too
+
+    def _pending_once(self, rel: str, done: list[Change]) -> list[Change]:
+        """``done`` without the `pending` lines already said: a person's editor saves every
+        couple of seconds while they type, and each save would say it again. A path is said
+        pending once when it becomes so, and again only when its reason changes, or after
+        anything else happened to it (signed, rejected, gone...)."""
+        kept = []
+        for change in done:
+            if change.kind is ChangeKind.PENDING:
+                if self._pending_said.get(change.path) == change.detail:
+                    continue
+                self._pending_said[change.path] = change.detail
+            else:
+                self._pending_said.pop(change.path, None)
+            kept.append(change)
+        if rel in self._pending_said and not os.path.lexists(self._ctx.root / rel):
+            del self._pending_said[rel]  # filed, moved or deleted: pending again is news
+        return kept
 
     def _apply_one(self, rel: str) -> list[Change]:
         path = self._ctx.root / rel
@@ -290,13 +311,7 @@ class GestureApplier:
             text = decode(read_bytes(self._ctx.root / rel, rel), rel)
         except FormatError as exc:
             return self._unreadable(rel, exc)
-        request = read_resolution(gestures.parse_note(text, rel).props)
-        if request is None:
-            return []
-        value = request.value
-        fact = self._facts.resolve(request.conflict_id, winner=request.winner,
-                             value=None if value is None else value)
-        return [Change(ChangeKind.RESOLVED, rel, f"conflict {request.conflict_id[:12]}", fact.id)]
+        return resolve_from_note(rel, text, self._keeper, self._facts)  # on `sign` only
 
     def _draft(self, rel: str, source: str, only_if_draft: bool = False,
                problem: InvalidFact | None = None) -> list[Change]:
@@ -384,9 +399,9 @@ class GestureApplier:
 
 
 def find_pending(ctx: VaultContext, index: Index) -> list[PendingNote]:
-    """Every person's draft, and every signed fact file edited but not signed (the index still
-    holds its original), each marked ``ticked`` once its `sign` is: then a writer signs it.
-    Reads only; changes nothing."""
+    """Every person's draft, every signed fact file edited but not signed (the index still
+    holds its original), and every open conflict note with a choice not signed yet, each
+    marked ``ticked`` once its `sign` is: then a writer signs it. Reads only; changes nothing."""
     found: list[PendingNote] = []
     root = ctx.root
     for dirpath, dirnames, filenames in os.walk(root):
@@ -407,6 +422,10 @@ def find_pending(ctx: VaultContext, index: Index) -> list[PendingNote]:
                     continue
                 if read_record(root, rel, st, ctx.trust).status not in CANDIDATE_VERDICTS:
                     found.append(PendingNote(rel, "edit", indexed.fact.id, _ticked(root, rel)))
+            elif rel.startswith(CONFLICTS_DIR + "/"):
+                resolution = pending_resolution(root, rel)
+                if resolution is not None:
+                    found.append(resolution)
             elif gestures.is_loose_note(rel) or gestures.inbox_principal(rel) is not None:
                 if not gestures.needs_sign(rel):
                     continue
@@ -437,7 +456,8 @@ def _may_hold_pending(folder: str) -> bool:
     if folder.startswith(gestures.INBOX_DIR + "/"):
         parts = folder.split("/")
         return len(parts) < 3 or parts[1] == "" or parts[1].startswith("user-")
-    return folder.startswith(FACTS_DIR + "/") or not folder.startswith(gestures.MANAGED_DIRS)
+    return folder.startswith((FACTS_DIR + "/", CONFLICTS_DIR + "/")) \
+        or not folder.startswith(gestures.MANAGED_DIRS)
 
 
 def _same_claim(claim: Claim, original: Fact) -> bool:

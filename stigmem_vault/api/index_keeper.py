@@ -44,6 +44,7 @@ from stigmem_vault.vault.notes import (
     ConflictView,
     EntityFact,
     EntityView,
+    choosing,
     conflict_note_relpath,
     render_conflict,
     render_entity,
@@ -517,6 +518,8 @@ class IndexKeeper:
             if view is None:
                 continue
             new = not os.path.lexists(self._ctx.root / rel)
+            if not new and record.status == "open" and _person_choosing(self._ctx.root / rel):
+                continue  # still open, and a person is choosing in it: theirs (§14.1)
             if self.write_note(rel, render_conflict(view),
                                f"conflict {record.id[:12]} {record.status}"):
                 changed += 1
@@ -723,6 +726,13 @@ def _split_gestures(index: Index, found: Changes,
     for rel in found.removed:
         (gestures.append(rel) if is_fact_path(rel) and rel in was_valid else removed.append(rel))
     return gestures, plain, removed
+
+
+def _person_choosing(path: Path) -> bool:
+    try:
+        return choosing(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _conflict_view(index: Index, record: ConflictRecord) -> ConflictView | None:

@@ -28,14 +28,16 @@ from stigmem_vault.watch.scan import ScanReport as ScanReport
 
 @dataclass(frozen=True, slots=True)
 class PendingNote:
-    """A person's draft or edit of a signed fact, not signed yet (§14): waiting for its `sign`
-    checkbox or, once ``ticked``, for a writer (`stigmem watch`, a node, `stigmem index`)."""
+    """A person's draft, edit of a signed fact or conflict resolution, not signed yet (§14):
+    waiting for its `sign` checkbox or, once ``ticked``, for a writer (`stigmem watch`, a node,
+    `stigmem index`)."""
 
     path: str
-    kind: str  # "draft" | "edit"
+    kind: str  # "draft" | "edit" | "resolution"
     fact_id: str | None = None  # for an edit: the signed original every reader still sees
     ticked: bool = False
     error: str | None = None  # why the last `sign` failed (its ``stigmem_error``), to fix first
+    conflict_id: str | None = None  # for a resolution: the conflict its note is about
 
 
 class IdentityRole(StrEnum):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -403,30 +404,35 @@ class Vault:
         return self._keeper.write_note(rel, text, note)
 
     def watch(self, on_change: Callable[[list[Change]], None] | None = None,
-              on_error: Callable[[BaseException], None] | None = None) -> Watcher:
+              on_error: Callable[[BaseException], None] | None = None,
+              on_batch: Callable[[list[str], float], None] | None = None) -> Watcher:
         """A started watcher that turns file changes into index updates and signed facts.
 
         ``on_change`` hears what it carried out, starting with what the catch-up scan did
-        about the changes made while nobody watched."""
+        about the changes made while nobody watched. ``on_batch`` hears every batch of paths
+        once it was handled, said or not (a pending note saved again says nothing), with the
+        ``time.monotonic()`` at which handling began, before any of its files was read."""
         keeper, gestures, git = self._keeper, self._gestures, self._ctx.git
         caught_up = keeper.catch_up()  # first: the scan finds what changed while nobody watched
         if on_change is not None and caught_up:
             on_change(caught_up)
 
-        def handle(paths: list[str]) -> None:
+        def handle(batch: list[str]) -> None:
+            started = time.monotonic()
             # Files already indexed as they are now (this process's own new fact files, or
             # another writer's that it indexed itself): nothing to do, and no reason to wait
             # for git's lock, which a commit may hold for a while, to find that out.
-            paths = [p for p in paths if not keeper.indexed_as_is(p)]
-            if not paths:
-                return
-            if gestures is not None and git is not None:
+            paths = [p for p in batch if not keeper.indexed_as_is(p)]
+            done: list[Change] = []
+            if paths and gestures is not None and git is not None:
                 with git.locked():
                     done = gestures.apply(paths)
-            else:
+            elif paths:
                 done = keeper.index_paths([p for p in paths if is_fact_path(p)])
             if on_change is not None and done:
                 on_change(done)
+            if on_batch is not None:
+                on_batch(batch, started)
 
         watcher = Watcher(self.root, handle,
                           on_error or (lambda exc: self.notify(f"watcher: {exc}")))

@@ -95,6 +95,7 @@ def status_cmd() -> None:
         for item in pending:
             click.echo(f"  {item.path}: {item.kind}"
                        + (f" of {item.fact_id[:12]}" if item.fact_id else "")
+                       + (f" of conflict {item.conflict_id[:12]}" if item.conflict_id else "")
                        + (", ticked: the next `stigmem watch`, node or `stigmem index` signs it"
                           if item.ticked else "")
                        + (f" (last try: {item.error})" if item.error else ""))

@@ -2,8 +2,9 @@
 
 Path: ``conflicts/<scope>/<entity dir>/<relation slug>--<conflict id[:12]>.md``. The note is a
 view, not a fact: stigmem rewrites it when the conflict changes. A human resolves it by
-filling in ``winner`` (``a``, ``b`` or a fact id) or ``value`` and saving; that becomes a
-signed resolution fact by the vault owner, and the note is then marked resolved.
+filling in ``winner`` (``a``, ``b`` or a fact id) or ``value`` and then ticking the note's
+``sign`` checkbox (a save alone signs nothing, §14); that becomes a signed resolution fact by
+the vault owner, and the note is then marked resolved.
 """
 
 from __future__ import annotations
@@ -44,9 +45,15 @@ class ConflictView:
 
 @dataclass(frozen=True, slots=True)
 class ResolutionRequest:
+    """What a person put in an open conflict note (nothing yet when both are None)."""
+
     conflict_id: str
     winner: str | None
     value: frontmatter.Flat
+
+    @property
+    def chosen(self) -> bool:
+        return self.winner is not None or self.value is not None
 
 
 def conflict_note_relpath(conflict_id: str, entity: str, relation: str, scope: str) -> PurePosixPath:
@@ -71,6 +78,8 @@ def render_conflict(view: ConflictView) -> str:
         "winner": "",
         "value": "",
     }
+    if view.status == "open":
+        props["sign"] = False  # the person's checkbox: ticked = sign the resolution now
     if view.resolution is not None:
         props["resolution"] = view.resolution.id
     rows: list[tuple[str, Callable[[Fact], str]]] = [
@@ -90,7 +99,8 @@ def render_conflict(view: ConflictView) -> str:
     if view.status == "open":
         lines += ["> [!question] Resolve this conflict",
                   "> Set the `winner` property to `a` or `b` (or a fact id), or type a new `value`,",
-                  "> then save. Your choice becomes a signed resolution fact; both facts are kept."]
+                  "> then tick `sign`: your choice becomes a signed resolution fact (saving alone",
+                  "> signs nothing); both facts are kept."]
     elif view.resolution is not None:
         lines += ["> [!success] Resolved",
                   f"> by {view.resolution.source} with value `{view.resolution.value.display()}`: "
@@ -101,7 +111,8 @@ def render_conflict(view: ConflictView) -> str:
 
 
 def read_resolution(props: dict[str, frontmatter.Flat]) -> ResolutionRequest | None:
-    """The human's choice in a conflict note, or None if they have not chosen."""
+    """The human's choice in an open conflict note (``chosen`` is False until they fill in
+    ``winner`` or ``value``), or None if the note is not an open conflict note."""
     if props.get("stigmem_note") != NOTE_KIND or props.get("status") != "open":
         return None
     conflict_id = props.get("conflict")
@@ -110,9 +121,24 @@ def read_resolution(props: dict[str, frontmatter.Flat]) -> ResolutionRequest | N
     if not isinstance(conflict_id, str):
         return None
     chosen_winner = str(winner).strip() if winner not in (None, "") else None
-    if chosen_winner is None and value in (None, ""):
-        return None
-    return ResolutionRequest(conflict_id, chosen_winner, None if value == "" else value)
+    return ResolutionRequest(conflict_id, chosen_winner or None,
+                             None if value in (None, "") else value)
+
+
+def choosing(text: str) -> bool:
+    """Whether a conflict note's text shows a person at work in it: a choice made, ``sign``
+    ticked, or the error of their last try (or properties that do not read, mid-typing).
+    While its conflict stays open, such a note is the person's and is not rendered again."""
+    try:
+        props = frontmatter.load(frontmatter.split(text)[0])
+    except frontmatter.FrontmatterError:
+        return True
+    request = read_resolution(props)
+    if request is None:
+        return False
+    sign = props.get("sign")
+    return (request.chosen or sign is True or str(sign).strip().lower() in ("true", "yes")
+            or bool(props.get("stigmem_error")))
 
 
 # ------------------------------------------------------------------ entity notes

@@ -10,14 +10,28 @@ part of the signed format.
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 VIEWS_DIR = "views"
 TEMPLATES_DIR = "templates"
 TEMPLATES_SETTINGS = ".obsidian/templates.json"
-# The fact template ships in the repository's templates/ folder (one copy for the repository
-# and every vault); an install without it (a bare wheel) simply does not install it.
-FACT_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "fact.md"
+# The fact template lives in the repository's templates/ folder (one copy for the repository
+# and every vault). A built wheel carries it as package data, stigmem_vault/templates/fact.md
+# (setup.py copies it there); a source checkout or an editable install reads the repository's.
+_PACKAGED_TEMPLATE = ("templates", "fact.md")
+_SOURCE_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "fact.md"
+
+
+def fact_template() -> bytes | None:
+    """The fact template's bytes: packaged in the wheel, else the source checkout's; None
+    only when neither is there (a broken install), and then ``init`` cannot install it."""
+    packaged = resources.files("stigmem_vault").joinpath(*_PACKAGED_TEMPLATE)
+    if packaged.is_file():
+        return packaged.read_bytes()
+    if _SOURCE_TEMPLATE.is_file():
+        return _SOURCE_TEMPLATE.read_bytes()
+    return None
 
 _FACT_COLUMNS = """\
     order:
@@ -70,7 +84,8 @@ BASES: dict[str, str] = {
       direction: ASC
 """),
     "open-conflicts": """\
-# Conflicts waiting for a person: open the note, set winner (a or b) or a value, and save.
+# Conflicts waiting for a person: open the note, set winner (a or b) or a value, then tick
+# sign (saving alone signs nothing; a choice not ticked yet is also in the pending view).
 filters:
   and:
     - file.inFolder("conflicts")
@@ -89,6 +104,7 @@ views:
       - status
       - winner
       - value
+      - sign
 """,
     "recent-changes": _fact_base("""\
 # The latest signed facts, by the time they were asserted.
@@ -117,7 +133,9 @@ views:
     "pending": """\
 # What is not signed yet: every note in inbox/, drafts anywhere else (a note with entity and
 # relation but no signature, e.g. from templates/fact.md), edits waiting for their `sign` tick
-# (a `sign` property, unticked), and notes stigmem could not sign (stigmem_error says why).
+# (a `sign` property, unticked), conflict notes with a winner or value chosen but not ticked,
+# and notes stigmem could not sign (stigmem_error says why). Notes stigmem generates
+# (stigmem_note: entity or conflict) are not drafts.
 filters:
   and:
     - 'file.ext == "md"'
@@ -126,11 +144,21 @@ filters:
     - or:
         - file.inFolder("inbox")
         - 'file.hasProperty("stigmem_error")'
-        - "sign == false"
         - and:
-            - 'file.hasProperty("entity")'
-            - 'file.hasProperty("relation")'
-            - '!file.hasProperty("signature")'
+            - '!file.hasProperty("stigmem_note")'
+            - or:
+                - "sign == false"
+                - and:
+                    - 'file.hasProperty("entity")'
+                    - 'file.hasProperty("relation")'
+                    - '!file.hasProperty("signature")'
+        - and:
+            - 'stigmem_note == "conflict"'
+            - 'status == "open"'
+            - or:
+                - "sign == true"
+                - "!winner.isEmpty()"
+                - "!note.value.isEmpty()"
 views:
   - type: table
     name: Pending drafts
@@ -153,8 +181,9 @@ views:
 def obsidian_files() -> dict[str, bytes]:
     """Vault-relative path -> content of every file ``init`` installs for Obsidian."""
     files = {f"{VIEWS_DIR}/{name}.base": text.encode() for name, text in BASES.items()}
-    if FACT_TEMPLATE.is_file():
-        files[f"{TEMPLATES_DIR}/fact.md"] = FACT_TEMPLATE.read_bytes()
+    template = fact_template()
+    if template is not None:
+        files[f"{TEMPLATES_DIR}/fact.md"] = template
         files[TEMPLATES_SETTINGS] = (json.dumps({"folder": TEMPLATES_DIR}, indent=2)
                                      + "\n").encode()
     return files

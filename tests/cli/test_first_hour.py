@@ -151,3 +151,19 @@ def test_scripts_run_keeps_the_demo_vault_and_listens_when_it_says_so(tmp_path: 
 
     listed = run("--vault", str(demo), "list", home=home)
     assert listed.returncode == 0, listed.stderr
+
+
+def test_the_readme_init_from_the_example_runs_as_written_without_user_set(tmp_path: Path) -> None:
+    """The README's `stigmem init my-vault --owner user:… --from example-vault` lines run as
+    written on any machine: no shell variable (an unset $USER made `user:` an error)."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    written = set(re.findall(r"stigmem init my-vault --owner (\S+)\s+--from\s+example-vault", readme))
+    assert written, "the README no longer shows how to start from the example"
+    env = {k: v for k, v in os.environ.items() if k not in ("USER", "LOGNAME", "STIGMEM_VAULT")}
+    for number, owner in enumerate(sorted(written)):
+        assert "$" not in owner, owner
+        done = subprocess.run(
+            [str(STIGMEM), "init", f"my-vault-{number}", "--owner", owner, "--from",
+             str(ROOT / "example-vault")], cwd=tmp_path, capture_output=True, text=True,
+            timeout=120, env={**env, "STIGMEM_HOME": str(tmp_path / "home")})
+        assert done.returncode == 0, done.stderr

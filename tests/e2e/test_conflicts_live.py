@@ -3,13 +3,17 @@ and writes its note within a second, a human resolves it by editing the note in 
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
 from watch.support import (
     draft_text,
+    properties_edit,
+    save_seen,
     set_property,
     signed_elsewhere,
+    tick_sign,
     wait_for,
     wait_quiet,
     watching,
@@ -55,8 +59,13 @@ def _open_conflict(vault: Vault, seen) -> tuple[object, str, float]:
     return record, str(note), time.monotonic() - started
 
 
+def _git(vault: Vault, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(vault.root), *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
 @pytest.mark.parametrize("choice", ["winner", "value"])
-def test_a_conflict_is_noted_within_a_second_and_resolved_by_editing_the_note(
+def test_a_conflict_is_noted_within_a_second_and_resolved_by_ticking_sign_in_its_note(
         vault: Vault, choice: str) -> None:
     with watching(vault) as seen:
         record, note_rel, took = _open_conflict(vault, seen)
@@ -64,21 +73,44 @@ def test_a_conflict_is_noted_within_a_second_and_resolved_by_editing_the_note(
         note = vault.root / note_rel
         props = _props(note.read_text("utf-8"))
         assert (props["status"], props["conflict"]) == ("open", record.id)
+        assert props["sign"] is False  # the checkbox a person ticks, unticked
+        assert "tick `sign`" in note.read_text("utf-8")
         assert {props["fact_a"], props["fact_b"]} == {record.fact_a.fact.id, record.fact_b.fact.id}
         assert {record.fact_a.fact.source, record.fact_b.fact.source} == {"agent:codex", "agent:claude"}
         # Both stay queryable while the conflict is open.
         assert {i.fact.value.v for i in vault.query(relation="codex:current_state")} == {"review", "done"}
         wait_quiet(vault, seen, quiet=0.2)
+        head = git_head(vault)
 
-        # The human fills in a property and Obsidian saves the note in place.
+        # The person chooses; Obsidian saves in place every couple of seconds while they type.
         text = note.read_text("utf-8")
-        edited = (set_property(text, "winner", '"b"') if choice == "winner"
-                  else set_property(text, "value", '"shipped"'))
-        write_in_place(note, edited)
+        if choice == "winner":
+            saves = [set_property(text, "winner", '"b"')]
+        else:
+            saves = [set_property(text, "value", f'"{typed}"') for typed in ("sh", "ship", "shipped")]
+        for saved in saves:
+            save_seen(note, saved, seen, note_rel)
+            assert note.read_text("utf-8") == saved  # the person's note is never rewritten
+        # The Properties editor then rewrites the whole block its way (unquoted, reordered).
+        saved = properties_edit(saves[-1], first=(choice, "status"))
+        save_seen(note, saved, seen, note_rel)
+        wait_quiet(vault, seen, quiet=0.2)
+        assert note.read_text("utf-8") == saved
+        assert seen.kinds("resolved") == [] and seen.kinds("rejected") == []
+        assert [c.status for c in vault.conflicts()] == ["open"]
+        assert {i.fact.value.v for i in vault.query(relation="codex:current_state")} == {"review", "done"}
+        assert git_head(vault) == head  # nothing signed, nothing committed
+        [pending] = [p for p in vault.pending() if p.kind == "resolution"]
+        assert (pending.path, pending.conflict_id, pending.ticked) == (note_rel, record.id, False)
+        # Said pending once, however many saves.
+        assert [c.path for c in seen.kinds("pending")] == [note_rel]
+
+        write_in_place(note, properties_edit(saved, changes={"sign": True}))
         [resolved] = wait_for(lambda: seen.kinds("resolved"), what="the resolution")
         wait_for(lambda: _props(note.read_text("utf-8"))["status"] == "resolved",
                  what="the note to show the resolution")
         wait_quiet(vault, seen)
+    assert len(seen.kinds("resolved")) == 1
 
     expected = record.fact_b.fact.value.v if choice == "winner" else "shipped"
     resolution = vault.lookup(resolved.fact_id)
@@ -92,29 +124,99 @@ def test_a_conflict_is_noted_within_a_second_and_resolved_by_editing_the_note(
     [after] = vault.conflicts()
     assert (after.id, after.status, after.resolution) == (record.id, "resolved", fact.id)
     assert [i.fact.value.v for i in vault.query(relation="codex:current_state")] == [expected]
+    # Exactly one resolution: the only fact by the owner on the key.
+    assert [i.fact.id for i in vault.query(relation="codex:current_state", source="user:alice",
+                                           include_superseded=True)] == [fact.id]
     # The agents' facts are kept, intact and verifiable.
     for side in (record.fact_a, record.fact_b):
         assert verify_file(vault.root, side.path, vault.trust).ok
         assert vault.lookup(side.fact.id).superseded_by == fact.id
     final = _props(note.read_text("utf-8"))
     assert (final["status"], final["resolution"]) == ("resolved", fact.id)
+    assert "sign" not in final
+    assert [p for p in vault.pending() if p.kind == "resolution"] == []
+    vault.flush()
+    assert _git(vault, "status", "--porcelain") == ""
 
 
-def test_a_bad_choice_in_the_note_does_not_resolve_and_nothing_crashes(vault: Vault) -> None:
+def test_a_bad_choice_shows_its_error_once_sign_is_ticked_and_unticks_it(vault: Vault) -> None:
     with watching(vault) as seen:
         _record, note_rel, _ = _open_conflict(vault, seen)
         wait_quiet(vault, seen, quiet=0.2)
         note = vault.root / note_rel
-        write_in_place(note, set_property(note.read_text("utf-8"), "winner", '"c"'))
+        bad = set_property(note.read_text("utf-8"), "winner", '"c"')
+        save_seen(note, bad, seen, note_rel)
+        wait_quiet(vault, seen, quiet=0.2)
+        assert note.read_text("utf-8") == bad and seen.kinds("rejected") == []  # no error yet
+        write_in_place(note, tick_sign(bad))
         [rejected] = wait_for(lambda: [c for c in seen.kinds("rejected") if c.path == note_rel])
         wait_quiet(vault, seen)
         assert "winner" in rejected.detail
+        props = _props(note.read_text("utf-8"))
+        assert props["sign"] is False and "winner" in str(props["stigmem_error"])
+        assert "> [!error] stigmem could not sign this note" in note.read_text("utf-8")
         assert [c.status for c in vault.conflicts()] == ["open"]
-        # A correct choice afterwards still resolves it.
-        write_in_place(note, set_property(note.read_text("utf-8"), "winner", '"a"'))
+        [pending] = [p for p in vault.pending() if p.kind == "resolution"]
+        assert pending.error is not None and "winner" in pending.error
+        # A correct choice, ticked, still resolves it.
+        fixed = tick_sign(set_property(note.read_text("utf-8"), "winner", '"a"'))
+        write_in_place(note, fixed)
         wait_for(lambda: seen.kinds("resolved"))
         wait_quiet(vault, seen)
+    assert len(seen.kinds("resolved")) == 1
     assert [c.status for c in vault.conflicts()] == ["resolved"]
+    assert "stigmem_error" not in _props(note.read_text("utf-8"))
+
+
+def test_sign_ticked_without_a_choice_says_what_is_missing(vault: Vault) -> None:
+    with watching(vault) as seen:
+        _record, note_rel, _ = _open_conflict(vault, seen)
+        wait_quiet(vault, seen, quiet=0.2)
+        note = vault.root / note_rel
+        write_in_place(note, tick_sign(note.read_text("utf-8")))
+        [rejected] = wait_for(lambda: [c for c in seen.kinds("rejected") if c.path == note_rel])
+        wait_quiet(vault, seen)
+    assert "winner" in rejected.detail and seen.kinds("resolved") == []
+    assert _props(note.read_text("utf-8"))["sign"] is False
+    assert [c.status for c in vault.conflicts()] == ["open"]
+
+
+def test_a_choice_made_while_nobody_watched_waits_for_sign_too(vault: Vault) -> None:
+    with watching(vault) as seen:
+        record, note_rel, _ = _open_conflict(vault, seen)
+        wait_quiet(vault, seen)
+    note = vault.root / note_rel
+    write_in_place(note, set_property(note.read_text("utf-8"), "winner", "a"))
+    vault.flush()
+    head = git_head(vault)
+    report = vault.refresh()  # what a writer's scan (`stigmem index`, a node starting) does
+    assert [c.kind for c in report.changes] == ["pending"]
+    assert [c.status for c in vault.conflicts()] == ["open"] and git_head(vault) == head
+    assert [c.kind for c in vault.refresh().changes] == []  # said once
+    write_in_place(note, tick_sign(note.read_text("utf-8")))
+    report = vault.refresh()
+    [resolved] = [c for c in report.changes if c.kind == "resolved"]
+    assert vault.lookup(resolved.fact_id).fact.value == record.fact_a.fact.value
+
+
+def test_a_pending_choice_is_not_overwritten_when_its_conflict_changes_but_stays_open(
+        vault: Vault) -> None:
+    """Another fact on the key re-renders its conflict notes; the one a person is choosing in
+    is left as they typed it while its conflict stays open."""
+    with watching(vault) as seen:
+        record, note_rel, _ = _open_conflict(vault, seen)
+        wait_quiet(vault, seen)
+        note = vault.root / note_rel
+        chosen = set_property(note.read_text("utf-8"), "value", "shipping")
+        save_seen(note, chosen, seen, note_rel)
+        vault.create_identity("agent:third")
+        _, rel, text = signed_elsewhere(vault, "agent:third", "blocked",
+                                        entity=record.entity, relation=record.relation)
+        write_via_rename(vault.root / rel, text)  # a third author: another conflict on the key
+        wait_for(lambda: len(vault.conflicts("open")) > 1, what="a second open conflict")
+        wait_quiet(vault, seen)
+    assert note.read_text("utf-8") == chosen
+    assert seen.kinds("resolved") == []
 
 
 def test_a_later_update_by_one_author_makes_the_conflict_obsolete_in_its_note(vault: Vault) -> None:

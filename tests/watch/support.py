@@ -41,17 +41,29 @@ def wait_for(predicate: Callable[[], T], timeout: float = 5.0, what: str = "") -
 # ------------------------------------------------------------------ how files get written
 
 
-def write_in_place(path: Path, text: str | bytes) -> None:
+def write_in_place(path: Path, text: str | bytes) -> float:
     """Obsidian's save (Node's fs.writeFile): open with O_TRUNC, one write, close.
 
-    Between the truncate and the write the watcher may see an empty file."""
+    Between the truncate and the write the watcher may see an empty file. Returns the
+    ``time.monotonic()`` taken once the bytes are written and before the close, whose event
+    the watcher always gets after it: a batch that began since has read the saved text."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.write(fd, data)
+        written = time.monotonic()
     finally:
         os.close(fd)
+    return written
+
+
+def save_seen(path: Path, text: str, seen: Recorder, rel: str) -> None:
+    """One of Obsidian's saves (every ~2 s while a person types): in place, then wait until
+    the watcher has handled the note as saved (it may say nothing: a pending note is said
+    pending only once)."""
+    written = write_in_place(path, text)
+    wait_for(lambda: seen.handled_since(rel, written), what=f"the save of {rel!r} to be seen")
 
 
 def write_via_rename(path: Path, text: str | bytes) -> None:
@@ -190,10 +202,21 @@ class Recorder:
         self._lock = threading.Lock()
         self.changes: list[Change] = []
         self.errors: list[BaseException] = []
+        self.batches: list[tuple[float, list[str]]] = []  # (handling began, paths)
 
     def on_change(self, changes: list[Change]) -> None:
         with self._lock:
             self.changes.extend(changes)
+
+    def on_batch(self, paths: list[str], started: float) -> None:
+        with self._lock:
+            self.batches.append((started, paths))
+
+    def handled_since(self, path: str, since: float) -> bool:
+        """Whether the watcher handled ``path`` in a batch that began at or after ``since``
+        (``time.monotonic()``), i.e. it read the file as it was then, or later."""
+        with self._lock:
+            return any(started >= since and path in paths for started, paths in self.batches)
 
     def on_error(self, exc: BaseException) -> None:
         with self._lock:
@@ -247,7 +270,8 @@ def wait_quiet(vault: Vault, recorder: Recorder, quiet: float = 0.3, timeout: fl
 @contextmanager
 def watching(vault: Vault) -> Iterator[Recorder]:
     recorder = Recorder()
-    watcher = vault.watch(on_change=recorder.on_change, on_error=recorder.on_error)
+    watcher = vault.watch(on_change=recorder.on_change, on_error=recorder.on_error,
+                          on_batch=recorder.on_batch)
     try:
         yield recorder
     finally:

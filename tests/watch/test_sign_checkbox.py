@@ -20,6 +20,7 @@ from .support import (
     Recorder,
     listing,
     properties_edit,
+    save_seen,
     set_property,
     tick_sign,
     wait_for,
@@ -42,10 +43,8 @@ def _props(path: Path) -> dict[str, frontmatter.Flat]:
 
 def _autosave(path: Path, text: str, seen: Recorder, rel: str) -> None:
     """One of Obsidian's saves while the person types (every ~2 s): in place, then wait until
-    the watcher has looked at it (it reports the note as pending once more)."""
-    before = seen.about("pending", rel)
-    write_in_place(path, text)
-    wait_for(lambda: seen.about("pending", rel) > before, what=f"the save of {rel!r} to be seen")
+    the watcher has looked at it."""
+    save_seen(path, text, seen, rel)
 
 
 def _signed_fact_files(root: Path) -> list[str]:
@@ -86,6 +85,7 @@ def test_autosaves_while_typing_sign_nothing_and_never_rewrite_the_file(vault: V
         assert draft.read_text("utf-8") == typed
         assert vault.query(include_superseded=True, include_unverified=True) == []
         assert [(p.path, p.kind) for p in vault.pending()] == [("Meeting.md", "draft")]
+        assert seen.about("pending", "Meeting.md") == 1  # said once, not on every autosave
         # Ticking `sign` in the Properties editor rewrites the block: `sign` dragged first,
         # values unquoted, a tag added.
         write_in_place(draft, properties_edit(typed, changes={"sign": True, "tags": ["meeting"]},
@@ -135,6 +135,38 @@ def test_an_invalid_draft_shows_its_error_only_once_sign_is_ticked(vault: Vault)
     props = _props(draft)
     assert props["sign"] is False and "stigmem_error" in props  # unticked, the field named
     assert vault.query(include_superseded=True, include_unverified=True) == []
+    assert seen.about("pending", "Idea.md") == 1
+
+
+def test_pending_is_said_once_per_path_and_again_after_something_else_happened(
+        vault: Vault) -> None:
+    """`stigmem watch` and the node's log say `pending` when a note becomes pending, not on
+    each of the autosaves that follow; after a refused `sign` it is news again."""
+    template = (REPO / "templates/fact.md").read_text("utf-8")
+    draft = vault.root / "Idea.md"
+    original, rel = _by_codex(vault)
+    edit = vault.root / rel
+    with watching(vault) as seen:
+        typed = template
+        for confidence in (0.1, 0.2, 7):  # autosaves while typing, each a pending draft
+            typed = properties_edit(typed, changes={"confidence": confidence})
+            _autosave(draft, typed, seen, "Idea.md")
+        text = edit.read_text("utf-8")
+        for partial in ("man", "manager"):
+            text = properties_edit(text, changes={"value_string": partial})
+            _autosave(edit, text, seen, rel)
+        wait_quiet(vault, seen)
+        assert seen.about("pending", "Idea.md") == 1 and seen.about("pending", rel) == 1
+        write_in_place(draft, properties_edit(typed, changes={"sign": True}))
+        wait_for(lambda: seen.about("rejected", "Idea.md"), what="the refused sign")
+        typed = properties_edit(draft.read_text("utf-8"), changes={"confidence": 0.5})
+        _autosave(draft, typed, seen, "Idea.md")
+        _autosave(draft, typed + "More.\n", seen, "Idea.md")
+        wait_quiet(vault, seen)
+    assert seen.about("pending", "Idea.md") == 2
+    assert [c.detail for c in seen.kinds("pending") if c.path == rel] == [
+        "edit of a signed fact; tick `sign` to sign it"]
+    assert vault.lookup(original.id).live
 
 
 # ------------------------------------------------------------------ editing a signed fact
