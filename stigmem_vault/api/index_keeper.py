@@ -260,7 +260,10 @@ class IndexKeeper:
 
         Returns the report of the re-index (with the gestures its scan carried out), if any."""
         if self._index is not None and self._index.db.fingerprint != self.fingerprint():
-            self.close()
+            # Not closed here: a reader on another thread (a node's request) may hold the old
+            # index between taking it and querying it. It reads the same file, consistently
+            # (WAL snapshots), while the new one rebuilds it, and closes once nobody holds it.
+            self._index = None
             return self.refresh()
         return None
 
