@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pty
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,3 +44,28 @@ class CliVault:
     def snapshot(self) -> tuple[dict[str, str], str, str]:
         """Fact files, git HEAD and work-tree status: what 'writes nothing' must leave alone."""
         return self.fact_files(), self.git("rev-parse", "HEAD"), self.git("status", "--porcelain")
+
+
+STIGMEM = Path(sys.executable).parent / "stigmem"
+
+
+def on_terminal(*args: str, timeout: float = 120) -> tuple[int, str, bytes]:
+    """Run ``stigmem ARGS`` with stderr on a pseudo-terminal: (status, stdout, stderr bytes)."""
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([str(STIGMEM), *args], stdout=subprocess.PIPE, stderr=slave,
+                                text=True)
+        os.close(slave)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        stdout, _ = proc.communicate(timeout=timeout)
+    finally:
+        os.close(master)
+    return proc.returncode, stdout, drawn

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import shutil
 import subprocess
 import sys
@@ -13,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from stigmem_vault.api.vault import Vault
+
+from .support import on_terminal
 
 STIGMEM = Path(sys.executable).parent / "stigmem"
 
@@ -86,24 +86,8 @@ def test_progress_bar_on_a_terminal(home: Path, tmp_path: Path, command: str, la
     with Vault.init(tmp_path / "vault", owner="user:alice", commit_delay=None) as vault:
         for i in range(120):
             vault.assert_fact(entity=f"project:p{i}", relation="codex:state", value="draft")
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen([str(STIGMEM), "--vault", str(tmp_path / "vault"), command],
-                                stdout=subprocess.PIPE, stderr=slave, text=True)
-        os.close(slave)
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the process closed the terminal
-                break
-            if not chunk:
-                break
-            drawn += chunk
-        stdout, _ = proc.communicate(timeout=60)
-    finally:
-        os.close(master)
-    assert proc.returncode == 0
+    status, stdout, drawn = on_terminal("--vault", str(tmp_path / "vault"), command, timeout=60)
+    assert status == 0
     assert stdout == summary
     assert label in drawn
     assert b"100%" in drawn

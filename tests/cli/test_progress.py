@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from stigmem_vault.api.vault import Vault
+
+from .support import on_terminal
 
 STIGMEM = Path(sys.executable).parent / "stigmem"
 
@@ -25,28 +25,6 @@ def template(home: Path, tmp_path: Path) -> Path:
         for i in range(150):
             vault.assert_fact(entity=f"project:p{i}", relation="codex:state", value="draft")
     return path
-
-
-def on_terminal(*args: str) -> tuple[int, str, bytes]:
-    """Run ``stigmem ARGS`` with stderr on a pseudo-terminal: (status, stdout, stderr bytes)."""
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen([str(STIGMEM), *args], stdout=subprocess.PIPE, stderr=slave,
-                                text=True)
-        os.close(slave)
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the process closed the terminal
-                break
-            if not chunk:
-                break
-            drawn += chunk
-        stdout, _ = proc.communicate(timeout=120)
-    finally:
-        os.close(master)
-    return proc.returncode, stdout, drawn
 
 
 def in_a_pipe(*args: str) -> subprocess.CompletedProcess[str]:
