@@ -1,5 +1,5 @@
 """The real upstream Python SDK (stigmem-py, pinned in pyproject) against our live node, through
-every public client method, sync and async, on both kinds of node (docs/spec.md §15.6):
+every public client method, sync and async, on both kinds of node (docs/spec.md §15.10):
 
 * ``open``: ``--auth none`` (attestation off), no credentials, two client sources of the
   client's own naming (their facts are vouched for by the owner, §9.5);
@@ -9,7 +9,7 @@ every public client method, sync and async, on both kinds of node (docs/spec.md 
 The SDK's methods: node_info, assert_fact (every value type), get (by id and by cid), query
 (filters, paging), retract, list_conflicts, resolve_conflict, federation_status,
 subscribe_scope, recall (weights, depth, neighbours, legacy_format, Stigmem-Verify), get_card,
-and the module's verify_fact_cid. It has no lint or whoami method (tests/http/
+and the module's verify_fact_cid and verify_fact_chain_proof. It has no lint or whoami method (tests/http/
 test_http_overview.py covers /v1/lint and /v1/me). ``as_of`` is no recall() parameter: its
 request model carries it (extra keys allowed) and is sent as the SDK builds it.
 tests/http/test_upstream_sdk_overview.py has cards and peers with real scopes and a real peer.
@@ -228,6 +228,11 @@ def test_recall_weights_depth_neighbours_as_of(side: Side) -> None:
     assert found.tokens_used <= found.token_budget == 500
     legacy = a.recall("latency", legacy_format=True, verify_full=True)
     assert [h.fact.id for h in legacy.facts] == [second.id]
+    # No fact chain here (§15.10: integrity is the signed files and commits): no proof, and the
+    # SDK's own check says so rather than passing.
+    assert legacy.chain_proof is None
+    with pytest.raises(stigmem.StigmemVerificationError):
+        stigmem.verify_fact_chain_proof(legacy.chain_proof)
 
     def as_of(point: str) -> RecallResponse:
         body = RecallRequest(query="latency p99", as_of=point).model_dump()
