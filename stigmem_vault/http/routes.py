@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import uuid
+from dataclasses import replace
 from typing import Annotated, Any
 
 import orjson
@@ -105,6 +106,16 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _announced_url(request: Request, settings: NodeSettings) -> str:
+    """``--node-url`` if given, else host and port; port 0 (any free port) is announced as the
+    port the socket was bound to, never as ``:0``, which no client can reach."""
+    if settings.node_url is None and settings.port == 0:
+        bound = request.scope.get("server")
+        if bound:
+            return replace(settings, port=int(bound[1])).url
+    return settings.url
+
+
 @router.get("/.well-known/stigmem", tags=["ops"], summary="Discovery document",
             response_model=None,
             responses={**ok(schemas.WellKnown, "what this node is and speaks"), **errors()})
@@ -114,7 +125,7 @@ def well_known(request: Request) -> dict[str, Any]:
     return {
         "version": "1.0",
         "node_id": f"stigmem:node:{vault.node.node_id}" if vault.node else None,
-        "node_url": settings.url,
+        "node_url": _announced_url(request, settings),
         "auth": "required" if settings.auth == "token" else "none",
         "federation": "disabled",
         "source_attestation": settings.attestation_mode,

@@ -167,3 +167,43 @@ def test_the_readme_init_from_the_example_runs_as_written_without_user_set(tmp_p
              str(ROOT / "example-vault")], cwd=tmp_path, capture_output=True, text=True,
             timeout=120, env={**env, "STIGMEM_HOME": str(tmp_path / "home")})
         assert done.returncode == 0, done.stderr
+
+
+def test_the_default_node_keeps_upstream_clients_promise(tmp_path: Path) -> None:
+    """On the node ./scripts/run starts (`--auth none`, the example vault), the real upstream
+    SDK as two client sources: their disagreement opens a conflict, a confidence-0 retraction
+    retires a fact, and a ref fact shows in the graph (docs/spec.md §9.5, §15.2)."""
+    import httpx
+    import stigmem
+
+    env = {**os.environ, "DEMO_VAULT": str(tmp_path / "demo"),
+           "STIGMEM_HOME": str(tmp_path / "home"), "PORT": "0"}
+    process = _start_run(env)
+    try:
+        _out, url = _wait_listening(process)
+        with stigmem.StigmemClient(url) as sdk:
+            assert sdk.node_info().node_url == url  # port 0: the port it bound, not ":0"
+            planner = sdk.assert_fact("user:sam", "memory:role", stigmem.string_value("viewer"),
+                                      "agent:planner", scope="team")
+            coder = sdk.assert_fact("user:sam", "memory:role", stigmem.string_value("admin"),
+                                    "agent:coder", scope="team")
+            def sams() -> list[stigmem.Conflict]:  # the example vault has conflicts of its own
+                return [c for c in sdk.list_conflicts().conflicts if c.fact_a.entity == "user:sam"]
+
+            [conflict] = sams()
+            assert {conflict.fact_a.id, conflict.fact_b.id} == {planner.id, coder.id}
+
+            sdk.retract("user:sam", "memory:role", "team", "agent:planner",
+                        value=stigmem.string_value("viewer"))
+            assert [f.id for f in sdk.query(entity="user:sam").facts] == [coder.id]
+            assert sams() == []
+
+            sdk.assert_fact("user:sam", "memory:works_on", stigmem.ref_value("project:atlas"),
+                            "agent:coder", scope="team")
+            around = httpx.get(f"{url}/v1/graph/neighbors",
+                               params={"entity": "user:sam", "scope": "team"}, timeout=10)
+            assert around.status_code == 200, around.text
+            assert [(n["entity"], n["relation"]) for n in around.json()["neighbors"]] == [
+                ("project:atlas", "memory:works_on")]
+    finally:
+        _stop(process)

@@ -137,3 +137,34 @@ def test_a_failing_vector_makes_the_cli_exit_1(node: RunningNode, tmp_path: Path
     assert "status 200, expected 418" in rows["healthz-teapot"]
     assert 'body does not contain {"federation": "enabled"}' in rows["wellknown-federated"]
     assert result.stdout.splitlines()[-1] == "1 passed, 2 failed, 0 skipped"
+
+
+def _every_vector_file() -> list[Path]:
+    """Both upstream directories (shared/'s when beside the repo, else the shipped copies)."""
+    found = []
+    for name in ("conformance", "conformance-next"):
+        shared, shipped = REPO.parent / "shared" / name, REPO / "tests/fixtures/upstream" / name
+        found += sorted((shared if _files(shared) else shipped).glob("*.json"))
+    return found
+
+
+def test_every_file_of_both_directories_in_one_run(node: RunningNode, vault: Vault) -> None:
+    """Issue 11's acceptance as one `stigmem conformance` run over every vector file, on a
+    fresh --auth none node; then the vectors that need auth on a token node, with a token."""
+    files = _every_vector_file()
+    assert len(files) == 7
+    needing_auth = {v.id for v in load_vectors(files) if v.data.get("requires_auth") is True}
+    result = CliRunner().invoke(cli, ["conformance", "--base-url", node.url, "--json",
+                                      *map(str, files)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["id"] for r in data["results"] if r["outcome"] == "failed"] == []
+    assert data["summary"] == {"passed": 43, "failed": 0, "skipped": len(needing_auth)}
+
+    token, _record = vault.create_token("user:alice", scopes=["local", "team", "company",
+                                                               "public"], perms=["read", "write"])
+    with running(vault, NodeSettings(port=0, node_url="http://testnode")) as token_node:
+        results = run_conformance(token_node.url, files, token=token)
+    assert {r.id: r.outcome for r in results if r.id in needing_auth} == dict.fromkeys(
+        needing_auth, Outcome.PASSED)
+    assert len(needing_auth) == 9
