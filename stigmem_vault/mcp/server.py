@@ -338,12 +338,21 @@ def build_server(vault: Vault, principal: Principal) -> MCPServer:
         limit: Limit = 10,
         scope: ScopeFilter = None,
         min_confidence: MinConfidence = None,
+        as_of: Annotated[str | None, Field(pattern=wire.AS_OF, description=(
+            "Recall the memory as it stood then: an ISO 8601 time or an HLC stamp (not in "
+            "the future)."))] = None,
+        depth: Annotated[int, Field(ge=1, le=3, description=(
+            "How many ref hops from the matches to follow for neighbouring facts."))] = 2,
+        include_neighbors: Annotated[bool, Field(description=(
+            "Also the facts of entities linked by ref facts to the matches."))] = True,
     ) -> Annotated[CallToolResult, Recalled]:
-        """Ranked recall over live facts: full-text relevance blended with recency and trust,
-        times confidence. Best first; each fact carries its score. (The deprecated argument
-        name text is still understood.)"""
+        """Ranked recall over live facts: full-text relevance (words inside identifiers too)
+        blended with graph distance, recency and trust, times confidence, as HTTP's
+        /v1/recall. Best first; each fact carries its score. (The deprecated argument name
+        text is still understood.)"""
         fresh()
-        hits = view.recall(query, limit=limit, scope=scope, min_confidence=min_confidence)
+        hits = view.recall(query, limit=limit, scope=scope, min_confidence=min_confidence,
+                           as_of=as_of, depth=depth, include_neighbors=include_neighbors)
         facts = []
         for hit in hits:
             scored = wire.scored_fact(hit, auth_enabled=True)

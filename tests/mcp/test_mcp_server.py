@@ -301,3 +301,33 @@ def test_a_signal_stops_the_server_with_every_write_committed(closed: Vault, hom
                           capture_output=True, text=True, check=True).stdout == ""
     with Vault.open(closed.root, home=home) as reopened:
         assert reopened.get(fact_id).fact.value.v == "before the signal"
+
+
+def test_recall_takes_the_options_http_takes(closed: Vault, home: Path) -> None:
+    """as_of, depth and include_neighbors, with the same meaning and bounds as /v1/recall."""
+    with Vault.open(closed.root, home=home) as vault:
+        before = vault.assert_fact(entity="service:billing", relation="service:latency_p99_ms",
+                                   value=120, source="agent:codex")
+        past = before.hlc
+        vault.assert_fact(entity="service:billing", relation="service:latency_p99_ms", value=80,
+                          source="agent:codex")
+        vault.assert_fact(entity="project:atlas", relation="project:depends_on",
+                          value="service:billing", value_type="ref", source="agent:codex")
+
+    async def main() -> None:
+        async with session(closed.root, home, "--as", "agent:codex") as client:
+            now = await call(client, "recall", query="latency")
+            assert [f["value"]["v"] for f in now["facts"]
+                    if f["relation"] == "service:latency_p99_ms"] == [80]
+            then = await call(client, "recall", query="latency", as_of=past)
+            assert [f["value"]["v"] for f in then["facts"]] == [120]
+            linked = await call(client, "recall", query="depends")
+            assert "service:billing" in {f["entity"] for f in linked["facts"]}
+            alone = await call(client, "recall", query="depends", include_neighbors=False)
+            assert {f["entity"] for f in alone["facts"]} == {"project:atlas"}
+            refused = await client.call_tool("recall", {"query": "latency", "depth": 9})
+            assert refused.is_error and "depth" in refused.content[0].text  # type: ignore[union-attr]
+            schema = {t.name: t for t in (await client.list_tools()).tools}["recall"].input_schema
+            assert schema["properties"]["depth"]["maximum"] == 3
+
+    anyio.run(main)

@@ -134,7 +134,7 @@ def test_argument_names_match_http_and_refusals_are_one_line(vault: Vault) -> No
 
             text = await refusal(client, "recall", qeury="beta")
             assert text.endswith("unknown argument 'qeury'; recall takes query, limit, scope, "
-                                 "min_confidence")
+                                 "min_confidence, as_of, depth, include_neighbors")
             assert "both" not in text
             assert "give query only" in await refusal(client, "recall", query="a", text="b")
             assert (await refusal(client, "recall")).endswith("query: required")
