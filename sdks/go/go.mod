@@ -1,0 +1,3 @@
+module github.com/stigmem/stigmem-vault/sdks/go
+
+go 1.19
