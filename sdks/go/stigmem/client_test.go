@@ -355,3 +355,20 @@ func TestGardensAndMembers(t *testing.T) {
 		t.Fatalf("a deleted garden: %v", err)
 	}
 }
+
+func TestEntitiesWithSlashesAndRefsByCID(t *testing.T) {
+	c, ctx := node(t)
+	entity := "stigmem://acme/project/goslash"
+	f := must(c.Assert(ctx, AssertRequest{Entity: entity, Relation: "go:name",
+		Value: String("slash"), Source: "user:alice"})).of(t)
+	card := must(c.Card(ctx, entity, "")).of(t)
+	if card.EntityURI != entity || len(card.Facts) != 1 || card.Facts[0].ID != f.ID {
+		t.Fatalf("card of %s: %+v", entity, card)
+	}
+	if got := must(c.GetFact(ctx, f.CID)).of(t); got.ID != f.ID {
+		t.Fatalf("by cid %s: %s", f.CID, got.ID)
+	}
+	if got := must(c.GetFact(ctx, f.ID[:12])).of(t); got.ID != f.ID {
+		t.Fatalf("by prefix %s: %s", f.ID[:12], got.ID)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,8 +24,26 @@ const startDeadline = 60 * time.Second
 var (
 	nodeURL    string
 	skipReason string
-	nodeStderr strings.Builder
+	nodeStderr lockedLog
 )
+
+// lockedLog is the node's stderr, written by the reader goroutine, read on failure.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *lockedLog) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.WriteString(s)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
 
 func findStigmem() (string, error) {
 	if bin := os.Getenv("STIGMEM_BIN"); bin != "" {
