@@ -372,3 +372,30 @@ func TestEntitiesWithSlashesAndRefsByCID(t *testing.T) {
 		t.Fatalf("by prefix %s: %s", f.ID[:12], got.ID)
 	}
 }
+
+func TestATokenIsSentAndItsAbsenceIsA401(t *testing.T) {
+	node(t) // skips without a binary
+	url, token, stop, err := startNode(stigmemBin, t.TempDir(), "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	anonymous, _ := New(url)
+	_, err = anonymous.Me(ctx)
+	apiError(t, err, 401, "unauthorized")
+
+	c, err := New(url, WithToken(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := must(c.Me(ctx)).of(t)
+	if me.Auth != "token" || me.EntityURI != "user:alice" || me.TokenID == nil {
+		t.Fatalf("me: %+v", me)
+	}
+	f := must(c.Assert(ctx, AssertRequest{Entity: "user:gotoken", Relation: "go:x",
+		Value: Bool(false), Source: "user:alice"})).of(t)
+	if f.Attested == nil || !*f.Attested {
+		t.Fatalf("a write under a token for its own principal is attested: %+v", f.Attested)
+	}
+}

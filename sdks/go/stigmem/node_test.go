@@ -24,7 +24,7 @@ const startDeadline = 60 * time.Second
 var (
 	nodeURL    string
 	skipReason string
-	nodeStderr lockedLog
+	stigmemBin string
 )
 
 // lockedLog is the node's stderr, written by the reader goroutine, read on failure.
@@ -68,23 +68,36 @@ func findStigmem() (string, error) {
 
 // startNode inits a vault in a temporary directory and serves it; it returns the
 // node's URL (read from its "listening on URL:" line) and a function that stops it.
-func startNode(bin, tmp string) (string, func(), error) {
+// With auth "token" it also returns a read-write token for user:alice (else "").
+func startNode(bin, tmp, auth string) (string, string, func(), error) {
 	env := append(os.Environ(), "STIGMEM_HOME="+filepath.Join(tmp, "home"))
 	vault := filepath.Join(tmp, "vault")
 	initCmd := exec.Command(bin, "init", "--owner", "user:alice", vault)
 	initCmd.Env = env
 	if out, err := initCmd.CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("stigmem init: %v: %s", err, out)
+		return "", "", nil, fmt.Errorf("stigmem init: %v: %s", err, out)
 	}
-	cmd := exec.Command(bin, "--vault", vault, "serve", "--auth", "none", "--host", "127.0.0.1",
+	token := ""
+	if auth == "token" {
+		tokenCmd := exec.Command(bin, "--vault", vault, "token", "create", "user:alice",
+			"--scopes", "local,team,company,public", "--perms", "read,write")
+		tokenCmd.Env = env
+		out, err := tokenCmd.Output()
+		if err != nil {
+			return "", "", nil, fmt.Errorf("stigmem token create: %v", err)
+		}
+		token = strings.TrimSpace(string(out))
+	}
+	var nodeStderr lockedLog
+	cmd := exec.Command(bin, "--vault", vault, "serve", "--auth", auth, "--host", "127.0.0.1",
 		"--port", "0", "--sync-interval", "0", "--read-rate", "0", "--write-rate", "0")
 	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("stigmem serve: %w", err)
+		return "", "", nil, fmt.Errorf("stigmem serve: %w", err)
 	}
 	exited := make(chan error, 1)
 	urls := make(chan string, 1)
@@ -117,12 +130,12 @@ func startNode(bin, tmp string) (string, func(), error) {
 	}
 	select {
 	case url := <-urls:
-		return url, stop, nil
+		return url, token, stop, nil
 	case err := <-exited:
-		return "", nil, fmt.Errorf("stigmem serve exited (%v): %s", err, nodeStderr.String())
+		return "", "", nil, fmt.Errorf("stigmem serve exited (%v): %s", err, nodeStderr.String())
 	case <-time.After(startDeadline):
 		stop()
-		return "", nil, fmt.Errorf("stigmem serve: no 'listening on' line within %s: %s", startDeadline, nodeStderr.String())
+		return "", "", nil, fmt.Errorf("stigmem serve: no 'listening on' line within %s: %s", startDeadline, nodeStderr.String())
 	}
 }
 
@@ -137,7 +150,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	url, stop, err := startNode(bin, tmp)
+	stigmemBin = bin
+	url, _, stop, err := startNode(bin, tmp, "none")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(tmp)
