@@ -1,0 +1,390 @@
+/**
+ * The shapes of docs/openapi.json, written by hand (no code generator at run time).
+ * Field names are the wire's (snake_case) so a record can be passed on unchanged.
+ */
+
+export type Scope = "local" | "team" | "company" | "public";
+export type TrustClass = "observed" | "inferred" | "reported" | "stale-risk";
+export type InterpretAs = "content" | "instruction";
+/** How a fact's signature checks out (docs/spec.md §9.5). */
+export type Verification =
+  | "valid" | "vouched" | "unattested" | "unknown-signer" | "id-mismatch"
+  | "invalid-signature" | "malformed";
+export type LintCheck =
+  | "contradiction" | "stale" | "orphan" | "broken_ref" | "namespacing" | "schema"
+  | "low_confidence";
+
+/** A typed value, tagged by `type`: the TypeScript type of `v` follows it. */
+export type Value =
+  | { type: "string"; v: string }
+  | { type: "text"; v: string }
+  | { type: "number"; v: number }
+  | { type: "boolean"; v: boolean }
+  | { type: "datetime"; v: string }
+  | { type: "ref"; v: string }
+  | { type: "null"; v: null };
+export type ValueType = Value["type"];
+/** A value as the node returns it. */
+export type FactValue = Value & { interpret_as: InterpretAs };
+/** A value as a client sends it (`interpret_as` defaults to content; `v` may be left out for null). */
+export type FactValueIn = (Value | { type: "null"; v?: null }) & { interpret_as?: InterpretAs };
+
+export interface DerivedLink { fact_id?: string | null; hash?: string | null }
+
+export interface AssertRequest {
+  entity: string;
+  relation: string;
+  value: FactValueIn;
+  source: string;
+  confidence?: number;
+  scope?: Scope;
+  trust?: TrustClass;
+  supersedes?: string | null;
+  derived_from?: Array<DerivedLink | string>;
+  valid_until?: string | null;
+  garden_id?: string | null;
+  write_mode?: "assert" | "summarize_with_provenance";
+  /** Accepted for upstream clients, ignored by this node. */
+  attestation?: Record<string, unknown> | null;
+}
+
+export interface FactRecord {
+  id: string;
+  cid: string;
+  entity: string;
+  relation: string;
+  value: FactValue;
+  source: string;
+  signer: string;
+  signature: string;
+  scope: Scope;
+  confidence: number;
+  effective_confidence: number | null;
+  trust_class: TrustClass;
+  timestamp: string;
+  hlc: string;
+  valid_until: string | null;
+  supersedes: string | null;
+  superseded_by: string | null;
+  derived_from: DerivedLink[];
+  live: boolean;
+  expired: boolean;
+  contradicted: boolean;
+  verification: Verification;
+  vouched_by: string | null;
+  attested: boolean | null;
+  attested_key_id: string | null;
+  source_trust: number | null;
+  garden_id: string | null;
+  quarantine_garden_id: string | null;
+  quarantine_status: string | null;
+  origin_node_id: string | null;
+  origin_allowed_scopes: string[] | null;
+  received_from: string | null;
+  path: string | null;
+  sanitizer_redacted: boolean;
+  sanitizer_warnings: string[];
+  warnings: string[];
+}
+
+export interface FactQuery {
+  entity?: string;
+  relation?: string;
+  source?: string;
+  scope?: Scope;
+  trust?: TrustClass;
+  min_confidence?: number;
+  include_contradicted?: boolean;
+  include_expired?: boolean;
+  include_superseded?: boolean;
+  /** Only facts signed after this ISO timestamp. */
+  after?: string;
+  cursor?: string;
+  limit?: number;
+  /** The vault as of an HLC or an ISO time. */
+  as_of?: string;
+  garden_id?: string;
+  attested?: boolean;
+}
+
+export interface FactList {
+  facts: FactRecord[];
+  total: number;
+  cursor: string | null;
+  tombstone_notices: unknown[];
+}
+
+export interface BatchRequest {
+  facts: AssertRequest[];
+  /** All or nothing: one rejected item rejects the batch. */
+  atomic?: boolean;
+  idempotency_key?: string | null;
+}
+export interface BatchItem {
+  index: number;
+  status: "accepted" | "rejected";
+  fact_id?: string | null;
+  error?: string | null;
+}
+export interface BatchResult { accepted: number; rejected: number; results: BatchItem[] }
+
+export interface Commit { commit: string; message: string }
+export interface ProvenanceLink {
+  fact_id?: string | null;
+  hash: string | null;
+  entity?: string | null;
+  exists: boolean;
+}
+export interface Provenance {
+  fact_id: string;
+  cid: string;
+  signer: string;
+  signer_sources: string[];
+  verification: string | null;
+  verification_reason: string | null;
+  commits: Commit[];
+  derived_from: ProvenanceLink[];
+  derived_by: string[];
+  supersedes_chain: string[];
+  superseded_by_chain: string[];
+}
+
+export interface CidCheck {
+  stored_cid: string;
+  computed_cid: string;
+  cid_valid: boolean;
+  mismatch_reason: string | null;
+  signature_valid: boolean;
+  verification: string;
+  verification_reason: string;
+}
+
+export type ConflictStatusFilter = "open" | "unresolved" | "resolved" | "obsolete" | "all";
+export interface ConflictQuery { status?: ConflictStatusFilter; cursor?: string; limit?: number }
+export interface Conflict {
+  conflict_id: string;
+  entity: string;
+  relation: string;
+  scope: Scope;
+  detected_at: string;
+  fact_a: FactRecord | null;
+  fact_b: FactRecord | null;
+  /** Upstream's status. */
+  status: "unresolved" | "resolved";
+  /** The vault's own status. */
+  vault_status: "open" | "resolved" | "obsolete";
+  resolved_by: string | null;
+}
+export interface ConflictList { conflicts: Conflict[]; cursor: string | null; has_more: boolean }
+/** Either a winner among the conflict's facts or a new value. */
+export interface ResolveRequest {
+  winning_fact_id?: string | null;
+  new_value?: FactValueIn | null;
+  resolution_note?: string | null;
+}
+export interface Resolution { conflict_status: "resolved"; resolution_fact_id: string }
+
+export interface RecallWeights {
+  lexical?: number;
+  semantic?: number;
+  graph?: number;
+  recency?: number;
+  source_trust?: number;
+}
+export interface RecallRequest {
+  query: string;
+  scope?: Scope | null;
+  limit?: number;
+  min_confidence?: number;
+  token_budget?: number;
+  /** The vault as of an HLC or ISO time. */
+  as_of?: string | null;
+  weights?: RecallWeights | null;
+  /** Graph hops to walk from the entities found. */
+  depth?: number;
+  include_neighbors?: boolean;
+}
+export interface ScoreBreakdown {
+  lexical: number;
+  semantic: number;
+  graph: number;
+  recency: number;
+  confidence: number;
+  trust_class: number;
+  contradicted_factor: number;
+  source_trust: number | null;
+  weighted_total: number;
+}
+export interface ScoredFact {
+  fact: FactRecord;
+  score: number;
+  score_breakdown: ScoreBreakdown;
+  hop_distance: number;
+  from_card: boolean;
+  token_estimate: number;
+}
+export interface RecallResult {
+  recall_id: string;
+  query_hash: string;
+  facts: ScoredFact[];
+  content: ScoredFact[];
+  instructions: ScoredFact[];
+  total_scored: number;
+  token_budget: number;
+  tokens_used: number;
+  truncated: boolean;
+  /** Always null on this node: integrity is signed files and commits. */
+  chain_proof: Record<string, unknown> | null;
+  tombstone_notices: unknown[];
+}
+
+export interface NeighborQuery {
+  entity: string;
+  scope: Scope;
+  /** 1 to 3. */
+  depth?: number;
+  /** A relation prefix, e.g. `memory:*`. */
+  relation_filter?: string;
+  min_confidence?: number;
+  page_size?: number;
+  cursor?: string;
+}
+export interface Neighbor {
+  entity: string;
+  relation: string;
+  hops: number;
+  path: string[];
+  confidence: number;
+  source_trust: number | null;
+}
+export interface Neighbors {
+  entity: string;
+  depth: number;
+  neighbors: Neighbor[];
+  next_cursor: string | null;
+  total_hint: number;
+}
+
+export interface LintRequest {
+  scope: Scope;
+  entity?: string | null;
+  relation?: string | null;
+  checks?: LintCheck[] | null;
+  min_confidence?: number;
+  stale_lookahead_s?: number;
+}
+export interface LintFinding {
+  check: LintCheck;
+  severity: "error" | "warning" | "info";
+  entity: string;
+  relation: string | null;
+  fact_ids: string[];
+  detail: string;
+}
+export interface LintResult {
+  scope: Scope;
+  checked_at: string;
+  checks_run: LintCheck[];
+  fact_count: number;
+  findings: LintFinding[];
+}
+
+export interface CardQuery { scope?: Scope; refresh?: boolean }
+export interface MemoryCard {
+  entity_uri: string;
+  scope: Scope;
+  summary: string;
+  facts: FactRecord[];
+  fact_hashes: string[];
+  avg_confidence: number;
+  has_contradictions: boolean;
+  is_stale: boolean;
+  refreshed_at: string | null;
+}
+
+export interface Peer {
+  peer_id: string;
+  node_id: string;
+  node_url: string;
+  owner: string;
+  fingerprint: string;
+  allowed_scopes: Scope[];
+  status: "pending_verification" | "active" | "revoked";
+  trust: "pending" | "trusted" | "revoked";
+  established_at: string | null;
+  remote: string | null;
+}
+export interface Remote {
+  name: string;
+  url: string;
+  scopes: Scope[];
+  last_sync: string | null;
+  last_error: string | null;
+}
+export interface PeerList { peers: Peer[]; remotes: Remote[] }
+
+export interface Me {
+  entity_uri: string;
+  auth: "token" | "none";
+  token_id: string | null;
+  scopes: Scope[];
+  permissions: Array<"read" | "write">;
+  tenant_id: null;
+  oidc_sub: null;
+}
+
+export interface GardenCreateRequest {
+  slug: string;
+  name: string;
+  description?: string | null;
+  scope?: Scope;
+  quarantine?: boolean;
+}
+export interface GardenMemberRecord {
+  entity_uri: string;
+  role: string;
+  added_at: string;
+  added_by: string;
+}
+export interface GardenRecord {
+  id: string;
+  garden_id: string;
+  slug: string;
+  name: string;
+  description: string | null;
+  scope: Scope;
+  quarantine: boolean;
+  created_at: string;
+  created_by: string;
+  members: GardenMemberRecord[];
+}
+export interface GardenMemberRequest { entity_uri: string; role?: string }
+export interface GardenMemberUpdateRequest { role: string }
+
+export interface Health { status: "ok" }
+export interface WellKnown {
+  spec: string;
+  version: string;
+  node_id: string | null;
+  node_url: string;
+  auth: "required" | "none";
+  federation: "enabled" | "disabled";
+  source_attestation: "enforce" | "warn" | "off";
+  namespaces: string[];
+  implementation: { name: string; fact_format: string };
+  cors: { configured: string[]; dev_localhost: boolean };
+}
+
+/** One field that breaks a rule, in a 422's `error.issues`. */
+export interface ValidationIssue {
+  type: string;
+  loc: Array<string | number>;
+  msg: string;
+  input?: unknown;
+  ctx?: Record<string, unknown> | null;
+}
+/** Every error answer's body (docs/spec.md §15.7). */
+export interface ErrorBody {
+  detail: string;
+  error: { code: string; message: string; field?: string | null; issues?: ValidationIssue[] | null };
+}
