@@ -11,15 +11,15 @@ export interface ClientOptions {
   /** The node's address, e.g. `http://127.0.0.1:8765`. */
   baseUrl: string;
   /** A bearer token from `stigmem token create` (leave out for an `--auth none` node). */
-  token?: string;
+  token?: string | undefined;
   /** Another fetch (tests, proxies); the global one by default. */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
   /** Headers added to every request. */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
 }
 
 /** Per-call options. */
-export interface CallOptions { signal?: AbortSignal }
+export interface CallOptions { signal?: AbortSignal | undefined }
 
 type Query = Record<string, string | number | boolean | null | undefined>;
 
@@ -138,7 +138,7 @@ export class StigmemClient {
   }
 
   async #call<T>(method: string, path: string,
-                 { query, body, options }: { query?: Query; body?: unknown; options?: CallOptions | undefined }): Promise<T> {
+                 { query, body, options }: { query?: Query | undefined; body?: unknown | undefined; options?: CallOptions | undefined }): Promise<T> {
     const url = new URL(this.baseUrl + path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(key, String(value));

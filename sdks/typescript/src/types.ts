@@ -29,23 +29,23 @@ export type FactValue = Value & { interpret_as: InterpretAs };
 /** A value as a client sends it (`interpret_as` defaults to content; `v` may be left out for null). */
 export type FactValueIn = (Value | { type: "null"; v?: null }) & { interpret_as?: InterpretAs };
 
-export interface DerivedLink { fact_id?: string | null; hash?: string | null }
+export interface DerivedLink { fact_id?: string | null | undefined; hash?: string | null }
 
 export interface AssertRequest {
   entity: string;
   relation: string;
   value: FactValueIn;
   source: string;
-  confidence?: number;
-  scope?: Scope;
-  trust?: TrustClass;
-  supersedes?: string | null;
-  derived_from?: Array<DerivedLink | string>;
-  valid_until?: string | null;
-  garden_id?: string | null;
-  write_mode?: "assert" | "summarize_with_provenance";
+  confidence?: number | undefined;
+  scope?: Scope | undefined;
+  trust?: TrustClass | undefined;
+  supersedes?: string | null | undefined;
+  derived_from?: Array<DerivedLink | string> | undefined;
+  valid_until?: string | null | undefined;
+  garden_id?: string | null | undefined;
+  write_mode?: "assert" | "summarize_with_provenance" | undefined;
   /** Accepted for upstream clients, ignored by this node. */
-  attestation?: Record<string, unknown> | null;
+  attestation?: Record<string, unknown> | null | undefined;
 }
 
 export interface FactRecord {
@@ -88,23 +88,23 @@ export interface FactRecord {
 }
 
 export interface FactQuery {
-  entity?: string;
-  relation?: string;
-  source?: string;
-  scope?: Scope;
-  trust?: TrustClass;
-  min_confidence?: number;
-  include_contradicted?: boolean;
-  include_expired?: boolean;
-  include_superseded?: boolean;
+  entity?: string | undefined;
+  relation?: string | undefined;
+  source?: string | undefined;
+  scope?: Scope | undefined;
+  trust?: TrustClass | undefined;
+  min_confidence?: number | undefined;
+  include_contradicted?: boolean | undefined;
+  include_expired?: boolean | undefined;
+  include_superseded?: boolean | undefined;
   /** Only facts signed after this ISO timestamp. */
-  after?: string;
-  cursor?: string;
-  limit?: number;
+  after?: string | undefined;
+  cursor?: string | undefined;
+  limit?: number | undefined;
   /** The vault as of an HLC or an ISO time. */
-  as_of?: string;
-  garden_id?: string;
-  attested?: boolean;
+  as_of?: string | undefined;
+  garden_id?: string | undefined;
+  attested?: boolean | undefined;
 }
 
 export interface FactList {
@@ -117,22 +117,22 @@ export interface FactList {
 export interface BatchRequest {
   facts: AssertRequest[];
   /** All or nothing: one rejected item rejects the batch. */
-  atomic?: boolean;
-  idempotency_key?: string | null;
+  atomic?: boolean | undefined;
+  idempotency_key?: string | null | undefined;
 }
 export interface BatchItem {
   index: number;
   status: "accepted" | "rejected";
-  fact_id?: string | null;
-  error?: string | null;
+  fact_id?: string | null | undefined;
+  error?: string | null | undefined;
 }
 export interface BatchResult { accepted: number; rejected: number; results: BatchItem[] }
 
 export interface Commit { commit: string; message: string }
 export interface ProvenanceLink {
-  fact_id?: string | null;
+  fact_id?: string | null | undefined;
   hash: string | null;
-  entity?: string | null;
+  entity?: string | null | undefined;
   exists: boolean;
 }
 export interface Provenance {
@@ -160,7 +160,7 @@ export interface CidCheck {
 }
 
 export type ConflictStatusFilter = "open" | "unresolved" | "resolved" | "obsolete" | "all";
-export interface ConflictQuery { status?: ConflictStatusFilter; cursor?: string; limit?: number }
+export interface ConflictQuery { status?: ConflictStatusFilter | undefined; cursor?: string | undefined; limit?: number }
 export interface Conflict {
   conflict_id: string;
   entity: string;
@@ -178,31 +178,31 @@ export interface Conflict {
 export interface ConflictList { conflicts: Conflict[]; cursor: string | null; has_more: boolean }
 /** Either a winner among the conflict's facts or a new value. */
 export interface ResolveRequest {
-  winning_fact_id?: string | null;
-  new_value?: FactValueIn | null;
-  resolution_note?: string | null;
+  winning_fact_id?: string | null | undefined;
+  new_value?: FactValueIn | null | undefined;
+  resolution_note?: string | null | undefined;
 }
 export interface Resolution { conflict_status: "resolved"; resolution_fact_id: string }
 
 export interface RecallWeights {
-  lexical?: number;
-  semantic?: number;
-  graph?: number;
-  recency?: number;
-  source_trust?: number;
+  lexical?: number | undefined;
+  semantic?: number | undefined;
+  graph?: number | undefined;
+  recency?: number | undefined;
+  source_trust?: number | undefined;
 }
 export interface RecallRequest {
   query: string;
-  scope?: Scope | null;
-  limit?: number;
-  min_confidence?: number;
-  token_budget?: number;
+  scope?: Scope | null | undefined;
+  limit?: number | undefined;
+  min_confidence?: number | undefined;
+  token_budget?: number | undefined;
   /** The vault as of an HLC or ISO time. */
-  as_of?: string | null;
-  weights?: RecallWeights | null;
+  as_of?: string | null | undefined;
+  weights?: RecallWeights | null | undefined;
   /** Graph hops to walk from the entities found. */
-  depth?: number;
-  include_neighbors?: boolean;
+  depth?: number | undefined;
+  include_neighbors?: boolean | undefined;
 }
 export interface ScoreBreakdown {
   lexical: number;
@@ -242,12 +242,12 @@ export interface NeighborQuery {
   entity: string;
   scope: Scope;
   /** 1 to 3. */
-  depth?: number;
+  depth?: number | undefined;
   /** A relation prefix, e.g. `memory:*`. */
-  relation_filter?: string;
-  min_confidence?: number;
-  page_size?: number;
-  cursor?: string;
+  relation_filter?: string | undefined;
+  min_confidence?: number | undefined;
+  page_size?: number | undefined;
+  cursor?: string | undefined;
 }
 export interface Neighbor {
   entity: string;
@@ -267,11 +267,11 @@ export interface Neighbors {
 
 export interface LintRequest {
   scope: Scope;
-  entity?: string | null;
-  relation?: string | null;
-  checks?: LintCheck[] | null;
-  min_confidence?: number;
-  stale_lookahead_s?: number;
+  entity?: string | null | undefined;
+  relation?: string | null | undefined;
+  checks?: LintCheck[] | null | undefined;
+  min_confidence?: number | undefined;
+  stale_lookahead_s?: number | undefined;
 }
 export interface LintFinding {
   check: LintCheck;
@@ -289,7 +289,7 @@ export interface LintResult {
   findings: LintFinding[];
 }
 
-export interface CardQuery { scope?: Scope; refresh?: boolean }
+export interface CardQuery { scope?: Scope | undefined; refresh?: boolean }
 export interface MemoryCard {
   entity_uri: string;
   scope: Scope;
@@ -336,9 +336,9 @@ export interface Me {
 export interface GardenCreateRequest {
   slug: string;
   name: string;
-  description?: string | null;
-  scope?: Scope;
-  quarantine?: boolean;
+  description?: string | null | undefined;
+  scope?: Scope | undefined;
+  quarantine?: boolean | undefined;
 }
 export interface GardenMemberRecord {
   entity_uri: string;
@@ -380,11 +380,11 @@ export interface ValidationIssue {
   type: string;
   loc: Array<string | number>;
   msg: string;
-  input?: unknown;
-  ctx?: Record<string, unknown> | null;
+  input?: unknown | undefined;
+  ctx?: Record<string, unknown> | null | undefined;
 }
 /** Every error answer's body (docs/spec.md §15.7). */
 export interface ErrorBody {
   detail: string;
-  error: { code: string; message: string; field?: string | null; issues?: ValidationIssue[] | null };
+  error: { code: string; message: string; field?: string | null | undefined; issues?: ValidationIssue[] | null };
 }
