@@ -88,6 +88,10 @@ describe("an --auth none node", () => {
     const old = await client.getFact(first.id);
     assert.equal(old.live, false);
     assert.equal(old.superseded_by, second.id);
+    const liveOnly = await client.listFacts({ relation: "codex:state" });
+    assert.deepEqual(liveOnly.facts.map((f) => f.id), [second.id]);
+    const withOld = await client.listFacts({ relation: "codex:state", include_superseded: true });
+    assert.deepEqual(new Set(withOld.facts.map((f) => f.id)), new Set([first.id, second.id]));
   });
 
   test("a batch reports each item", async () => {
@@ -171,6 +175,27 @@ describe("an --auth none node", () => {
     assert.ok(again.status === 409 || again.status === 404, `${again.status} ${again.code}`);
     const resolved = await client.conflicts({ status: "resolved" });
     assert.ok(resolved.conflicts.some((c) => c.conflict_id === conflict.conflict_id));
+  });
+
+  test("pages follow the cursor", async () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listFacts({ entity: "project:atlas", limit: 2, cursor });
+      assert.ok(page.facts.length <= 2);
+      seen.push(...page.facts.map((f) => f.id));
+      cursor = page.cursor ?? undefined;
+    } while (cursor !== undefined);
+    const all = await client.listFacts({ entity: "project:atlas", limit: 500 });
+    assert.ok(all.total > 2);
+    assert.deepEqual(new Set(seen), new Set(all.facts.map((f) => f.id)));
+    assert.equal(seen.length, all.facts.length);
+  });
+
+  test("a caller's abort stays an AbortError", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(client.me({ signal: controller.signal }), { name: "AbortError" });
   });
 
   test("federation peers of a vault that met none", async () => {
