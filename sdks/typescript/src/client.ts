@@ -22,6 +22,7 @@ export interface ClientOptions {
 export interface CallOptions { signal?: AbortSignal | undefined }
 
 type Query = Record<string, string | number | boolean | null | undefined>;
+interface Call { query?: Query; body?: unknown; options?: CallOptions | undefined }
 
 /**
  * A client for a stigmem-vault node: one method per operation of docs/openapi.json.
@@ -137,8 +138,7 @@ export class StigmemClient {
                       { options });
   }
 
-  async #call<T>(method: string, path: string,
-                 { query, body, options }: { query?: Query | undefined; body?: unknown | undefined; options?: CallOptions | undefined }): Promise<T> {
+  async #call<T>(method: string, path: string, { query, body, options }: Call): Promise<T> {
     const url = new URL(this.baseUrl + path);
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(key, String(value));

@@ -27,7 +27,8 @@ export type ValueType = Value["type"];
 /** A value as the node returns it. */
 export type FactValue = Value & { interpret_as: InterpretAs };
 /** A value as a client sends it (`interpret_as` defaults to content; `v` may be left out for null). */
-export type FactValueIn = (Value | { type: "null"; v?: null }) & { interpret_as?: InterpretAs };
+export type FactValueIn =
+  (Value | { type: "null"; v?: null | undefined }) & { interpret_as?: InterpretAs | undefined };
 
 export interface DerivedLink { fact_id?: string | null | undefined; hash?: string | null }
 
@@ -160,7 +161,11 @@ export interface CidCheck {
 }
 
 export type ConflictStatusFilter = "open" | "unresolved" | "resolved" | "obsolete" | "all";
-export interface ConflictQuery { status?: ConflictStatusFilter | undefined; cursor?: string | undefined; limit?: number }
+export interface ConflictQuery {
+  status?: ConflictStatusFilter | undefined;
+  cursor?: string | undefined;
+  limit?: number | undefined;
+}
 export interface Conflict {
   conflict_id: string;
   entity: string;
@@ -358,7 +363,7 @@ export interface GardenRecord {
   created_by: string;
   members: GardenMemberRecord[];
 }
-export interface GardenMemberRequest { entity_uri: string; role?: string }
+export interface GardenMemberRequest { entity_uri: string; role?: string | undefined }
 export interface GardenMemberUpdateRequest { role: string }
 
 export interface Health { status: "ok" }
@@ -386,5 +391,10 @@ export interface ValidationIssue {
 /** Every error answer's body (docs/spec.md §15.7). */
 export interface ErrorBody {
   detail: string;
-  error: { code: string; message: string; field?: string | null | undefined; issues?: ValidationIssue[] | null };
+  error: {
+    code: string;
+    message: string;
+    field?: string | null | undefined;
+    issues?: ValidationIssue[] | null | undefined;
+  };
 }

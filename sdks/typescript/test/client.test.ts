@@ -5,8 +5,11 @@ import {
 } from "../src/index.js";
 import { startNode, type Node } from "./node.js";
 
-function fact(relation: string, v: AssertRequest["value"], extra: Partial<AssertRequest> = {}): AssertRequest {
-  return { entity: "project:atlas", relation, value: v, source: "agent:codex", scope: "team", ...extra };
+/** A claim about project:atlas by agent:codex in team scope; `extra` overrides. */
+function fact(relation: string, v: AssertRequest["value"],
+              extra: Partial<AssertRequest> = {}): AssertRequest {
+  return { entity: "project:atlas", relation, value: v, source: "agent:codex", scope: "team",
+           ...extra };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<StigmemError> {

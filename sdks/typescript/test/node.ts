@@ -42,8 +42,8 @@ export async function startNode(...options: string[]): Promise<Node> {
                                ...options], { env, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   const url = await new Promise<string>((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`serve not listening within ${DEADLINE_MS} ms:\n${stderr}`)),
-                             DEADLINE_MS);
+    const late = () => fail(new Error(`serve not listening within ${DEADLINE_MS} ms:\n${stderr}`));
+    const timer = setTimeout(late, DEADLINE_MS);
     proc.stderr!.setEncoding("utf8");
     proc.stderr!.on("data", (chunk: string) => {
       stderr += chunk;
