@@ -111,9 +111,18 @@ describe("an --auth none node", () => {
       atomic: true,
       facts: [fact("codex:batch3", value.string("x")),
               fact("codex:batch4", { type: "number", v: "nope" as unknown as number })],
-    }).catch((error: unknown) => error);
-    if (atomic instanceof StigmemError) assert.ok(atomic.status >= 400);
-    else assert.equal((await client.listFacts({ relation: "codex:batch3" })).total, 0);
+    });
+    assert.deepEqual([atomic.accepted, atomic.rejected], [0, 2]);
+    assert.match(atomic.results[0]?.error ?? "", /the batch is atomic/);
+    assert.equal((await client.listFacts({ relation: "codex:batch3" })).total, 0);
+
+    const keyed = { idempotency_key: "ts-sdk-1", facts: [fact("codex:batch5", value.string("k"))] };
+    const first = await client.assertBatch(keyed);
+    assert.deepEqual(await client.assertBatch(keyed), first);  // the stored answer, no new write
+    assert.equal((await client.listFacts({ relation: "codex:batch5" })).total, 1);
+    const reused = await rejection(client.assertBatch({ ...keyed,
+      facts: [fact("codex:batch5", value.string("other"))] }));
+    assert.deepEqual([reused.status, reused.code], [409, "idempotency_key_reused"]);
   });
 
   test("errors are typed: status, code, field, issues", async () => {
