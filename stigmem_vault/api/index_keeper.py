@@ -588,7 +588,7 @@ class IndexKeeper:
         if value_type is not None:
             value_type = parse_enum(ValueType, value_type, "value_type").value  # String -> string
         if as_of is not None:
-            as_of = as_of_stamp(as_of)  # an HLC stamp or an ISO 8601 time
+            as_of = _past_stamp(as_of)
         return Filters(
             entity=normalize_identifier(entity, "entity") if entity else None,
             relation=normalize_relation(relation) if relation else None,
@@ -620,11 +620,6 @@ class IndexKeeper:
                                include_contradicted=include_contradicted,
                                include_unattested=include_unattested,
                                include_vouched=include_vouched, gardens=gardens, as_of=as_of)
-        if filters.as_of is not None and as_of is not None:
-            ahead = HLC.parse(filters.as_of).wall_ms - now_ms()
-            if ahead > AS_OF_FUTURE_MS:
-                raise InvalidFact("as_of", f"{as_of!r} is in the future: recall reads the "
-                                           "vault as it was, not as it will be")
         return self.index.recall(text, filters, limit, weights=weights, depth=depth,
                                  include_neighbors=include_neighbors)
 
@@ -706,6 +701,16 @@ class IndexKeeper:
         if status is not None and status not in ("open", "resolved", "obsolete"):
             raise InvalidFact("status", f"{status!r} is not one of: open, resolved, obsolete")
         return self.index.conflicts(status)
+
+
+def _past_stamp(as_of: str) -> str:
+    """An as_of point (an HLC stamp or an ISO 8601 time) as a stamp, refused when it is in
+    the future: a query or recall reads the vault as it was, not as it will be."""
+    stamp = as_of_stamp(as_of)
+    if HLC.parse(stamp).wall_ms - now_ms() > AS_OF_FUTURE_MS:
+        raise InvalidFact("as_of", f"{as_of!r} is in the future: the vault is read as it was, "
+                                   "not as it will be")
+    return stamp
 
 
 def _timed_entity_notes(ref: weakref.ref[IndexKeeper]) -> None:

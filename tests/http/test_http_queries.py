@@ -163,6 +163,7 @@ def test_as_of_shows_the_vault_as_it_was(client: StigmemClient) -> None:
 
 @pytest.mark.parametrize(("params", "field"), [
     ({"scope": "universe"}, "scope"), ({"as_of": "yesterday"}, "as_of"),
+    ({"as_of": "2999-01-01T00:00:00Z"}, "as_of"),  # the future: no index knows it
     ({"entity": "no scheme here"}, "entity"), ({"trust": "gossip"}, "trust"),
 ])
 def test_bad_query_parameters_are_400_naming_the_field(client: StigmemClient,
