@@ -551,6 +551,8 @@ def resolve(request: Request,
     ``new_value``: exactly one (422 otherwise). The resolution is a new signed fact deriving
     from both sides; the originals are never changed. Only the vault owner (or a system
     source) may settle a conflict between other authors (403 ``resolution_requires_owner``)."""
+    if _is_uuid(conflict_id):  # upstream's ids' shape: it names no conflict here
+        raise NotFound("conflict", conflict_id)
     if not re.fullmatch(CONFLICT_REF, conflict_id.strip().lower()):  # its shape, not its existence
         raise HTTPException(400, detail={"code": "id_malformed", "message": "a conflict id is "
                                          "32 hex digits, or a unique prefix of 8 or more"})
@@ -569,6 +571,14 @@ def resolve(request: Request,
             raise
         raise InvalidFact("winning_fact_id", exc.reason) from None  # name the wire field
     return {"resolution_fact_id": item.fact.id, "conflict_status": "resolved"}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text.strip())
+    except ValueError:
+        return False
+    return "-" in text  # 32 bare hex digits are one of our conflict ids
 
 
 def _iso_from_hlc(hlc: str) -> str:

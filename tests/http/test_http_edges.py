@@ -184,6 +184,15 @@ def test_conflict_ids_need_eight_hex_digits(node: Node) -> None:
     assert response.status_code == 200, response.text
 
 
+def test_an_upstream_conflict_uuid_names_no_conflict(node: Node) -> None:
+    disagree(node)
+    response = node.client("alice").request(
+        "POST", "/v1/conflicts/3f2b8c1e-9d4a-4e6b-8f0a-1c2d3e4f5a6b/resolve",
+        json={"winning_fact_id": "a"})
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "conflict_not_found"
+
+
 def test_openapi_needs_no_token_and_claims_none_under_auth_none(start_node: Any) -> None:
     node = start_node(auth="none")
     response = node.client(None).request("GET", "/openapi.json")
