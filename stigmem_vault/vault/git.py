@@ -19,7 +19,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -27,6 +27,7 @@ import pygit2
 from nacl.signing import SigningKey, VerifyKey
 
 from stigmem_vault.errors import StorageError
+from stigmem_vault.vault.packing import Packer
 from stigmem_vault.vault.store import fsync_dir, make_dirs, write_atomic
 
 BRANCH = "main"
@@ -37,6 +38,7 @@ _SSHSIG_MAGIC = b"SSHSIG"
 _OWN_TMP = "tmp_stigmem_"
 _TMP_PREFIX = "tmp_"
 _IO_THREADS = 16
+_LINK_TRIES = 5  # links of an object whose fan-out folder a repack keeps removing
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 # A temp object file whose writer we cannot name (libgit2's, git's) is left alone until it is
@@ -96,6 +98,7 @@ class GitRepo:
         self._objects: str | None = os.path.join(repo.path, "objects") if sha1 else None
         self._synced_dirs: set[str] = set()  # object folders our blobs went to, this commit
         self._swept = False  # crashed writers' temp objects removed (by the first commit)
+        self.packer = Packer(repo.path)  # packs loose objects in the background
 
     @classmethod
     def init(cls, root: Path, lock_path: Path) -> GitRepo:
@@ -181,7 +184,7 @@ class GitRepo:
                 # Before the branch names the commit: the folders our blobs were linked into,
                 # then objects/, which gains an entry whenever a fan-out folder is new (libgit2
                 # fsyncs the folder each of its objects lands in, never objects/).
-                each(fsync_dir, sorted(self._synced_dirs))
+                each(_fsync_fanout, sorted(self._synced_dirs))
                 fsync_dir(os.path.join(self.repo.path, "objects"))
             ref = f"refs/heads/{BRANCH}"
             if self.repo.head_is_unborn:
@@ -195,6 +198,7 @@ class GitRepo:
             # An index older than HEAD would drop this commit's files from the next tree.
             _fsync_file(os.path.join(self.repo.path, "index"))
             fsync_dir(self.repo.path)
+            self.packer.after_commit()  # starts a background repack if objects piled up
             return str(oid)
         except (pygit2.GitError, OSError) as exc:
             raise StorageError(f"git commit failed: {exc}") from exc
@@ -318,9 +322,7 @@ class GitRepo:
             finally:
                 os.close(fd)
             try:
-                os.link(tmp, target)
-            except FileExistsError:
-                pass  # another writer stored the same object: its bytes are the same
+                _link_object(tmp, folder, target)
             finally:
                 os.unlink(tmp)
             self._synced_dirs.add(folder)
@@ -439,6 +441,29 @@ def create_signed_commit(repo: pygit2.Repository, key: SigningKey, who: pygit2.S
     if not isinstance(payload, str):
         raise TypeError(f"pygit2 returned {type(payload).__name__} for a commit's text")
     return repo.create_commit_with_signature(payload, sshsig(key, payload.encode("utf-8")), "gpgsig")
+
+
+def _link_object(tmp: str, folder: str, target: str) -> None:
+    """Link a written object file into its fan-out folder. A background repack's ``git
+    prune-packed`` removes fan-out folders it empties: one gone between our ``makedirs`` and
+    the link is made again (as git's own writers do)."""
+    for attempt in range(_LINK_TRIES):
+        try:
+            os.link(tmp, target)
+            return
+        except FileExistsError:
+            return  # another writer stored the same object: its bytes are the same
+        except FileNotFoundError:
+            if attempt == _LINK_TRIES - 1:
+                raise
+            os.makedirs(folder, exist_ok=True)
+
+
+def _fsync_fanout(folder: str) -> None:
+    """fsync a fan-out folder our objects were linked into; one a background repack removed
+    since held only objects that are in a pack it fsynced before removing them."""
+    with suppress(FileNotFoundError):
+        fsync_dir(folder)
 
 
 def _fsync_file(path: str) -> None:
