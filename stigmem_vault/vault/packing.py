@@ -1,9 +1,10 @@
-"""Background packing of the vault's git objects, as ``git gc --auto`` would do it.
+"""Background merging of the vault's git packs, as ``git gc --auto`` would do it.
 
-Every commit stores its objects loose (one file each). Left alone, a vault of a million facts
-is millions of small files: gigabytes on disk, slow to copy and to scan. After a commit, the
-writer checks (cheaply, as ``git gc --auto`` does) whether loose objects or packs have piled
-up, and if so starts ``git repack`` in a child process and returns at once: writers never
+Every commit writes its objects as one small pack (``packwrite``); a person's stock git and
+libgit2 write loose objects. Left alone, a busy vault is thousands of small packs (every
+object lookup tries each) or millions of small files. After a commit, the writer checks
+(cheaply, as ``git gc --auto`` does) whether packs or loose objects have piled up, and if so
+starts ``git repack --geometric=2`` in a child process and returns at once: writers never
 wait for it. Repacking is safe beside writers (git's own guarantee): it only adds packs and
 removes loose objects or packs whose every object is in a newer pack, and it never touches
 refs, the index or their lock files.
@@ -28,13 +29,9 @@ from pathlib import Path
 LOOSE_LIMIT = 6700
 PACK_LIMIT = 50
 LOCK_NAME = "stigmem-repack.lock"
-# A repack that left the loose objects above the limit (unreachable ones, which repack keeps
-# loose) is not started again for this long by the same process.
+# A repack that left the loose objects above the limit is not started again for this long by
+# the same process.
 RETRY_SECONDS = 600.0
-# Unreachable objects are kept (loose, or in a cruft pack) this long before a repack drops
-# them: an object a writer is about to reference may be unreachable for a moment (git gc's
-# gc.pruneExpire).
-KEEP_UNREACHABLE = "2.weeks.ago"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,17 +130,13 @@ class Packer:
         return status
 
     def _due(self) -> list[str] | None:
-        """The repack to run now, if any: too many packs are merged into one (with the loose
-        objects); else too many loose objects go into one new pack."""
-        if count_packs(self.git_dir) > self.pack_limit:
-            # As git gc: everything reachable into one pack, unreachable objects into a cruft
-            # pack (kept KEEP_UNREACHABLE), the packs they came from removed.
-            return ["repack", "-d", "-l", "-q", "--cruft",
-                    f"--cruft-expiration={KEEP_UNREACHABLE}"]
-        if estimate_loose(self.git_dir) > self.loose_limit:
-            # Reachable loose objects into one new pack (deltas between them), then the loose
-            # copies of packed objects removed (``git prune-packed``).
-            return ["repack", "-d", "-l", "-q"]
+        """The repack to run now, if any: ``--geometric=2`` merges the smallest packs (and
+        every loose object) until each pack holds at least twice the objects of all the
+        smaller ones together, so that a commit's small pack is merged a few times in its
+        life, not rewritten with the whole repository; ``-d`` then removes what was merged."""
+        if count_packs(self.git_dir) > self.pack_limit \
+                or estimate_loose(self.git_dir) > self.loose_limit:
+            return ["repack", "--geometric=2", "-d", "-l", "-q"]
         return None
 
     def _start(self, command: list[str]) -> bool:

@@ -49,51 +49,83 @@ def wait_repacked(repo: GitRepo) -> None:
     assert repo.packer.wait(DEADLINE) == 0
 
 
-def test_a_commit_over_the_loose_limit_packs_them_in_the_background(repo: GitRepo) -> None:
-    repo.packer.loose_limit = 10**9  # not yet: these stay loose
-    commit(repo, {f"f/{n}.md": f"fact {n}\n".encode() for n in range(300)})
-    assert not repo.packer.running()
-    loose = repo_size(repo.repo.path).loose_objects
-    assert loose == 300 + 2 + 1  # blobs, trees (root and f/), the commit
-    repo.packer.loose_limit = -1  # any loose object now is too many
-    commit(repo, {"f/last.md": b"last\n"})  # + a blob, 2 trees, a commit
-    wait_repacked(repo)
+def test_a_commit_is_one_pack_that_git_and_pygit2_read(repo: GitRepo) -> None:
+    # Names that sort differently as files and as folders ("a" < "a-b.md" < "a.md" < "a/").
+    files = {f"f/{n}.md": f"fact {n}\n".encode() for n in range(300)}
+    files |= {"a.md": b"1\n", "a-b.md": b"2\n", "a/b.md": b"3\n", "a0": b"4\n"}
+    for rel, data in files.items():
+        (repo.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo.root / rel).write_bytes(data)
+    commit(repo, files)
     size = repo_size(repo.repo.path)
-    counted = count_objects(repo.root)
-    assert (size.loose_objects, size.packs, size.packed_objects) == (0, 1, loose + 4)
-    assert (counted["count"], counted["packs"], counted["in-pack"]) == (0, 1, loose + 4)
-    git(repo.root, "fsck", "--strict", "--no-dangling")
-    # Stock git and a fresh pygit2 read every file of HEAD from the pack.
+    assert (size.loose_objects, size.packs, size.packed_objects) == (0, 1, 304 + 3 + 1)
+    git(repo.root, "fsck", "--strict", "--no-dangling")  # trees sorted and well formed
+    # git's index holds the same tree (stock git would write the same), and git sees the
+    # work tree clean.
+    assert git(repo.root, "write-tree") == git(repo.root, "rev-parse", "HEAD^{tree}")
+    assert git(repo.root, "status", "--porcelain") == ""
     assert git(repo.root, "show", "HEAD:f/7.md") == "fact 7\n"
     fresh = pygit2.Repository(str(repo.root))
     tree = fresh.revparse_single("HEAD:f")
-    assert isinstance(tree, pygit2.Tree) and len(tree) == 301
-    # Later commits write loose objects again and read the packed ones.
-    repo.packer.loose_limit = 10**9
-    commit(repo, {"f/7.md": b"fact 7, amended\n"})
+    assert isinstance(tree, pygit2.Tree) and len(tree) == 300
+    # The next commit builds on the packed trees: changed, added and removed paths; a folder
+    # left empty goes.
+    (repo.root / "f/7.md").write_bytes(b"fact 7, amended\n")
+    (repo.root / "g.md").write_bytes(b"g\n")
+    (repo.root / "a/b.md").unlink()
+    with repo.locked():
+        repo.commit([("f/7.md", b"fact 7, amended\n"), ("g.md", b"g\n"), ("a/b.md", None)],
+                    "m", KEY, *WHO)
+    assert repo_size(repo.repo.path).packs == 2
     assert git(repo.root, "show", "HEAD:f/7.md") == "fact 7, amended\n"
     assert git(repo.root, "show", "HEAD~1:f/7.md") == "fact 7\n"
+    assert git(repo.root, "ls-tree", "--name-only", "HEAD") == "a-b.md\na.md\na0\nf\ng.md\n"
+    assert git(repo.root, "write-tree") == git(repo.root, "rev-parse", "HEAD^{tree}")
+    assert git(repo.root, "status", "--porcelain") == ""
+    git(repo.root, "fsck", "--strict", "--no-dangling")
+    # Nothing changed: no commit, no pack.
+    assert commit(repo, {"g.md": b"g\n"}) is None
+    assert repo_size(repo.repo.path).packs == 2
 
 
-def test_too_many_packs_are_merged_into_one(repo: GitRepo) -> None:
-    repo.packer.pack_limit = 10**9
-    for n in range(4):
-        commit(repo, {f"f/{n}.md": f"{n}\n".encode()})
-        git(repo.root, "repack", "-q")  # one small pack per commit
-    assert count_packs(repo.repo.path) == 4
-    repo.packer.pack_limit = 3
-    commit(repo, {"f/4.md": b"4\n"})
+def test_loose_objects_over_the_limit_are_packed_in_the_background(repo: GitRepo) -> None:
+    """Loose objects (a person's commits with stock git, libgit2's) are packed by the
+    repack the next commit starts."""
+    (repo.root / "notes").mkdir()
+    for n in range(50):
+        (repo.root / "notes" / f"{n}.md").write_text(f"note {n}\n")
+    git(repo.root, "add", "notes")
+    git(repo.root, "-c", "user.name=P", "-c", "user.email=p@example.org", "commit", "-qm", "p")
+    assert repo_size(repo.repo.path).loose_objects == 50 + 2 + 1
+    repo.packer.loose_limit = -1  # any loose object now is too many
+    commit(repo, {"last.md": b"last\n"})
     wait_repacked(repo)
-    assert count_packs(repo.repo.path) == 1
+    size = repo_size(repo.repo.path)
+    counted = count_objects(repo.root)
+    assert size.loose_objects == counted["count"] == 0
+    assert size.packed_objects == counted["in-pack"] == 53 + 3  # + a blob, the root tree, a commit
+    git(repo.root, "fsck", "--strict", "--no-dangling")
+    assert git(repo.root, "show", "HEAD:notes/7.md") == "note 7\n"
+
+
+def test_too_many_packs_are_merged(repo: GitRepo) -> None:
+    repo.packer.pack_limit = 10**9
+    for n in range(6):
+        commit(repo, {f"f/{n}.md": f"{n}\n".encode()})
+    assert count_packs(repo.repo.path) == 6  # one per commit
+    repo.packer.pack_limit = 5
+    commit(repo, {"f/6.md": b"6\n"})
+    wait_repacked(repo)
+    assert count_packs(repo.repo.path) < 5
     assert repo_size(repo.repo.path).loose_objects == 0
     git(repo.root, "fsck", "--strict", "--no-dangling")
-    assert git(repo.root, "rev-list", "--count", "HEAD") == "5\n"
+    assert git(repo.root, "rev-list", "--count", "HEAD") == "7\n"
 
 
 def test_writers_committing_during_repacks_lose_nothing(repo: GitRepo) -> None:
     """Writers never wait for a repack, and every commit they make while repacks run (loose
     objects packed and removed, packs merged) is complete afterwards."""
-    repo.packer.loose_limit, repo.packer.pack_limit = -1, 2  # a repack after every commit
+    repo.packer.pack_limit = 2  # a repack after every commit
     written: dict[str, bytes] = {}
     started = 0
     errors: list[BaseException] = []
@@ -129,12 +161,13 @@ def test_writers_committing_during_repacks_lose_nothing(repo: GitRepo) -> None:
 
 def test_one_repack_at_a_time_across_processes(repo: GitRepo) -> None:
     commit(repo, {"a.md": b"a\n"})
-    other = Packer(repo.repo.path, loose_limit=-1)
+    commit(repo, {"b.md": b"b\n"})
+    other = Packer(repo.repo.path, pack_limit=1)
     lock = os.open(os.path.join(repo.repo.path, LOCK_NAME), os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process's repack runs
         assert other.after_commit() is False
-        assert repo_size(repo.repo.path).packs == 0
+        assert repo_size(repo.repo.path).packs == 2
     finally:
         os.close(lock)
     assert other.after_commit() is True
@@ -154,14 +187,15 @@ def test_the_repack_lock_is_held_by_the_repack_itself(
     wrapper.write_text(f'#!/bin/sh\nread line < "{gate}"\nexec {shutil.which("git")} "$@"\n')
     wrapper.chmod(0o755)
     commit(repo, {"a.md": b"a\n"})
+    commit(repo, {"b.md": b"b\n"})
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    first = Packer(repo.repo.path, loose_limit=-1)
+    first = Packer(repo.repo.path, pack_limit=1)
     assert first.after_commit() is True
     child = first._child
     assert child is not None
     first._child = None  # the writer that started it is gone (a CLI command that exited)
     del first
-    second = Packer(repo.repo.path, loose_limit=-1)
+    second = Packer(repo.repo.path, pack_limit=1)
     assert second.after_commit() is False  # the lock is the waiting repack's
     with open(gate, "w") as opened:  # let it go
         opened.write("go\n")
