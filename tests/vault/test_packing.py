@@ -17,6 +17,7 @@ from model.factgen import KEY
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.vault.git import GitRepo
 from stigmem_vault.vault.packing import LOCK_NAME, Packer, count_packs, repo_size
+from stigmem_vault.vault.packwrite import commit_payload
 
 WHO = ("system:node-1", "n@stigmem.invalid")
 DEADLINE = 60.0
@@ -223,3 +224,30 @@ def test_status_reports_the_repository_size(vault: Vault, vault_path: Path) -> N
     assert size is not None and (size.loose_objects, size.packs) == (0, 1)
     assert size.packed_objects == counted["in-pack"] > 0
     assert size.pack_bytes // 1024 == counted["size-pack"]
+
+
+def test_a_packed_commit_is_the_commit_libgit2_would_write(repo: GitRepo) -> None:
+    """Byte for byte: the same text, the signature in the same header, the same id."""
+    oid = commit(repo, {"a.md": b"a\n", "d/b.md": b"b\n"})
+    assert oid is not None
+    ours = repo.repo.revparse_single(oid)
+    assert isinstance(ours, pygit2.Commit)
+    signature, payload = ours.gpg_signature
+    assert signature is not None and payload is not None
+    again = repo.repo.create_commit_string(ours.author, ours.committer, ours.message,
+                                           ours.tree_id, [])
+    assert again == payload.decode()
+    libgit2s = repo.repo.create_commit_with_signature(again, signature.decode(), "gpgsig")
+    assert libgit2s == ours.id
+
+
+@pytest.mark.parametrize("offset", [-570, -300, 0, 330, 545])
+def test_a_commit_s_text_is_libgit2_s_in_every_time_zone(repo: GitRepo, offset: int) -> None:
+    commit(repo, {"a.md": b"a\n"})
+    head = repo.repo.revparse_single("HEAD")
+    assert isinstance(head, pygit2.Commit)
+    who = pygit2.Signature("system:node-1", "n@stigmem.invalid", 1_765_000_000, offset)
+    expected = repo.repo.create_commit_string(who, who, "stigmem: m\n\nnote\n", head.tree_id,
+                                              [head.id])
+    assert commit_payload(str(head.tree_id), [str(head.id)], who,
+                          "stigmem: m\n\nnote\n") == expected
