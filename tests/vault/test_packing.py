@@ -196,11 +196,16 @@ def test_the_repack_lock_is_held_by_the_repack_itself(
     assert child is not None
     first._child = None  # the writer that started it is gone (a CLI command that exited)
     del first
-    second = Packer(repo.repo.path, pack_limit=1)
-    assert second.after_commit() is False  # the lock is the waiting repack's
-    with open(gate, "w") as opened:  # let it go
-        opened.write("go\n")
-    assert child.wait(DEADLINE) == 0
+    try:
+        second = Packer(repo.repo.path, pack_limit=1)
+        assert second.after_commit() is False  # the lock is the waiting repack's
+        with open(gate, "w") as opened:  # let it go
+            opened.write("go\n")
+        assert child.wait(DEADLINE) == 0
+    finally:
+        if child.poll() is None:  # never leave it waiting at the gate
+            child.kill()
+            child.wait()
     assert repo_size(repo.repo.path).packs == 1
     lock = os.open(os.path.join(repo.repo.path, LOCK_NAME), os.O_RDWR)
     try:
