@@ -14,6 +14,7 @@ from stigmem_vault.errors import InvalidFact, NotFound
 from stigmem_vault.model.fact import Scope
 from stigmem_vault.vault import markdown
 from stigmem_vault.vault.layout import FACTS_DIR
+from stigmem_vault.vault.packing import repo_size
 from stigmem_vault.vault.verify import FileVerdict, judge, read_text, verify_file
 
 
@@ -95,11 +96,13 @@ class Inspector:
         for rel in self.fact_paths():
             scope = rel.split("/", 2)[1]
             by_scope[scope] = by_scope.get(scope, 0) + 1
-        head = None
-        if self._ctx.git is not None and not self._ctx.git.repo.head_is_unborn:
-            head = str(self._ctx.git.repo.head.target)
+        head, size = None, None
+        if self._ctx.git is not None:
+            size = repo_size(self._ctx.git.repo.path)
+            if not self._ctx.git.repo.head_is_unborn:
+                head = str(self._ctx.git.repo.head.target)
         return Status(str(self._ctx.root), self._ctx.config.owner,
                       self._ctx.node.node_id if self._ctx.node else None,
                       self._ctx.node.source if self._ctx.node else None,
                       by_scope, len(self._ctx.trust.bindings()), len(self._ctx.schemas), head,
-                      pending)
+                      pending, size)

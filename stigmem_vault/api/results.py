@@ -19,6 +19,7 @@ from stigmem_vault.index.query import IndexedFact as IndexedFact
 from stigmem_vault.index.query import Recalled as Recalled
 from stigmem_vault.index.recall import VERDICT_TRUST as VERDICT_TRUST
 from stigmem_vault.model.fact import Fact
+from stigmem_vault.vault.packing import RepoSize as RepoSize
 from stigmem_vault.vault.tokens import Token as Token
 from stigmem_vault.vault.verify import FileVerdict, Verdict
 from stigmem_vault.watch.outcome import Change as Change
@@ -105,6 +106,7 @@ class Status:
     schemas: int
     head: str | None
     uncommitted: int
+    repository: RepoSize | None  # git's objects on disk; None: no git repository
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from stigmem_vault.api.results import RemoteStatus, Status
+from stigmem_vault.api.results import RemoteStatus, RepoSize, Status
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.cli.common import echo_json, fields, json_option, open_vault, progress_hook, state
 
@@ -26,7 +26,21 @@ def _status_rows(status: Status) -> list[tuple[str, object]]:
         ("schemas", status.schemas),
         ("head", status.head or "no commits"),
         ("uncommitted", status.uncommitted or None),
+        ("repository", _repository_line(status.repository)),
     ]
+
+
+def _repository_line(size: RepoSize | None) -> str | None:
+    """git's objects on disk, as ``git count-objects -v`` would count them."""
+    if size is None:
+        return None
+    return (f"{_mib(size.total_bytes)} ({size.loose_objects} loose object(s), "
+            f"{_mib(size.loose_bytes)}; {size.packs} pack(s) of {size.packed_objects} "
+            f"object(s), {_mib(size.pack_bytes)})")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
 
 
 def _remote_line(row: RemoteStatus) -> str:

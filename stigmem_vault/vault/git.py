@@ -16,7 +16,6 @@ import stat
 import struct
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,6 +26,18 @@ import pygit2
 from nacl.signing import SigningKey, VerifyKey
 
 from stigmem_vault.errors import StorageError
+from stigmem_vault.vault.packing import Packer
+from stigmem_vault.vault.packwrite import (
+    OBJ_BLOB,
+    OBJ_COMMIT,
+    OBJ_TREE,
+    PackObject,
+    commit_payload,
+    pack_object,
+    signed_commit_body,
+    update_tree,
+    write_pack,
+)
 from stigmem_vault.vault.store import fsync_dir, make_dirs, write_atomic
 
 BRANCH = "main"
@@ -37,6 +48,7 @@ _SSHSIG_MAGIC = b"SSHSIG"
 _OWN_TMP = "tmp_stigmem_"
 _TMP_PREFIX = "tmp_"
 _IO_THREADS = 16
+_THREADED_FROM = 16  # blobs in a commit
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 # A temp object file whose writer we cannot name (libgit2's, git's) is left alone until it is
@@ -94,8 +106,8 @@ class GitRepo:
         sha1 = all(v is not None and v.lower() == "sha1"
                    for v in repo.config.get_multivar("extensions.objectformat"))
         self._objects: str | None = os.path.join(repo.path, "objects") if sha1 else None
-        self._synced_dirs: set[str] = set()  # object folders our blobs went to, this commit
         self._swept = False  # crashed writers' temp objects removed (by the first commit)
+        self.packer = Packer(repo.path)  # packs loose objects in the background
 
     @classmethod
     def init(cls, root: Path, lock_path: Path) -> GitRepo:
@@ -146,10 +158,11 @@ class GitRepo:
 
         The bytes are the ones a writer handed over, never re-read from the work tree: a
         file changed since it was written (a person editing it) is committed as written, and
-        shows as modified afterwards. The caller holds ``locked()``. When it returns, the
-        commit survives a power loss: every object, its folder, ``objects/`` (for new fan-out
-        folders), the branch, its reflog and the index are fsynced, objects before the
-        branch that names them.
+        shows as modified afterwards. The tree is HEAD's with these changes, whatever git's
+        index holds. The caller holds ``locked()``. When it returns, the commit survives a
+        power loss: its objects (one pack and its index, each fsynced, then their folder),
+        the branch, its reflog and the index are fsynced, objects before the branch that
+        names them.
         """
         try:
             if not self._swept:
@@ -161,28 +174,27 @@ class GitRepo:
             # forced re-read costs tens of ms on a large vault, under the vault's write lock.
             index.read(False)
             items = list(dict(changes).items())
+            parents = [] if self.repo.head_is_unborn else [ref_oid(self.repo.head)]
+            now = int(time.time())
+            offset = (time.localtime(now).tm_gmtoff or 0) // 60
+            who = pygit2.Signature(name, email, now, offset)
             with self._io(len(items)) as each:
-                # Blobs are stored by several threads at once, so that their fsyncs overlap;
-                # the index is changed by this thread alone.
-                for (path, _data), entry in zip(items, each(self._prepare, items), strict=True):
-                    if entry is not None:
-                        index.add(entry)
-                    elif path in index:
-                        index.remove(path)
-                tree = index.write_tree()
-                parents = [] if self.repo.head_is_unborn else [self.repo.head.target]
-                if parents and lookup_commit(self.repo, parents[0]).tree_id == tree:
-                    index.write()
-                    return None
-                now = int(time.time())
-                offset = (time.localtime(now).tm_gmtoff or 0) // 60
-                who = pygit2.Signature(name, email, now, offset)
-                oid = create_signed_commit(self.repo, key, who, message, tree, parents)
-                # Before the branch names the commit: the folders our blobs were linked into,
-                # then objects/, which gains an entry whenever a fan-out folder is new (libgit2
-                # fsyncs the folder each of its objects lands in, never objects/).
-                each(fsync_dir, sorted(self._synced_dirs))
-                fsync_dir(os.path.join(self.repo.path, "objects"))
+                # Blobs are hashed and compressed (loose: stored) by several threads at once.
+                prepared = each(self._prepare, items)
+            # The pack first: libgit2 adds an entry to the index only if its blob exists.
+            oid = None
+            if self._objects is not None:
+                oid = self._store_packed(items, prepared, parents, who, message, key)
+            for (path, _data), (entry, _obj) in zip(items, prepared, strict=True):
+                if entry is not None:
+                    index.add(entry)
+                elif path in index:
+                    index.remove(path)
+            if self._objects is None:
+                oid = self._store_loose(index, parents, who, message, key)
+            if oid is None:  # the tree did not change
+                index.write()
+                return None
             ref = f"refs/heads/{BRANCH}"
             if self.repo.head_is_unborn:
                 self.repo.references.create(ref, oid)
@@ -192,20 +204,55 @@ class GitRepo:
             else:
                 self.repo.references[self.repo.head.name].set_target(oid)
             index.write()
-            # An index older than HEAD would drop this commit's files from the next tree.
+            # An index older than HEAD would show this commit's files as staged changes.
             _fsync_file(os.path.join(self.repo.path, "index"))
             fsync_dir(self.repo.path)
+            self.packer.after_commit()  # starts a background repack if objects piled up
             return str(oid)
         except (pygit2.GitError, OSError) as exc:
             raise StorageError(f"git commit failed: {exc}") from exc
-        finally:
-            self._synced_dirs.clear()
+
+    def _store_packed(self, items: list[tuple[str, bytes | None]],
+                      prepared: list[tuple[pygit2.IndexEntry | None, PackObject | None]],
+                      parents: list[pygit2.Oid], who: pygit2.Signature, message: str,
+                      key: SigningKey) -> pygit2.Oid | None:
+        """Write the commit's blobs, trees and the signed commit as one pack (fsynced with its
+        index and folder); the commit's id, or None if the tree did not change."""
+        assert self._objects is not None
+        objects = [obj for _entry, obj in prepared if obj is not None]
+        blobs = {path: None if obj is None else obj.oid
+                 for (path, _data), (_entry, obj) in zip(items, prepared, strict=True)}
+        base = lookup_commit(self.repo, parents[0]).tree if parents else None
+        tree = update_tree(self.repo, base, blobs, objects)
+        if tree is None:  # every file removed: the empty tree
+            empty = pack_object(OBJ_TREE, b"")
+            objects.append(empty)
+            tree = empty.oid
+        if base is not None and base.id.raw == tree:
+            return None
+        payload = commit_payload(tree.hex(), [str(p) for p in parents], who, message)
+        commit = pack_object(OBJ_COMMIT, signed_commit_body(
+            payload, sshsig(key, payload.encode("utf-8"))))
+        objects.append(commit)
+        write_pack(self._objects, objects)
+        return pygit2.Oid(raw=commit.oid)
+
+    def _store_loose(self, index: pygit2.Index, parents: list[pygit2.Oid],
+                     who: pygit2.Signature, message: str, key: SigningKey) -> pygit2.Oid | None:
+        """libgit2 writes the trees and the commit as loose objects (repositories whose object
+        format is not SHA-1, which write_pack does not write)."""
+        tree = index.write_tree()
+        if parents and lookup_commit(self.repo, parents[0]).tree_id == tree:
+            return None
+        return create_signed_commit(self.repo, key, who, message, tree, parents)
 
     @contextmanager
     def _io(self, count: int) -> Iterator[Callable[[Callable[[_T], _R], list[_T]], list[_R]]]:
-        """A ``map`` for file-system work: on threads when there is enough of it (each
-        fsync waits for the disk; waiting together, the journal commits them together)."""
-        if self._objects is None or count < 2:  # libgit2's create_blob: one thread only
+        """A ``map`` for a commit's blobs: on threads when there are several (zlib and the
+        reads of the work-tree files release the GIL)."""
+        # libgit2's create_blob: one thread only. A few blobs are done before a thread pool
+        # would have started.
+        if self._objects is None or count < _THREADED_FROM:
             yield lambda fn, items: [fn(item) for item in items]
             return
         with ThreadPoolExecutor(max_workers=min(_IO_THREADS, count),
@@ -224,12 +271,13 @@ class GitRepo:
         objects = os.path.join(self.repo.path, "objects")
         now = time.time() if now is None else now
         removed: list[str] = []
-        try:
-            names = [n for n in os.listdir(objects) if n.startswith(_TMP_PREFIX)]
-        except FileNotFoundError:
-            return removed
-        for name in names:
-            path = os.path.join(objects, name)
+        names = [n for n in _listdir(objects) if n.startswith(_TMP_PREFIX)]
+        # The commits' packs are written beside the others (git's own temp files there are
+        # git gc's to remove).
+        names += [f"pack/{n}" for n in _listdir(os.path.join(objects, "pack"))
+                  if n.startswith(_OWN_TMP)]
+        for rel in names:
+            path, name = os.path.join(objects, rel), os.path.basename(rel)
             if name.startswith(_OWN_TMP):
                 pid = name[len(_OWN_TMP):].split("_", 1)[0]
                 stale = pid.isdigit() and not _pid_alive(int(pid))
@@ -244,7 +292,7 @@ class GitRepo:
                     os.unlink(path)
                 except OSError:
                     continue  # gone already, or not ours to remove: never fail a commit for it
-                removed.append(name)
+                removed.append(rel)
         return removed
 
     def remove_stale_locks(self, *refs: str, now: float | None = None) -> list[str]:
@@ -268,10 +316,12 @@ class GitRepo:
                 removed.append(rel)
         return removed
 
-    def _prepare(self, item: tuple[str, bytes | None]) -> pygit2.IndexEntry | None:
-        """Store ``data`` as the blob of ``path``; its index entry carries the work-tree
-        file's stat data if the file holds exactly these bytes (so ``git status`` sees it
-        clean without re-reading it). None for a removal.
+    def _prepare(self, item: tuple[str, bytes | None]
+                 ) -> tuple[pygit2.IndexEntry | None, PackObject | None]:
+        """The index entry of ``path`` and its blob, ready for the commit's pack (stored by
+        libgit2 where there is no pack to write); (None, None) for a removal. The entry
+        carries the work-tree file's stat data if the file holds exactly these bytes (so
+        ``git status`` sees it clean without re-reading it).
 
         ``index.add(path)`` would read the work tree (whatever is there now, a symlink or a
         FIFO included) and look up .gitattributes filters in every parent folder of every
@@ -279,52 +329,25 @@ class GitRepo:
         """
         path, data = item
         if data is None:
-            return None
-        oid = self._write_blob(data)
+            return None, None
+        blob = None
+        if self._objects is not None:
+            blob = pack_object(OBJ_BLOB, data)
+            oid = pygit2.Oid(raw=blob.oid)
+        else:
+            oid = self.repo.create_blob(data)
         entry = pygit2.IndexEntry(path, oid, pygit2.enums.FileMode.BLOB)
         try:  # non-blocking: a FIFO put at the path must not stop the commit
             fd = os.open(os.path.join(self.root, path),
                          os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
-            return entry  # gone, a symlink, ...: recorded as written, shows as changed
+            return entry, blob  # gone, a symlink, ...: recorded as written, shows as changed
         with open(fd, "rb") as handle:
             st = os.fstat(fd)
             if stat.S_ISREG(st.st_mode) and st.st_size == len(data) \
                     and handle.read(len(data) + 1) == data:
                 entry = _StatEntry(path, oid, pygit2.enums.FileMode.BLOB, st)
-        return entry
-
-    def _write_blob(self, data: bytes) -> pygit2.Oid:
-        """Store ``data`` as a loose blob exactly as git does: zlib("blob <size>\\0" + data)
-        at objects/<2 hex>/<38 hex>, written to a temp file and linked into place.
-
-        libgit2's create_blob holds the GIL for the whole write (half a millisecond per file
-        here), so a commit stalled every other thread of a node; here the GIL is released
-        for each file-system call. Repositories with other object formats go through libgit2.
-        """
-        if self._objects is None:
-            return self.repo.create_blob(data)
-        header = b"blob %d\0" % len(data)
-        digest = hashlib.sha1(header + data, usedforsecurity=False).hexdigest()
-        folder = os.path.join(self._objects, digest[:2])
-        target = os.path.join(folder, digest[2:])
-        if not os.path.exists(target):
-            os.makedirs(folder, exist_ok=True)  # objects/ is fsynced once, by commit()
-            tmp = os.path.join(self._objects, f"{_OWN_TMP}{os.getpid()}_{threading.get_ident()}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
-            try:
-                os.write(fd, zlib.compress(header + data, 1))
-                os.fsync(fd)  # the bytes first: the link must never name a torn object
-            finally:
-                os.close(fd)
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                pass  # another writer stored the same object: its bytes are the same
-            finally:
-                os.unlink(tmp)
-            self._synced_dirs.add(folder)
-        return pygit2.Oid(hex=digest)
+        return entry, blob
 
     def dirty_paths(self) -> tuple[list[str], list[str]]:
         """Paths changed in the work tree but not committed: (changed or new, deleted)."""
@@ -439,6 +462,13 @@ def create_signed_commit(repo: pygit2.Repository, key: SigningKey, who: pygit2.S
     if not isinstance(payload, str):
         raise TypeError(f"pygit2 returned {type(payload).__name__} for a commit's text")
     return repo.create_commit_with_signature(payload, sshsig(key, payload.encode("utf-8")), "gpgsig")
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _fsync_file(path: str) -> None:

@@ -187,9 +187,12 @@ def test_a_vault_s_commits_and_writes_are_durable_when_they_return(tmp_path: Pat
     found, made = _run_traced(tmp_path, VAULT_CHILD, root, str(tmp_path / "home"))
     assert list(found) == ["init", "assert project:atlas", "assert project:borealis",
                            "assert person:carol", "first commit", "second commit"]
-    # The trace holds what this is about: new fact folders, loose objects, branch, index.
+    # The trace holds what this is about: new fact folders, each commit's pack and its index,
+    # branch, index.
     assert any(p.startswith("facts/local/project/") for p in made)
-    assert any(re.fullmatch(r"\.git/objects/[0-9a-f]{2}/[0-9a-f]{38}", p) for p in made)
+    packs = [p for p in made if re.fullmatch(r"\.git/objects/pack/pack-[0-9a-f]{40}\.pack", p)]
+    assert len(packs) >= 3  # init, first commit, second commit
+    assert all(p[:-5] + ".idx" in made for p in packs)
     assert ".git/refs/heads/main" in made and ".git/index" in made
     assert {marker: late for marker, late in found.items() if late} == {}
 
@@ -230,7 +233,12 @@ def test_temp_objects_of_crashed_writers_are_removed_by_the_next_writer(tmp_path
     crashed_ours = objects / f"tmp_stigmem_{_dead_pid()}_140000000000000"
     live_git2 = objects / "tmp_object_git2_77aa00bb11cc22dd"  # being written right now
     live_ours = objects / f"tmp_stigmem_{os.getpid()}_140000000000001"  # a live writer's
-    for path in (crashed_git2, crashed_git, crashed_ours, live_git2, live_ours):
+    # A commit's pack and its index, half written (ours only: git's own are git gc's).
+    crashed_pack = objects / "pack" / f"tmp_stigmem_{_dead_pid()}_140000000000002.pack"
+    live_pack = objects / "pack" / f"tmp_stigmem_{os.getpid()}_140000000000003.idx"
+    gits_pack = objects / "pack" / "tmp_pack_Q1w2E3"
+    for path in (crashed_git2, crashed_git, crashed_ours, live_git2, live_ours, crashed_pack,
+                 live_pack, gits_pack):
         path.write_bytes(b"x\x01half an object")
     for path in (crashed_git2, crashed_git):  # ours goes by its process alone, not by age
         os.utime(path, (old, old))
@@ -242,5 +250,7 @@ def test_temp_objects_of_crashed_writers_are_removed_by_the_next_writer(tmp_path
                                "system:node-test", "test@stigmem.invalid")
     left = sorted(p.name for p in objects.iterdir() if p.name.startswith("tmp_"))
     assert left == sorted([live_git2.name, live_ours.name])
+    left = sorted(p.name for p in (objects / "pack").iterdir() if p.name.startswith("tmp_"))
+    assert left == sorted([live_pack.name, gits_pack.name])
     assert reopened.remove_stale_temp_objects(now=time.time() + STALE_TMP_SECONDS + 60) == \
         [live_git2.name]  # libgit2's go by age alone; a live process keeps ours
