@@ -115,7 +115,8 @@ class GestureApplier:
                                   "trust store or schemas changed; re-indexed"))
             changes.extend(rebuilt.changes if rebuilt is not None else [])
         if any(p.endswith("/") for p in paths):
-            report = self._keeper.refresh()  # a folder moved or vanished: the stat scan finds out what
+            # A folder moved or vanished: the scan finds out what (walking those folders whole).
+            report = self._keeper.refresh(folders=[p for p in paths if p.endswith("/")])
             changes.append(Change(ChangeKind.INDEXED, "/", f"rescanned: {report.indexed} changed, "
                                                    f"{report.removed} removed"))
             changes.extend(report.changes)  # what the rescan carried out

@@ -38,6 +38,7 @@ from stigmem_vault.model.hlc import HLC, as_of_stamp
 from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
 from stigmem_vault.model.relations import Cardinality, RelationSchema
 from stigmem_vault.model.values import ValueType
+from stigmem_vault.vault.git_state import blob_id
 from stigmem_vault.vault.layout import ENTITIES_DIR, entity_note_relpath
 from stigmem_vault.vault.notes import (
     HISTORY_LIMIT,
@@ -51,12 +52,12 @@ from stigmem_vault.vault.notes import (
 )
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, attestation, vouched_by
+from stigmem_vault.watch.detect import detect
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.scan import (
     Changes,
     Progress,
     ScanReport,
-    changes,
     index_facts,
     is_fact_path,
     note_record,
@@ -164,10 +165,11 @@ class IndexKeeper:
 
     # ------------------------------------------------------------- scans
 
-    def refresh(self, progress: Progress | None = None) -> ScanReport:
+    def refresh(self, progress: Progress | None = None, folders: Iterable[str] = ()) -> ScanReport:
         """Bring the index in step with the files; a writer also carries out the gestures
         made while nobody watched (an edited or deleted signed fact, a draft). Without
-        ``progress``, the vault's progress hook hears about it as "indexing"."""
+        ``progress``, the vault's progress hook hears about it as "indexing". ``folders``
+        (ending with "/") are walked whole (watch/detect.py)."""
         hook = self._ctx.progress
         if progress is None and hook is not None:
             def progress(done: int, total: int) -> None:
@@ -176,11 +178,12 @@ class IndexKeeper:
         self._stale = False
         ctx = self._ctx
         if ctx.node is None:  # a copy without a writer: files are what they are
-            return self._index_only(index, progress)
+            return self._index_only(index, progress, folders=folders)
         if self._commits is None or self.carry_out is None or ctx.git is None:
-            return self._index_only(index, progress, keep_signed=True)  # opened read-only
+            return self._index_only(index, progress, keep_signed=True,  # opened read-only
+                                    folders=folders)
         with ctx.git.locked():
-            found = changes(ctx.root, index)
+            found, watermark = detect(ctx.root, index, folders)
             gesture_paths, plain, removed = _split_gestures(index, found)
             report = index_facts(ctx.root, index, ctx.trust, plain, removed, progress,
                                  committed=ctx.git.blob_at_head)
@@ -197,6 +200,8 @@ class IndexKeeper:
             index.apply([r for r in (note_record(ctx.root, n) for n in found.notes)
                          if r and index.file_stat(r.path) != (r.size, r.mtime_ns)], [])
             self.sync_notes(report.dirty_keys)
+            if watermark is not None:
+                watermark.settle(index)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         return report
 
@@ -224,13 +229,13 @@ class IndexKeeper:
                 self._commits.adopt(rel, index.file_sha256(rel), f"adopt {rel}")
 
     def _index_only(self, index: Index, progress: Progress | None,
-                    keep_signed: bool = False) -> ScanReport:
+                    keep_signed: bool = False, folders: Iterable[str] = ()) -> ScanReport:
         """Index the files as they are. With ``keep_signed`` (a writer's vault opened
         read-only), an edited or deleted signed fact keeps its indexed original: the edit is
         a gesture that only a writer carries out (as an amendment or a retraction), so a
         read shows the same facts before and after, whatever the timing."""
         root = self._ctx.root
-        found = changes(root, index)
+        found, watermark = detect(root, index, folders)
         facts, removed = found.facts, found.removed
         awaiting: list[str] = []
         if keep_signed:
@@ -244,6 +249,8 @@ class IndexKeeper:
                              committed=git.blob_at_head if keep_signed and git else None)
         if not keep_signed:
             index.apply([r for r in (note_record(root, n) for n in found.notes) if r], [])
+        if watermark is not None:
+            watermark.settle(index)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         report.awaiting = awaiting + report.awaiting
         return report
@@ -303,7 +310,7 @@ class IndexKeeper:
             verdict, reason = attestation(fact, self._ctx.trust)  # we signed it: binding only
             records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
                                       verdict.value, reason, fact,
-                                      vouched_by(verdict, fact, self._ctx.trust)))
+                                      vouched_by(verdict, fact, self._ctx.trust), blob_id(data)))
         keys = self._index.apply(records, [])
         self.sync_conflict_notes(keys)
         self.defer_entity_notes(keys)  # not on the write path: see flush_entity_notes
