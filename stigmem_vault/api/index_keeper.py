@@ -95,6 +95,8 @@ class IndexKeeper:
         self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
         self._own_lock = threading.Lock()
         self._opened: list[Change] = []  # conflicts opened since take_opened(), for the log
+        # Signed fact files the last scan left awaiting a writer (their originals indexed).
+        self._awaiting: list[str] = []
         self.carry_out: CarryOut | None = None  # set by the façade for a writer
         # Entities whose notes a write made stale, regenerated off the write path (a timer,
         # flush, close): a burst of writes to one entity re-renders its note once.
@@ -205,6 +207,16 @@ class IndexKeeper:
         report.scanned, report.unchanged = found.scanned, found.unchanged
         return report
 
+    def fact_files_by_scope(self) -> dict[str, int]:
+        """How many fact files each ``facts/<scope>/`` holds, from the index brought up to
+        date: a deleted signed fact a read-only open keeps indexed is not counted."""
+        counts = self.index.fact_files_by_scope()
+        for rel in self._awaiting:
+            if is_fact_path(rel) and not os.path.lexists(self._ctx.root / rel):
+                scope = rel.split("/", 2)[1]
+                counts[scope] = counts.get(scope, 0) - 1
+        return counts
+
     def catch_up(self) -> list[Change]:
         """Bring the index up to date if it is not yet (first use, or opened for a write), and
         return what that scan carried out (the gestures made while nobody watched)."""
@@ -253,6 +265,7 @@ class IndexKeeper:
             watermark.settle(index)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         report.awaiting = awaiting + report.awaiting
+        self._awaiting = report.awaiting
         return report
 
     def reindex(self, progress: Progress | None = None) -> ScanReport:

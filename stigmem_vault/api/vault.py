@@ -76,6 +76,7 @@ from stigmem_vault.vault.keys import KeyStore, stigmem_home
 from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
 from stigmem_vault.vault.trust import TrustStore
 from stigmem_vault.vault.verify import verify_bytes
+from stigmem_vault.watch.detect import candidates
 from stigmem_vault.watch.scan import Progress, ScanReport, is_fact_path
 from stigmem_vault.watch.watcher import Watcher
 
@@ -255,7 +256,8 @@ class Vault:
         return self._keeper.index
 
     def status(self) -> Status:
-        return self._inspector.status(len(self.commits) if self.commits is not None else 0)
+        return self._inspector.status(len(self.commits) if self.commits is not None else 0,
+                                      self._keeper.fact_files_by_scope())
 
     def notify(self, message: str) -> None:
         """Record a notice for the human (shown in the vault's status)."""
@@ -391,7 +393,8 @@ class Vault:
     def pending(self) -> list[PendingNote]:
         """People's drafts and edits of signed facts waiting for their `sign` checkbox (§14).
         Reads only: a read-only vault lists them too."""
-        return find_pending(self._ctx, self._keeper.index)
+        index = self._keeper.index
+        return find_pending(self._ctx, index, candidates(self._ctx.root, index))
 
     def revert(self, target: str) -> str:
         """Give a pending edit of a signed fact (its path or fact id) its signed bytes back."""

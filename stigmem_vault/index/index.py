@@ -51,6 +51,14 @@ class Index:
                     f" ({','.join('?' * len(chunk))})", chunk))
         return found
 
+    def fact_files_by_scope(self) -> dict[str, int]:
+        """How many files the index records under each ``facts/<scope>/`` folder."""
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                "SELECT substr(path, 7, instr(substr(path, 7), '/') - 1) AS scope, count(*)"
+                " FROM files WHERE path LIKE 'facts/%/%' GROUP BY scope").fetchall()
+        return {scope: count for scope, count in rows}
+
     def file_count(self) -> int:
         with self.db.lock:
             return int(self.db.conn.execute("SELECT count(*) FROM files").fetchone()[0])

@@ -58,19 +58,36 @@ def detect(root: Path, index: Index, folders: Iterable[str] = (),
         return changes(root, index), None
     if tree is None:
         return changes(root, index), None
+    candidates = _candidates(state, tree, index)
+    if candidates is None:
+        return changes(root, index), Watermark(state, tree, None)
+    candidates.update(folders)
+    found, looked = changes_among(root, index, candidates)
+    return found, Watermark(state, tree, looked)
+
+
+def candidates(root: Path, index: Index) -> set[str] | None:
+    """Every path whose file may differ from its indexed state (a folder ending with "/"
+    stands for all under it), or None if only a full walk can tell. Reads only."""
+    try:
+        state = GitState(root)
+        tree = state.head_tree()
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
+    return None if tree is None else _candidates(state, tree, index)
+
+
+def _candidates(state: GitState, tree: str, index: Index) -> set[str] | None:
     last = index.git_tree()
-    if last is not None:
-        try:
-            candidates = set(state.dirty())
-            candidates.update(state.changed_between(last, tree))
-        except (pygit2.GitError, KeyError, ValueError, TypeError):
-            candidates = None
-        if candidates is not None:
-            candidates.update(index.unsettled_paths())
-            candidates.update(folders)
-            found, looked = changes_among(root, index, candidates)
-            return found, Watermark(state, tree, looked)
-    return changes(root, index), Watermark(state, tree, None)
+    if last is None:
+        return None
+    try:
+        found = set(state.dirty())
+        found.update(state.changed_between(last, tree))
+    except (pygit2.GitError, KeyError, ValueError, TypeError):
+        return None
+    found.update(index.unsettled_paths())
+    return found
 
 
 def walked(rel: str) -> bool:

@@ -142,3 +142,32 @@ def test_an_index_whose_tree_is_gone_falls_back_to_the_full_walk(vault: Vault) -
     assert (found.scanned, found.unchanged) == (N, N)
     watermark.settle(index)
     assert detect(vault.root, index)[1].paths == []  # type: ignore[union-attr]
+
+
+def test_pending_edits_and_status_counts_need_no_walk_and_match_one(vault: Vault, home: Path) -> None:
+    """`pending` looks only at git's candidates; `status` counts fact files from the index;
+    both give what looking at every file gives, for a read-only open too."""
+    from stigmem_vault.api.gestures import find_pending
+    from stigmem_vault.watch.detect import candidates
+
+    from .support import set_property
+
+    paths = _settled(vault)
+    edited = vault.root / paths[4]
+    write_in_place(edited, set_property(edited.read_text("utf-8"), "value_string", '"edited"'))
+    os.unlink(vault.root / paths[5])
+    vault.close()
+    reader = Vault.open(vault.root, home=home, read_only=True)
+    try:
+        index = reader.index
+        ctx = reader._ctx  # comparing the two ways of finding them
+        fast = find_pending(ctx, index, candidates(reader.root, index))
+        assert fast == find_pending(ctx, index)
+        assert [(p.path, p.kind) for p in fast] == [(paths[4], "edit")]
+        walked: dict[str, int] = {}
+        for rel in reader.fact_paths():
+            walked[rel.split("/", 2)[1]] = walked.get(rel.split("/", 2)[1], 0) + 1
+        counted = {scope: n for scope, n in reader.status().facts_by_scope.items() if n}
+        assert counted == walked and sum(walked.values()) == N - 1
+    finally:
+        reader.close()
