@@ -52,7 +52,7 @@ from stigmem_vault.vault.notes import (
 )
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, attestation, vouched_by
-from stigmem_vault.watch.detect import detect
+from stigmem_vault.watch.detect import Watermark, candidates, detect
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.scan import (
     Changes,
@@ -74,6 +74,10 @@ ENTITY_NOTE_DELAY = 1.0  # seconds a write's entity notes wait, so a burst rende
 ENTITY_NOTE_BACKOFF = 10.0
 ENTITY_NOTE_MAX_DELAY = 30.0
 ENTITY_LIVE_LIMIT = 500  # live facts an entity note lists (an entity rarely has more)
+
+# How long (seconds) the paths a scan looked at stand for what may have changed since it: a
+# command reading pending edits right after the scan that opened its index.
+FRESH_SCAN = 1.0
 
 CarryOut = Callable[[list[str]], list[Change]]  # gesture paths -> what was done
 
@@ -97,6 +101,8 @@ class IndexKeeper:
         self._opened: list[Change] = []  # conflicts opened since take_opened(), for the log
         # Signed fact files the last scan left awaiting a writer (their originals indexed).
         self._awaiting: list[str] = []
+        # (when, paths) the last scan looked at through git: see pending_candidates.
+        self._looked: tuple[float, list[str]] | None = None
         self.carry_out: CarryOut | None = None  # set by the façade for a writer
         # Entities whose notes a write made stale, regenerated off the write path (a timer,
         # flush, close): a burst of writes to one entity re-renders its note once.
@@ -202,10 +208,25 @@ class IndexKeeper:
             index.apply([r for r in (note_record(ctx.root, n) for n in found.notes)
                          if r and index.file_stat(r.path) != (r.size, r.mtime_ns)], [])
             self.sync_notes(report.dirty_keys)
-            if watermark is not None:
-                watermark.settle(index)
+            self._settle(index, watermark)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         return report
+
+    def _settle(self, index: Index, watermark: Watermark | None) -> None:
+        if watermark is not None:
+            watermark.settle(index)
+        paths = None if watermark is None else watermark.paths
+        self._looked = None if paths is None else (time.monotonic(), paths)
+
+    def pending_candidates(self) -> set[str] | None:
+        """The paths whose files may differ from their indexed states (watch/detect.py), for
+        finding pending edits: those the scan that just ran looked at (a command that opened
+        the index a moment ago does not ask git twice), else git's answer now."""
+        index = self.index
+        looked, self._looked = self._looked, None
+        if looked is not None and time.monotonic() - looked[0] < FRESH_SCAN:
+            return set(looked[1])
+        return candidates(self._ctx.root, index)
 
     def fact_files_by_scope(self) -> dict[str, int]:
         """How many fact files each ``facts/<scope>/`` holds, from the index brought up to
@@ -261,8 +282,7 @@ class IndexKeeper:
                              committed=git.blob_at_head if keep_signed and git else None)
         if not keep_signed:
             index.apply([r for r in (note_record(root, n) for n in found.notes) if r], [])
-        if watermark is not None:
-            watermark.settle(index)
+        self._settle(index, watermark)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         report.awaiting = awaiting + report.awaiting
         self._awaiting = report.awaiting

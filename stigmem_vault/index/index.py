@@ -56,7 +56,8 @@ class Index:
         with self.db.lock:
             rows = self.db.conn.execute(
                 "SELECT substr(path, 7, instr(substr(path, 7), '/') - 1) AS scope, count(*)"
-                " FROM files WHERE path LIKE 'facts/%/%' GROUP BY scope").fetchall()
+                " FROM files WHERE path > 'facts/' AND path < 'facts0' AND substr(path, 7) LIKE '%/%'"
+                " GROUP BY scope").fetchall()
         return {scope: count for scope, count in rows}
 
     def file_count(self) -> int:

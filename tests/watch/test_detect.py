@@ -171,3 +171,22 @@ def test_pending_edits_and_status_counts_need_no_walk_and_match_one(vault: Vault
         assert counted == walked and sum(walked.values()) == N - 1
     finally:
         reader.close()
+
+
+def test_git_status_paths_with_spaces_and_accents_are_read_whole(vault: Vault) -> None:
+    from stigmem_vault.vault.git_state import GitState
+
+    _settled(vault)
+    names = ["notes/my note é.md", "notes/? odd.md"]
+    for name in names:
+        write_via_rename(vault.root / name, "# first\n")
+    git = ["git", "-C", str(vault.root), "-c", "user.name=t", "-c", "user.email=t@t",
+           "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "add", *names], check=True, capture_output=True)
+    subprocess.run([*git, "commit", "-q", "-m", "notes"], check=True, capture_output=True)
+    assert not set(names) & set(GitState(vault.root).dirty())
+    write_in_place(vault.root / names[0], "# second\n")
+    write_via_rename(vault.root / "notes/new one.md", "# new\n")
+    assert set(GitState(vault.root).dirty()) >= {names[0], "notes/new one.md"}
+    found, _looked = _same_as_full_walk(vault)
+    assert {names[0], "notes/new one.md"} <= set(found.notes)
