@@ -582,8 +582,9 @@ class Vault:
 
 def _all_paths(root: Path, git: GitRepo | None) -> list[str]:
     if git is not None:
-        # git's own listing costs a fraction of reading git's index entry by entry here.
-        listed = tracked_paths(root)
+        # Only the tracked files with a key-like name are looked at (vault/config.py): git
+        # lists them, for a fraction of reading git's index entry by entry here.
+        listed = tracked_paths(root, cfg.KEYISH_PATHSPECS)
         return listed if listed is not None else list(git.tracked_paths())
     return [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
 

@@ -100,9 +100,10 @@ class GitState:
         return found
 
 
-def tracked_paths(root: Path) -> list[str] | None:
-    """Every path in git's index (``git ls-files``), None if the git command cannot tell."""
-    out = _git(root, "ls-files", "-z")
+def tracked_paths(root: Path, pathspecs: tuple[str, ...] = ()) -> list[str] | None:
+    """The paths in git's index (``git ls-files``; those matching ``pathspecs`` if any),
+    None if the git command cannot tell."""
+    out = _git(root, "ls-files", "-z", "--", *pathspecs)
     return None if out is None else [os.fsdecode(p) for p in out.split(b"\0") if p]
 
 
