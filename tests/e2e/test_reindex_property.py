@@ -9,14 +9,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from watch.support import (
-    draft_text,
-    set_property,
-    signed_elsewhere,
-    tick_sign,
-    write_in_place,
-    write_via_rename,
-)
+from watch import support
+from watch.support import draft_text, set_property, tick_sign, write_in_place, write_via_rename
 
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.model.fact import Fact
@@ -101,7 +95,7 @@ def _run(vault: Vault, ops: list[tuple], written: list[Fact]) -> None:
                 os.rename(path, path.with_name("renamed-" + path.name))
             vault.refresh()
         elif kind == "drop-in":
-            _fact, rel, text = signed_elsewhere(vault, op[1], op[2])
+            _fact, rel, text = support.signed_elsewhere(vault, op[1], op[2])
             write_via_rename(vault.root / rel, text)
             vault.refresh()
         elif kind == "draft":
