@@ -58,6 +58,8 @@ def _run(vault: Vault, ops: list[tuple], written: list[Fact]) -> None:
         elif kind in ("amend", "retract", "edit-file", "delete-file") and written:
             target = written[op[1] % len(written)]
             path = vault.root / vault.path_of(target)
+            if kind in ("edit-file", "delete-file") and not path.exists():
+                continue  # renamed or deleted by an earlier operation
             if kind == "amend":
                 written.append(vault.amend(target.id, source=op[2], value=op[3]))
             elif kind == "retract":
@@ -84,6 +86,10 @@ def _run(vault: Vault, ops: list[tuple], written: list[Fact]) -> None:
             if not path.exists():
                 continue
             if kind == "racy-edit":
+                # Committed first: an unsigned edit of a fact never committed loses its
+                # original on a rebuild (there are no committed bytes to fall back on), with or
+                # without detection through git.
+                vault.flush()
                 before = path.stat()
                 text = path.read_text("utf-8")
                 swapped = text.replace('value_string: "a"', 'value_string: "c"', 1)
