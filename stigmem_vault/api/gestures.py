@@ -115,7 +115,8 @@ class GestureApplier:
                                   "trust store or schemas changed; re-indexed"))
             changes.extend(rebuilt.changes if rebuilt is not None else [])
         if any(p.endswith("/") for p in paths):
-            report = self._keeper.refresh()  # a folder moved or vanished: the stat scan finds out what
+            # A folder moved or vanished: the scan finds out what (walking those folders whole).
+            report = self._keeper.refresh(folders=[p for p in paths if p.endswith("/")])
             changes.append(Change(ChangeKind.INDEXED, "/", f"rescanned: {report.indexed} changed, "
                                                    f"{report.removed} removed"))
             changes.extend(report.changes)  # what the rescan carried out
@@ -398,18 +399,27 @@ class GestureApplier:
             return None
 
 
-def find_pending(ctx: VaultContext, index: Index) -> list[PendingNote]:
+def find_pending(ctx: VaultContext, index: Index,
+                 candidates: set[str] | None = None) -> list[PendingNote]:
     """Every person's draft, every signed fact file edited but not signed (the index still
     holds its original), and every open conflict note with a choice not signed yet, each
-    marked ``ticked`` once its `sign` is: then a writer signs it. Reads only; changes nothing."""
+    marked ``ticked`` once its `sign` is: then a writer signs it. Reads only; changes nothing.
+
+    ``candidates`` (watch/detect.py): the only paths whose files may differ from their
+    indexed states; then only those fact files are looked at, not every one."""
     found: list[PendingNote] = []
     root = ctx.root
+    facts = None if candidates is None else _fact_candidates(root, candidates)
     for dirpath, dirnames, filenames in os.walk(root):
         here = os.path.relpath(dirpath, root).replace(os.sep, "/")
         here = "" if here == "." else here + "/"
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                             and _may_hold_pending(here + d + "/"))
-        for name in sorted(filenames):
+                             and _may_hold_pending(here + d + "/")
+                             and (facts is None or here + d != FACTS_DIR))
+        names = sorted(filenames)
+        if here == "" and facts is not None:
+            names += facts  # after the vault's top files: the order of a full walk
+        for name in names:
             rel = here + name
             if not name.endswith(".md"):
                 continue
@@ -417,7 +427,10 @@ def find_pending(ctx: VaultContext, index: Index) -> list[PendingNote]:
                 indexed = index.fact_at(rel)
                 if indexed is None or indexed.status not in CANDIDATE_VERDICTS:
                     continue
-                st = os.lstat(root / rel)
+                try:
+                    st = os.lstat(root / rel)
+                except OSError:
+                    continue
                 if index.file_stat(rel) == (st.st_size, st.st_mtime_ns):
                     continue
                 if read_record(root, rel, st, ctx.trust).status not in CANDIDATE_VERDICTS:
@@ -439,6 +452,20 @@ def find_pending(ctx: VaultContext, index: Index) -> list[PendingNote]:
                     found.append(PendingNote(rel, "draft", ticked=gestures.sign_ticked(note.props),
                                              error=str(error) if error else None))
     return found
+
+
+def _fact_candidates(root: Path, candidates: set[str]) -> list[str]:
+    """The fact files among ``candidates`` (a folder stands for the files under it), sorted."""
+    found: set[str] = set()
+    for rel in candidates:
+        if rel.endswith("/"):
+            base = root / rel
+            for dirpath, _dirnames, filenames in os.walk(base):
+                inner = os.path.relpath(dirpath, root).replace(os.sep, "/")
+                found.update(f"{inner}/{name}" for name in filenames)
+        else:
+            found.add(rel)
+    return sorted(rel for rel in found if rel.startswith(FACTS_DIR + "/"))
 
 
 def _ticked(root: Path, rel: str) -> bool:

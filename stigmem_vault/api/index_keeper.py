@@ -38,6 +38,7 @@ from stigmem_vault.model.hlc import HLC, as_of_stamp
 from stigmem_vault.model.identifiers import normalize_identifier, normalize_relation, normalize_source
 from stigmem_vault.model.relations import Cardinality, RelationSchema
 from stigmem_vault.model.values import ValueType
+from stigmem_vault.vault.git_state import blob_id
 from stigmem_vault.vault.layout import ENTITIES_DIR, entity_note_relpath
 from stigmem_vault.vault.notes import (
     HISTORY_LIMIT,
@@ -51,12 +52,12 @@ from stigmem_vault.vault.notes import (
 )
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, attestation, vouched_by
+from stigmem_vault.watch.detect import Watermark, candidates, detect
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.scan import (
     Changes,
     Progress,
     ScanReport,
-    changes,
     index_facts,
     is_fact_path,
     note_record,
@@ -73,6 +74,10 @@ ENTITY_NOTE_DELAY = 1.0  # seconds a write's entity notes wait, so a burst rende
 ENTITY_NOTE_BACKOFF = 10.0
 ENTITY_NOTE_MAX_DELAY = 30.0
 ENTITY_LIVE_LIMIT = 500  # live facts an entity note lists (an entity rarely has more)
+
+# How long (seconds) the paths a scan looked at stand for what may have changed since it: a
+# command reading pending edits right after the scan that opened its index.
+FRESH_SCAN = 1.0
 
 CarryOut = Callable[[list[str]], list[Change]]  # gesture paths -> what was done
 
@@ -94,6 +99,10 @@ class IndexKeeper:
         self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
         self._own_lock = threading.Lock()
         self._opened: list[Change] = []  # conflicts opened since take_opened(), for the log
+        # Signed fact files the last scan left awaiting a writer (their originals indexed).
+        self._awaiting: list[str] = []
+        # (when, paths) the last scan looked at through git: see pending_candidates.
+        self._looked: tuple[float, list[str]] | None = None
         self.carry_out: CarryOut | None = None  # set by the façade for a writer
         # Entities whose notes a write made stale, regenerated off the write path (a timer,
         # flush, close): a burst of writes to one entity re-renders its note once.
@@ -164,10 +173,11 @@ class IndexKeeper:
 
     # ------------------------------------------------------------- scans
 
-    def refresh(self, progress: Progress | None = None) -> ScanReport:
+    def refresh(self, progress: Progress | None = None, folders: Iterable[str] = ()) -> ScanReport:
         """Bring the index in step with the files; a writer also carries out the gestures
         made while nobody watched (an edited or deleted signed fact, a draft). Without
-        ``progress``, the vault's progress hook hears about it as "indexing"."""
+        ``progress``, the vault's progress hook hears about it as "indexing". ``folders``
+        (ending with "/") are walked whole (watch/detect.py)."""
         hook = self._ctx.progress
         if progress is None and hook is not None:
             def progress(done: int, total: int) -> None:
@@ -176,11 +186,12 @@ class IndexKeeper:
         self._stale = False
         ctx = self._ctx
         if ctx.node is None:  # a copy without a writer: files are what they are
-            return self._index_only(index, progress)
+            return self._index_only(index, progress, folders=folders)
         if self._commits is None or self.carry_out is None or ctx.git is None:
-            return self._index_only(index, progress, keep_signed=True)  # opened read-only
+            return self._index_only(index, progress, keep_signed=True,  # opened read-only
+                                    folders=folders)
         with ctx.git.locked():
-            found = changes(ctx.root, index)
+            found, watermark = detect(ctx.root, index, folders)
             gesture_paths, plain, removed = _split_gestures(index, found)
             report = index_facts(ctx.root, index, ctx.trust, plain, removed, progress,
                                  committed=ctx.git.blob_at_head)
@@ -197,8 +208,35 @@ class IndexKeeper:
             index.apply([r for r in (note_record(ctx.root, n) for n in found.notes)
                          if r and index.file_stat(r.path) != (r.size, r.mtime_ns)], [])
             self.sync_notes(report.dirty_keys)
+            self._settle(index, watermark)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         return report
+
+    def _settle(self, index: Index, watermark: Watermark | None) -> None:
+        if watermark is not None:
+            watermark.settle(index)
+        paths = None if watermark is None else watermark.paths
+        self._looked = None if paths is None else (time.monotonic(), paths)
+
+    def pending_candidates(self) -> set[str] | None:
+        """The paths whose files may differ from their indexed states (watch/detect.py), for
+        finding pending edits: those the scan that just ran looked at (a command that opened
+        the index a moment ago does not ask git twice), else git's answer now."""
+        index = self.index
+        looked, self._looked = self._looked, None
+        if looked is not None and time.monotonic() - looked[0] < FRESH_SCAN:
+            return set(looked[1])
+        return candidates(self._ctx.root, index)
+
+    def fact_files_by_scope(self) -> dict[str, int]:
+        """How many fact files each ``facts/<scope>/`` holds, from the index brought up to
+        date: a deleted signed fact a read-only open keeps indexed is not counted."""
+        counts = self.index.fact_files_by_scope()
+        for rel in self._awaiting:
+            if is_fact_path(rel) and not os.path.lexists(self._ctx.root / rel):
+                scope = rel.split("/", 2)[1]
+                counts[scope] = counts.get(scope, 0) - 1
+        return counts
 
     def catch_up(self) -> list[Change]:
         """Bring the index up to date if it is not yet (first use, or opened for a write), and
@@ -224,13 +262,13 @@ class IndexKeeper:
                 self._commits.adopt(rel, index.file_sha256(rel), f"adopt {rel}")
 
     def _index_only(self, index: Index, progress: Progress | None,
-                    keep_signed: bool = False) -> ScanReport:
+                    keep_signed: bool = False, folders: Iterable[str] = ()) -> ScanReport:
         """Index the files as they are. With ``keep_signed`` (a writer's vault opened
         read-only), an edited or deleted signed fact keeps its indexed original: the edit is
         a gesture that only a writer carries out (as an amendment or a retraction), so a
         read shows the same facts before and after, whatever the timing."""
         root = self._ctx.root
-        found = changes(root, index)
+        found, watermark = detect(root, index, folders)
         facts, removed = found.facts, found.removed
         awaiting: list[str] = []
         if keep_signed:
@@ -244,8 +282,10 @@ class IndexKeeper:
                              committed=git.blob_at_head if keep_signed and git else None)
         if not keep_signed:
             index.apply([r for r in (note_record(root, n) for n in found.notes) if r], [])
+        self._settle(index, watermark)
         report.scanned, report.unchanged = found.scanned, found.unchanged
         report.awaiting = awaiting + report.awaiting
+        self._awaiting = report.awaiting
         return report
 
     def reindex(self, progress: Progress | None = None) -> ScanReport:
@@ -303,7 +343,7 @@ class IndexKeeper:
             verdict, reason = attestation(fact, self._ctx.trust)  # we signed it: binding only
             records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
                                       verdict.value, reason, fact,
-                                      vouched_by(verdict, fact, self._ctx.trust)))
+                                      vouched_by(verdict, fact, self._ctx.trust), blob_id(data)))
         keys = self._index.apply(records, [])
         self.sync_conflict_notes(keys)
         self.defer_entity_notes(keys)  # not on the write path: see flush_entity_notes

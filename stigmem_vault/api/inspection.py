@@ -91,11 +91,11 @@ class Inspector:
             parsed.fact.signer, key_hex, sorted(self._ctx.trust.sources_for(parsed.fact.signer)),
             verdict, reason)
 
-    def status(self, pending: int) -> Status:
+    def status(self, pending: int, fact_files: dict[str, int]) -> Status:
+        """``fact_files``: how many fact files each ``facts/<scope>/`` holds (from the index
+        brought up to date, so that a status does not walk every file)."""
         by_scope = {s.value: 0 for s in Scope}
-        for rel in self.fact_paths():
-            scope = rel.split("/", 2)[1]
-            by_scope[scope] = by_scope.get(scope, 0) + 1
+        by_scope.update(fact_files)
         head, size = None, None
         if self._ctx.git is not None:
             size = repo_size(self._ctx.git.repo.path)

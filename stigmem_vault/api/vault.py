@@ -72,6 +72,7 @@ from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault import tokens as token_store
 from stigmem_vault.vault.clock import Clock
 from stigmem_vault.vault.git import GitRepo
+from stigmem_vault.vault.git_state import tracked_paths
 from stigmem_vault.vault.keys import KeyStore, stigmem_home
 from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
 from stigmem_vault.vault.trust import TrustStore
@@ -255,7 +256,8 @@ class Vault:
         return self._keeper.index
 
     def status(self) -> Status:
-        return self._inspector.status(len(self.commits) if self.commits is not None else 0)
+        return self._inspector.status(len(self.commits) if self.commits is not None else 0,
+                                      self._keeper.fact_files_by_scope())
 
     def notify(self, message: str) -> None:
         """Record a notice for the human (shown in the vault's status)."""
@@ -391,7 +393,7 @@ class Vault:
     def pending(self) -> list[PendingNote]:
         """People's drafts and edits of signed facts waiting for their `sign` checkbox (§14).
         Reads only: a read-only vault lists them too."""
-        return find_pending(self._ctx, self._keeper.index)
+        return find_pending(self._ctx, self._keeper.index, self._keeper.pending_candidates())
 
     def revert(self, target: str) -> str:
         """Give a pending edit of a signed fact (its path or fact id) its signed bytes back."""
@@ -580,7 +582,10 @@ class Vault:
 
 def _all_paths(root: Path, git: GitRepo | None) -> list[str]:
     if git is not None:
-        return list(git.tracked_paths())
+        # Only the tracked files with a key-like name are looked at (vault/config.py): git
+        # lists them, for a fraction of reading git's index entry by entry here.
+        listed = tracked_paths(root, cfg.KEYISH_PATHSPECS)
+        return listed if listed is not None else list(git.tracked_paths())
     return [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
 
 

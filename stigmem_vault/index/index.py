@@ -40,6 +40,60 @@ class Index:
             return {path: (size, mtime) for path, size, mtime in
                     self.db.conn.execute("SELECT path, size, mtime_ns FROM files")}
 
+    def file_stats(self, paths: list[str]) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) recorded for those of ``paths`` the index knows."""
+        found: dict[str, tuple[int, int]] = {}
+        with self.db.lock:
+            for start in range(0, len(paths), 900):
+                chunk = paths[start:start + 900]
+                found.update((path, (size, mtime)) for path, size, mtime in self.db.conn.execute(
+                    f"SELECT path, size, mtime_ns FROM files WHERE path IN"
+                    f" ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    def fact_files_by_scope(self) -> dict[str, int]:
+        """How many files the index records under each ``facts/<scope>/`` folder."""
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                "SELECT substr(path, 7, instr(substr(path, 7), '/') - 1) AS scope, count(*)"
+                " FROM files WHERE path > 'facts/' AND path < 'facts0' AND substr(path, 7) LIKE '%/%'"
+                " GROUP BY scope").fetchall()
+        return {scope: count for scope, count in rows}
+
+    def file_count(self) -> int:
+        with self.db.lock:
+            return int(self.db.conn.execute("SELECT count(*) FROM files").fetchone()[0])
+
+    # Settling (watch/detect.py): which recorded files hold exactly their bytes at a git tree.
+
+    def git_tree(self) -> str | None:
+        """The git tree the settled files were last checked against (None: never)."""
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT value FROM meta WHERE key='git_tree'").fetchone()
+        return row[0] if row else None
+
+    def unsettled_paths(self) -> list[str]:
+        with self.db.lock:
+            return [path for (path,) in
+                    self.db.conn.execute("SELECT path FROM files WHERE settled = 0")]
+
+    def settle(self, tree: str, blobs: dict[str, str], paths: list[str] | None) -> None:
+        """Record ``tree`` as the one checked against, and mark settled each of ``paths``
+        (every file when None) whose indexed bytes are its blob in ``tree`` (``blobs``:
+        path -> blob id there). A file indexed without its stat is never settled, so the
+        next scan reads it again."""
+        with self.db.transaction() as conn:
+            if paths is None:
+                conn.execute("UPDATE files SET settled = 0 WHERE settled = 1")
+                checked = list(blobs.items())
+            else:
+                conn.executemany("UPDATE files SET settled = 0 WHERE path = ?",
+                                 [(path,) for path in paths])
+                checked = [(path, blobs[path]) for path in paths if path in blobs]
+            conn.executemany("UPDATE files SET settled = 1 WHERE path = ? AND blob = ?"
+                             " AND mtime_ns >= 0", checked)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('git_tree', ?)", (tree,))
+
     def apply(self, records: list[FileRecord], removed: list[str]) -> set[Key]:
         """Record files and facts in one transaction and recompute the keys they touch."""
         if not records and not removed:

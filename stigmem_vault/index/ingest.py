@@ -30,6 +30,7 @@ class FileRecord:
     reason: str
     fact: Fact | None = None
     vouched_by: str | None = None  # the voucher of a 'vouched' fact (vault/verify.py)
+    blob: str | None = None  # git blob id of the bytes read (None: not read, a note)
 
 
 def fact_row(fact: Fact, status: str, path: str,
@@ -85,7 +86,7 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
             _detach_file(conn, record.path, dirty)
         held[record.path] = fact.id if fact else None
         file_rows.append((record.path, record.size, record.mtime_ns, record.sha256, record.status,
-                          record.reason, fact.id if fact else None))
+                          record.reason, fact.id if fact else None, record.blob))
         if fact is None:
             continue
         if fact.id in known:
@@ -109,8 +110,8 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
             dirty.update(conn.execute(
                 f"SELECT entity, relation, scope FROM facts WHERE id IN ({marks})", targets))
     conn.executemany(
-        "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, status, reason, fact_id)"
-        " VALUES (?,?,?,?,?,?,?)", file_rows)
+        "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, status, reason, fact_id,"
+        " blob) VALUES (?,?,?,?,?,?,?,?)", file_rows)
     conn.executemany("INSERT INTO facts_fts (rowid, entity, relation, value_text, source)"
                      " VALUES (?,?,?,?,?)", fts_rows)
     return dirty

@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an inde
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 DDL = """
 CREATE TABLE files (
@@ -16,8 +16,11 @@ CREATE TABLE files (
     sha256    TEXT,
     status    TEXT NOT NULL,       -- a vault.verify.Verdict value, or 'ignored'
     reason    TEXT NOT NULL,
-    fact_id   TEXT
+    fact_id   TEXT,
+    blob      TEXT,                -- git blob id of the bytes indexed (NULL: not read)
+    settled   INTEGER NOT NULL DEFAULT 0  -- 1: those bytes are the file's at meta git_tree
 ) WITHOUT ROWID;
+CREATE INDEX files_unsettled ON files (path) WHERE settled = 0;
 
 -- Every fact version ever seen (a file deleted later keeps its row, with present = 0).
 CREATE TABLE facts (

@@ -23,6 +23,7 @@ from pathlib import Path
 from stigmem_vault.errors import FormatError
 from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord, Key
+from stigmem_vault.vault.git_state import blob_id
 from stigmem_vault.vault.layout import FACTS_DIR
 from stigmem_vault.vault.reading import read_regular_stat
 from stigmem_vault.vault.trust import TrustStore
@@ -122,7 +123,7 @@ def read_record(root: Path, rel: str, st: os.stat_result, trust: TrustStore) -> 
                           exc.reason)
     item = verify_bytes(rel, data, trust)
     return FileRecord(rel, fresh.st_size, fresh.st_mtime_ns, hashlib.sha256(data).hexdigest(),
-                      item.verdict.value, item.reason, item.fact, item.vouched_by)
+                      item.verdict.value, item.reason, item.fact, item.vouched_by, blob_id(data))
 
 
 def note_record(root: Path, rel: str, status: str = NOTE_STATUS, reason: str = "") -> FileRecord | None:

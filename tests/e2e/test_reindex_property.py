@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from watch import support
 from watch.support import draft_text, set_property, tick_sign, write_in_place, write_via_rename
 
 from stigmem_vault.api.vault import Vault
@@ -33,6 +34,13 @@ edits = st.one_of(
     st.tuples(st.just("edit-file"), pick, value),
     st.tuples(st.just("delete-file"), pick),
     st.tuples(st.just("draft"), st.integers(0, len(KEYS) - 1), value),
+    # Another process, while the index is settled against git (watch/detect.py): a commit of
+    # everything written, an edit of a fact file keeping its size and mtime second (racy for
+    # git's stat cache), a rename, and a fact file signed elsewhere and dropped in.
+    st.tuples(st.just("commit")),
+    st.tuples(st.just("racy-edit"), pick),
+    st.tuples(st.just("rename-file"), pick),
+    st.tuples(st.just("drop-in"), who, value),
 )
 # A few facts first (so that edits have something to act on and conflicts arise), then edits.
 operations = st.builds(lambda first, then: first + then, st.lists(asserts, min_size=2, max_size=6),
@@ -50,6 +58,8 @@ def _run(vault: Vault, ops: list[tuple], written: list[Fact]) -> None:
         elif kind in ("amend", "retract", "edit-file", "delete-file") and written:
             target = written[op[1] % len(written)]
             path = vault.root / vault.path_of(target)
+            if kind in ("edit-file", "delete-file") and not path.exists():
+                continue  # renamed or deleted by an earlier operation
             if kind == "amend":
                 written.append(vault.amend(target.id, source=op[2], value=op[3]))
             elif kind == "retract":
@@ -68,6 +78,32 @@ def _run(vault: Vault, ops: list[tuple], written: list[Fact]) -> None:
                 choice = op[2]
                 written.append(vault.resolve(record.id, winner=None if choice == "value" else choice,
                                              value="resolved" if choice == "value" else None))
+        elif kind == "commit":
+            vault.flush()
+            vault.refresh()  # settles what the commit recorded
+        elif kind in ("racy-edit", "rename-file") and written:
+            path = vault.root / vault.path_of(written[op[1] % len(written)])
+            if not path.exists():
+                continue
+            if kind == "racy-edit":
+                # Committed first: an unsigned edit of a fact never committed loses its
+                # original on a rebuild (there are no committed bytes to fall back on), with or
+                # without detection through git.
+                vault.flush()
+                before = path.stat()
+                text = path.read_text("utf-8")
+                swapped = text.replace('value_string: "a"', 'value_string: "c"', 1)
+                if swapped == text:
+                    swapped = text.replace('value_string: "b"', 'value_string: "d"', 1)
+                write_in_place(path, swapped)
+                os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
+            else:
+                os.rename(path, path.with_name("renamed-" + path.name))
+            vault.refresh()
+        elif kind == "drop-in":
+            _fact, rel, text = support.signed_elsewhere(vault, op[1], op[2])
+            write_via_rename(vault.root / rel, text)
+            vault.refresh()
         elif kind == "draft":
             entity, relation = KEYS[op[1]]
             write_via_rename(vault.root / "notes" / f"draft{len(written)}.md",
