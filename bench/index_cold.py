@@ -1,22 +1,23 @@
 """Cold index of an N-fact vault with Vault.reindex(), beside the bare cost of the same work.
 
-    python bench/index_cold.py [--facts 20000] [--rounds 5] [--target 3000] [--ratio 0.6]
+    python bench/index_cold.py [--facts 20000] [--rounds 5] [--target 3000] [--ratio 1.0]
                                [--rebuild] [--cache DIR]
 
 The vault (many entities, see _common.spread_fact_kwargs) is built once through the API and
 cached under bench/out/ (gitignored). In one process, each round times
 
 * ours: ``Vault.reindex()`` (the index file deleted, then every fact file read, hashed, parsed,
-  verified and indexed: facts, file states, FTS, liveness and conflicts), and
+  verified and indexed: facts, file states, FTS, liveness and conflicts; the reading and
+  verifying on a pool of worker processes, one per core, watch/records.py), and
 * bare: only the unavoidable work: read each file, split the frontmatter by hand, parse it with
   libyaml (CSafeLoader), rebuild the canonical bytes with json.dumps, check the Ed25519
   signature with PyNaCl, INSERT one row into a plain SQLite table, 1,000 rows per transaction.
 
-Rounds alternate which runs first; best and median are reported so noise is visible. Rates are
-also given by this process's CPU time, which other work on a shared machine barely moves.
-Targets (issue): ours >= 3,000 facts/s (median, wall clock) and ours/bare >= 0.6 (the ratio of
-the medians, by CPU time: the wall-clock ratio is shown too, but one noisy round can swing it).
-Exit status 1 (and MISSED) if a target is missed.
+Rounds alternate which runs first; best and median are reported so noise is visible. Targets
+(issue 13): ours >= 3,000 facts/s (median, wall clock) and ours/bare >= 1.0 by wall clock (the
+ratio of the medians): ours uses every core, the bare loop one, so the wall clock is what
+compares them. This process's CPU time is shown too: for ours it is only the parent's share
+(inserting), the workers' is not counted. Exit status 1 (and MISSED) if a target is missed.
 """
 
 from __future__ import annotations
@@ -113,8 +114,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds of each (default 5)")
     parser.add_argument("--target", type=float, default=3000.0,
                         help="Vault.reindex() facts/s to reach (default 3000)")
-    parser.add_argument("--ratio", type=float, default=0.6,
-                        help="ours/bare rate ratio to reach (default 0.6)")
+    parser.add_argument("--ratio", type=float, default=1.0,
+                        help="ours/bare wall-clock rate ratio to reach (default 1.0)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached vault")
     parser.add_argument("--cache", type=Path, default=OUT, help=f"cache folder (default {OUT})")
     args = parser.parse_args()
@@ -125,7 +126,7 @@ def main() -> int:
     vault = Vault.open(root, home=home)
     open_seconds = time.perf_counter() - start
     rates: dict[str, list[float]] = {"ours": [], "bare": []}
-    cpu: dict[str, list[float]] = {"ours": [], "bare": []}  # rates by this process's CPU time
+    cpu: dict[str, list[float]] = {"ours": [], "bare": []}  # by this process's CPU time
     with tempfile.TemporaryDirectory(prefix="stigmem-bench-") as tmp:
         db_path = Path(tmp) / "bare.sqlite3"
         runs = {"ours": lambda: ours(vault, args.facts), "bare": lambda: bare(root, db_path)}
@@ -156,17 +157,17 @@ def main() -> int:
                             f"   (target >= {args.target:,.0f})"),
         ("bare loop", f"best {best['bare']:8,.0f} facts/s   median {med['bare']:8,.0f} facts/s"),
         ("ours/bare", f"best {ratio_best:8.2f}          median {ratio_med:8.2f}          "
-                      "(wall-clock rate ratio)"),
-        ("by CPU time (load-proof)", f"ours median {median(cpu['ours']):8,.0f} facts/s   bare median "
-                                     f"{median(cpu['bare']):8,.0f} facts/s   ratio {cpu_ratio:.2f}"
-                                     f"   (target >= {args.ratio:.2f})"),
+                      f"(wall-clock rate ratio; target >= {args.ratio:.2f})"),
+        ("by this process's CPU time", f"ours median {median(cpu['ours']):8,.0f} facts/s   bare median "
+                                       f"{median(cpu['bare']):8,.0f} facts/s   ratio {cpu_ratio:.2f}"
+                                       "   (ours: the parent's share only)"),
         ("Vault.open (not timed above)", f"{open_seconds * 1000:.0f} ms"),
         ("index after", f"{counts['facts']:,} facts, {counts['live']:,} live, "
                         f"{counts['open_conflicts']:,} open conflicts, {counts['files']:,} files"),
     ])
     return check([(f"Vault.reindex() >= {args.target:,.0f} facts/s (median)",
                    med["ours"] >= args.target),
-                  (f"ours/bare >= {args.ratio:.2f} (medians, by CPU time)", cpu_ratio >= args.ratio)])
+                  (f"ours/bare >= {args.ratio:.2f} (medians, wall clock)", ratio_med >= args.ratio)])
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from stigmem_vault.errors import FormatError, StorageError
-from stigmem_vault.index.ingest import FileRecord
+from stigmem_vault.index.ingest import FileRecord, with_rows
 from stigmem_vault.vault.reading import read_regular_stat
 from stigmem_vault.vault.trust import TrustStore
 from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, verify_bytes
@@ -119,7 +119,8 @@ def _read_chunk(slot: int, chunk: list[FileStat]) -> list[FileRecord]:
     for position, (rel, st) in enumerate(chunk):
         _Worker.reading[slot] = position  # so a crash names the file it happened on
         try:
-            records.append(_Worker.read(_Worker.root, rel, st, trust))
+            # The rows too: this process has a core of its own, the inserting one does not.
+            records.append(with_rows(_Worker.read(_Worker.root, rel, st, trust)))
         except Exception as exc:  # a bug, not bad content (read_record records that): say where
             raise StorageError(f"indexing {rel} failed in a worker process: "
                                f"{type(exc).__name__}: {exc}") from None
@@ -132,8 +133,10 @@ def _context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")  # no fork server here (Windows)
     context = multiprocessing.get_context("forkserver")
     # Imported once by the fork server (no effect once it runs): workers fork ready to work.
-    # The main module too, or each worker would import it again (a CLI imports click...).
-    context.set_forkserver_preload(["__main__", __name__])
+    # Not the main module: the server is shared, and a script without a ``__main__`` guard
+    # would run again in it. Each worker imports the main module, as ``spawn`` does (a
+    # program that indexes a large vault guards its entry point, as any multiprocessing one).
+    context.set_forkserver_preload([__name__])
     return context
 
 
@@ -148,30 +151,29 @@ def _pooled(root: Path, facts: Sequence[FileStat], trust: TrustStore, workers: i
                                    initargs=(str(root), trust, read, reading))
     try:
         submitted = 0
-        for _ in range(len(chunks)):
-            while submitted < len(chunks) and len(pending) < window:
-                reading[submitted % window] = NOT_STARTED
-                pending.append((submitted, executor.submit(_read_chunk, submitted % window,
-                                                           chunks[submitted])))
-                submitted += 1
-            number, future = pending.popleft()
-            try:
-                records = future.result()
+        while submitted < len(chunks) or pending:
+            try:  # a dead worker breaks the pool: the next submit or result says so
+                while submitted < len(chunks) and len(pending) < window:
+                    reading[submitted % window] = NOT_STARTED
+                    pending.append((submitted, executor.submit(_read_chunk, submitted % window,
+                                                               chunks[submitted])))
+                    submitted += 1
+                records = pending[0][1].result()
             except BrokenProcessPool:
-                raise StorageError(_crash_message(pending, number, chunks, reading, window)) \
-                    from None
+                raise StorageError(_crash_message(pending, chunks, reading, window)) from None
+            pending.popleft()
             yield from records
     finally:
         # Chunks not started are dropped; those in hand finish (workers ignore Ctrl-C).
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _crash_message(pending: deque[tuple[int, Future[list[FileRecord]]]], failed: int,
+def _crash_message(pending: deque[tuple[int, Future[list[FileRecord]]]],
                    chunks: list[list[FileStat]], reading: Any, window: int) -> str:
     """A worker died (killed, out of memory, a crash in a C library): name the files that
     were being read when it did, from the positions the workers recorded."""
     files = []
-    for number in [failed, *(n for n, _future in pending)]:
+    for number, _future in pending:
         position = reading[number % window]
         if 0 <= position < len(chunks[number]):
             files.append(chunks[number][position][0])
