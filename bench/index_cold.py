@@ -1,7 +1,7 @@
 """Cold index of an N-fact vault with Vault.reindex(), beside the bare cost of the same work.
 
     python bench/index_cold.py [--facts 20000] [--rounds 5] [--target 3000] [--ratio 1.0]
-                               [--rebuild] [--cache DIR]
+                               [--alone] [--rebuild] [--cache DIR]
 
 The vault (many entities, see _common.spread_fact_kwargs) is built once through the API and
 cached under bench/out/ (gitignored). In one process, each round times
@@ -13,7 +13,9 @@ cached under bench/out/ (gitignored). In one process, each round times
   libyaml (CSafeLoader), rebuild the canonical bytes with json.dumps, check the Ed25519
   signature with PyNaCl, INSERT one row into a plain SQLite table, 1,000 rows per transaction.
 
-Rounds alternate which runs first; best and median are reported so noise is visible. Targets
+With ``--alone``, each round also times ``Vault.reindex()`` reading every file in this process
+(no pool: the way before issue 13), for a before/after in one run. Rounds alternate which runs
+first; best and median are reported so noise is visible. Targets
 (issue 13): ours >= 3,000 facts/s (median, wall clock) and ours/bare >= 1.0 by wall clock (the
 ratio of the medians): ours uses every core, the bare loop one, so the wall clock is what
 compares them. This process's CPU time is shown too: for ours it is only the parent's share
@@ -46,6 +48,7 @@ from _common import (
 from nacl.signing import VerifyKey
 
 from stigmem_vault.api.vault import Vault
+from stigmem_vault.watch import records
 
 BATCH = 1000
 _PLAIN = """CREATE TABLE facts (id TEXT, entity TEXT, relation TEXT, value_type TEXT, value TEXT,
@@ -108,6 +111,16 @@ def ours(vault: Vault, facts: int) -> int:
     return report.indexed
 
 
+def alone(vault: Vault, facts: int) -> int:
+    """``ours`` with every file read in this process (no pool of workers)."""
+    pool_size = records.pool_size
+    records.pool_size = lambda files: 0  # type: ignore[assignment]
+    try:
+        return ours(vault, facts)
+    finally:
+        records.pool_size = pool_size
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--facts", type=int, default=20000, help="vault size (default 20000)")
@@ -116,6 +129,8 @@ def main() -> int:
                         help="Vault.reindex() facts/s to reach (default 3000)")
     parser.add_argument("--ratio", type=float, default=1.0,
                         help="ours/bare wall-clock rate ratio to reach (default 1.0)")
+    parser.add_argument("--alone", action="store_true",
+                        help="also time the reindex without a pool (before/after in one run)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached vault")
     parser.add_argument("--cache", type=Path, default=OUT, help=f"cache folder (default {OUT})")
     args = parser.parse_args()
@@ -125,13 +140,15 @@ def main() -> int:
     start = time.perf_counter()
     vault = Vault.open(root, home=home)
     open_seconds = time.perf_counter() - start
-    rates: dict[str, list[float]] = {"ours": [], "bare": []}
-    cpu: dict[str, list[float]] = {"ours": [], "bare": []}  # by this process's CPU time
+    names = ["ours", "bare", *(["alone"] if args.alone else [])]
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}  # by this process's CPU time
     with tempfile.TemporaryDirectory(prefix="stigmem-bench-") as tmp:
         db_path = Path(tmp) / "bare.sqlite3"
-        runs = {"ours": lambda: ours(vault, args.facts), "bare": lambda: bare(root, db_path)}
+        runs = {"ours": lambda: ours(vault, args.facts), "bare": lambda: bare(root, db_path),
+                "alone": lambda: alone(vault, args.facts)}
         for rnd in range(args.rounds):
-            for name in ("ours", "bare") if rnd % 2 == 0 else ("bare", "ours"):
+            for name in names if rnd % 2 == 0 else names[::-1]:
                 start, cpu_start = time.perf_counter(), time.process_time()
                 count = runs[name]()
                 seconds = time.perf_counter() - start
@@ -140,7 +157,7 @@ def main() -> int:
                     raise SystemExit(f"{name}: handled {count} files, expected {args.facts}")
                 rates[name].append(count / seconds)
                 cpu[name].append(count / cpu_seconds)
-                print(f"  round {rnd + 1} {name:<4}  {seconds:6.2f} s  {count / seconds:8,.0f} facts/s"
+                print(f"  round {rnd + 1} {name:<5}  {seconds:6.2f} s  {count / seconds:8,.0f} facts/s"
                       f"   (CPU {cpu_seconds:6.2f} s  {count / cpu_seconds:8,.0f} facts/s)", flush=True)
     counts = vault.index.counts()
     vault.close()
@@ -158,6 +175,9 @@ def main() -> int:
         ("bare loop", f"best {best['bare']:8,.0f} facts/s   median {med['bare']:8,.0f} facts/s"),
         ("ours/bare", f"best {ratio_best:8.2f}          median {ratio_med:8.2f}          "
                       f"(wall-clock rate ratio; target >= {args.ratio:.2f})"),
+        *([("no pool (--alone)", f"best {best['alone']:8,.0f} facts/s   median {med['alone']:8,.0f} "
+                                 f"facts/s   ours/bare {med['alone'] / med['bare']:.2f} (medians), "
+                                 f"CPU {median(cpu['alone']):8,.0f} facts/s")] if args.alone else []),
         ("by this process's CPU time", f"ours median {median(cpu['ours']):8,.0f} facts/s   bare median "
                                        f"{median(cpu['bare']):8,.0f} facts/s   ratio {cpu_ratio:.2f}"
                                        "   (ours: the parent's share only)"),
