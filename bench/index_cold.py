@@ -18,8 +18,10 @@ With ``--alone``, each round also times ``Vault.reindex()`` reading every file i
 first; best and median are reported so noise is visible. Targets
 (issue 13): ours >= 3,000 facts/s (median, wall clock) and ours/bare >= 1.0 by wall clock (the
 ratio of the medians): ours uses every core, the bare loop one, so the wall clock is what
-compares them. This process's CPU time is shown too: for ours it is only the parent's share
-(inserting), the workers' is not counted. Exit status 1 (and MISSED) if a target is missed.
+compares them. Rates by CPU time are shown too (ours: this process's and its workers'), which
+load barely moves: on a loaded machine, the kernel's autogroup scheduling shares the CPU between
+sessions, not processes, so a pool's extra processes get no more CPU than one would there.
+Exit status 1 (and MISSED) if a target is missed.
 """
 
 from __future__ import annotations
@@ -150,9 +152,12 @@ def main() -> int:
         for rnd in range(args.rounds):
             for name in names if rnd % 2 == 0 else names[::-1]:
                 start, cpu_start = time.perf_counter(), time.process_time()
+                workers_start = records.worker_cpu_seconds
                 count = runs[name]()
                 seconds = time.perf_counter() - start
-                cpu_seconds = time.process_time() - cpu_start
+                # Ours: this process's CPU time and its pool workers'.
+                cpu_seconds = (time.process_time() - cpu_start
+                               + records.worker_cpu_seconds - workers_start)
                 if count != args.facts:
                     raise SystemExit(f"{name}: handled {count} files, expected {args.facts}")
                 rates[name].append(count / seconds)
@@ -178,9 +183,9 @@ def main() -> int:
         *([("no pool (--alone)", f"best {best['alone']:8,.0f} facts/s   median {med['alone']:8,.0f} "
                                  f"facts/s   ours/bare {med['alone'] / med['bare']:.2f} (medians), "
                                  f"CPU {median(cpu['alone']):8,.0f} facts/s")] if args.alone else []),
-        ("by this process's CPU time", f"ours median {median(cpu['ours']):8,.0f} facts/s   bare median "
-                                       f"{median(cpu['bare']):8,.0f} facts/s   ratio {cpu_ratio:.2f}"
-                                       "   (ours: the parent's share only)"),
+        ("by CPU time (all processes)", f"ours median {median(cpu['ours']):8,.0f} facts/s   bare median "
+                                        f"{median(cpu['bare']):8,.0f} facts/s   ratio {cpu_ratio:.2f}"
+                                        "   (ours: this process and its pool's workers)"),
         ("Vault.open (not timed above)", f"{open_seconds * 1000:.0f} ms"),
         ("index after", f"{counts['facts']:,} facts, {counts['live']:,} live, "
                         f"{counts['open_conflicts']:,} open conflicts, {counts['files']:,} files"),

@@ -29,6 +29,7 @@ import multiprocessing
 import os
 import signal
 import stat
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -47,6 +48,9 @@ POOL_MAX_WORKERS = 8  # past a few workers, this process's SQLite inserts are th
 CHUNK = 250  # files per task: large enough to amortise the transfer, small to stop quickly
 AHEAD = 4  # chunks in flight per worker: keeps them busy, bounds the records held in memory
 NOT_STARTED = -1
+# CPU seconds the workers of every pool of this process spent (read by bench/index_cold.py:
+# this process's own CPU time leaves them out). A diagnostic: updates may race, rarely.
+worker_cpu_seconds = 0.0
 
 FileStat = tuple[str, os.stat_result]  # (vault-relative path, lstat)
 Reader = Callable[[Path, str, os.stat_result, TrustStore], FileRecord]
@@ -112,7 +116,9 @@ def _start_worker(root: str, trust: TrustStore, read: Reader, reading: Any) -> N
     _Worker.root, _Worker.trust, _Worker.read, _Worker.reading = Path(root), trust, read, reading
 
 
-def _read_chunk(slot: int, chunk: list[FileStat]) -> list[FileRecord]:
+def _read_chunk(slot: int, chunk: list[FileStat]) -> tuple[list[FileRecord], float]:
+    """The chunk's records, and the CPU seconds they took."""
+    start = time.process_time()
     trust = _Worker.trust
     assert trust is not None, "the worker was not started by read_records"
     records = []
@@ -125,7 +131,7 @@ def _read_chunk(slot: int, chunk: list[FileStat]) -> list[FileRecord]:
             raise StorageError(f"indexing {rel} failed in a worker process: "
                                f"{type(exc).__name__}: {exc}") from None
     _Worker.reading[slot] = len(chunk)
-    return records
+    return records, time.process_time() - start
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -146,7 +152,7 @@ def _pooled(root: Path, facts: Sequence[FileStat], trust: TrustStore, workers: i
     window = workers * AHEAD
     context = _context()
     reading = context.Array("i", [NOT_STARTED] * window, lock=False)
-    pending: deque[tuple[int, Future[list[FileRecord]]]] = deque()
+    pending: deque[tuple[int, Future[tuple[list[FileRecord], float]]]] = deque()
     executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                    initargs=(str(root), trust, read, reading))
     try:
@@ -158,17 +164,19 @@ def _pooled(root: Path, facts: Sequence[FileStat], trust: TrustStore, workers: i
                     pending.append((submitted, executor.submit(_read_chunk, submitted % window,
                                                                chunks[submitted])))
                     submitted += 1
-                records = pending[0][1].result()
+                records, cpu = pending[0][1].result()
             except BrokenProcessPool:
                 raise StorageError(_crash_message(pending, chunks, reading, window)) from None
             pending.popleft()
+            global worker_cpu_seconds
+            worker_cpu_seconds += cpu
             yield from records
     finally:
         # Chunks not started are dropped; those in hand finish (workers ignore Ctrl-C).
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _crash_message(pending: deque[tuple[int, Future[list[FileRecord]]]],
+def _crash_message(pending: deque[tuple[int, Future[tuple[list[FileRecord], float]]]],
                    chunks: list[list[FileStat]], reading: Any, window: int) -> str:
     """A worker died (killed, out of memory, a crash in a C library): name the files that
     were being read when it did, from the positions the workers recorded."""
