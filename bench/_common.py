@@ -227,9 +227,12 @@ def bare_signed_body(text: str) -> tuple[dict[str, object], bytes]:
     signature covers, rebuilt with json.dumps, not with stigmem's own code."""
     props = yaml.load(text[4:text.index("\n---\n", 3)], Loader=yaml.CSafeLoader)
     vtype = props["value_type"]
+    value = props.get("value_" + vtype)
+    if isinstance(value, float) and value.is_integer():  # RFC 8785 writes 285.0 as 285
+        value = int(value)
     body = json.dumps({
         "format": props["format"], "entity": props["entity"], "relation": props["relation"],
-        "value": {"type": vtype, "v": props.get("value_" + vtype)},
+        "value": {"type": vtype, "v": value},
         "source": props["source"], "hlc": props["hlc"], "timestamp": props["timestamp"],
         "confidence": props["confidence"], "trust": props["trust"],
         "scope": props["scope"], "valid_until": props.get("valid_until"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from stigmem_vault.canonical.cid import upstream_cid
 from stigmem_vault.index.recall import searchable
@@ -18,6 +18,7 @@ from stigmem_vault.model.fact import Fact
 from stigmem_vault.model.values import ValueType, expiry_instant, ref_target
 
 Key = tuple[str, str, str]
+Rows = tuple[tuple[object, ...], tuple[str, ...]]  # a fact's row, and its four FTS texts
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,27 @@ class FileRecord:
     fact: Fact | None = None
     vouched_by: str | None = None  # the voucher of a 'vouched' fact (vault/verify.py)
     blob: str | None = None  # git blob id of the bytes read (None: not read, a note)
+    # The fact's rows (``with_rows``), worked out where the file was read (a pool worker,
+    # watch/records.py) so that the one process inserting does not; None: worked out here.
+    rows: Rows | None = None
+
+
+def with_rows(record: FileRecord) -> FileRecord:
+    """The record carrying its fact's index rows, ready to insert."""
+    return record if record.fact is None else replace(record, rows=fact_rows(record, record.fact))
+
+
+def fact_rows(record: FileRecord, fact: Fact) -> Rows:
+    """The rows of the record's fact: those it carries, else worked out now."""
+    if record.rows is not None:
+        return record.rows
+    row = fact_row(fact, record.status, record.path, record.vouched_by)
+    return row, fts_texts(fact, row)
+
+
+def fts_texts(fact: Fact, row: tuple[object, ...]) -> tuple[str, ...]:
+    """What the full-text index holds for a fact: entity, relation, value text, source."""
+    return tuple(map(searchable, (fact.entity, fact.relation, str(row[5]), fact.source)))
 
 
 def fact_row(fact: Fact, status: str, path: str,
@@ -93,10 +115,9 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
             conn.execute("UPDATE facts SET status = ?, vouched_by = ?, path = ?, present = 1"
                          " WHERE id = ?", (record.status, record.vouched_by, record.path, fact.id))
         else:  # a fact seen for the first time: its text goes into FTS once
-            row = fact_row(fact, record.status, record.path, record.vouched_by)
+            row, texts = fact_rows(record, fact)
             (rowid,) = conn.execute(_INSERT_FACT, row).fetchone()
-            fts_rows.append((rowid, *map(searchable, (fact.entity, fact.relation,
-                                                       str(row[5]), fact.source))))
+            fts_rows.append((rowid, *texts))
             known.add(fact.id)
         if fact.derived_from:
             conn.executemany("INSERT OR IGNORE INTO derivations VALUES (?, ?)",

@@ -2,7 +2,8 @@
 
 A note whose (size, mtime_ns) matches what the index recorded is not read again, so a scan of
 an unchanged vault costs one ``stat`` per note. ``changes`` lists new, changed and removed
-notes; ``index_facts`` reads, hashes and verifies fact files in batches. Every problem
+notes; ``index_facts`` reads, hashes and verifies fact files in batches (a large batch on a
+pool of processes, watch/records.py) and inserts them. Every problem
 (malformed, forged, symlink, FIFO, oversized...) becomes a file status with its reason; nothing
 stops the scan. The walk only ``lstat``s: a file that is not a regular file (a FIFO, a socket,
 a device, a symlink) is reported from its ``lstat`` and never opened (vault/reading.py).
@@ -15,21 +16,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from stigmem_vault.errors import FormatError
 from stigmem_vault.index.index import Index
 from stigmem_vault.index.ingest import FileRecord, Key
-from stigmem_vault.vault.git_state import blob_id
 from stigmem_vault.vault.layout import FACTS_DIR
-from stigmem_vault.vault.reading import read_regular_stat
 from stigmem_vault.vault.trust import TrustStore
-from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, MAX_FACT_FILE_BYTES, Verdict, verify_bytes
+from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, verify_bytes
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.outcome import Change
+from stigmem_vault.watch.records import read_record as read_record  # re-exported: one way
+from stigmem_vault.watch.records import read_records
 
 BATCH = 1000
 NOTE_STATUS = "note"
@@ -108,24 +107,6 @@ def changes(root: Path, index: Index) -> Changes:
     return found
 
 
-def read_record(root: Path, rel: str, st: os.stat_result, trust: TrustStore) -> FileRecord:
-    """Read, hash and verify one fact file into a FileRecord (never raises for bad content).
-
-    ``st`` is the file's ``lstat``: a symlink, FIFO or other file that is not a regular file
-    is recorded as malformed without being opened (vault/reading.py)."""
-    try:
-        data, fresh = read_regular_stat(os.path.join(root, rel), rel, MAX_FACT_FILE_BYTES, st)
-    except FormatError as exc:
-        if stat.S_ISREG(st.st_mode):  # it may have changed since (grown, become a FIFO):
-            with contextlib.suppress(OSError):  # record the state it was refused in
-                st = os.lstat(os.path.join(root, rel))
-        return FileRecord(rel, st.st_size, st.st_mtime_ns, None, Verdict.MALFORMED.value,
-                          exc.reason)
-    item = verify_bytes(rel, data, trust)
-    return FileRecord(rel, fresh.st_size, fresh.st_mtime_ns, hashlib.sha256(data).hexdigest(),
-                      item.verdict.value, item.reason, item.fact, item.vouched_by, blob_id(data))
-
-
 def note_record(root: Path, rel: str, status: str = NOTE_STATUS, reason: str = "") -> FileRecord | None:
     """The file state of a non-fact note, so an unchanged note is not read again."""
     try:
@@ -150,24 +131,26 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
     index built from scratch keeps the signed original too, as an up-to-date one does."""
     report = ScanReport()
     batch: list[FileRecord] = []
-    for rel, st in facts:
-        record = read_record(root, rel, st, trust)
-        if record.status not in CANDIDATE_VERDICTS and committed is not None:
-            original = _committed_record(rel, committed(rel), trust)
-            if original is not None:
-                record = original
-                report.awaiting.append(rel)
-        if unseen:
-            record = replace(record, mtime_ns=UNSEEN_MTIME)
-        if record.status not in CANDIDATE_VERDICTS:
-            report.problems.append((rel, record.status, record.reason))
-        batch.append(record)
-        if len(batch) >= BATCH:
-            report.dirty_keys |= index.apply(batch, [])
-            report.indexed += len(batch)
-            if progress:
-                progress(report.indexed, len(facts))
-            batch = []
+    # A large batch is read on a pool of processes while this one inserts (watch/records.py).
+    with contextlib.closing(read_records(root, facts, trust)) as records:
+        for record in records:
+            rel = record.path
+            if record.status not in CANDIDATE_VERDICTS and committed is not None:
+                original = _committed_record(rel, committed(rel), trust)
+                if original is not None:
+                    record = original
+                    report.awaiting.append(rel)
+            if unseen:
+                record = replace(record, mtime_ns=UNSEEN_MTIME)
+            if record.status not in CANDIDATE_VERDICTS:
+                report.problems.append((rel, record.status, record.reason))
+            batch.append(record)
+            if len(batch) >= BATCH:
+                report.dirty_keys |= index.apply(batch, [])
+                report.indexed += len(batch)
+                if progress:
+                    progress(report.indexed, len(facts))
+                batch = []
     report.dirty_keys |= index.apply(batch, removed)
     report.indexed += len(batch)
     report.removed = len(removed)
