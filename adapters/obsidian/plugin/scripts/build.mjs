@@ -3,6 +3,8 @@
 //                                     external: Obsidian provides it at run time)
 //   node scripts/build.mjs --tests    dist-test/*.test.mjs, the node --test suites
 //   node scripts/build.mjs --harness  harness/dist/, the headless-Chromium stand-in for Obsidian
+// (screenshots.mjs goes to dist-test/, at the depth of the tests: the live-node helper finds
+// the repository from its own place.)
 // The TypeScript client is bundled from its source (sdks/typescript/src), so a clean checkout
 // builds without building the client first. No timestamps or absolute paths go into main.js:
 // the same sources give the same bytes.
@@ -40,6 +42,10 @@ if (mode === undefined) {
   await build({
     ...common, entryPoints: ["harness/page.ts"], outfile: "harness/dist/page.js", format: "iife",
     platform: "browser", alias: { ...common.alias, obsidian: join(HERE, "harness/fake-obsidian.ts") },
+  });
+  await build({
+    ...common, entryPoints: ["harness/screenshots.ts"], outfile: "dist-test/screenshots.mjs",
+    format: "esm", platform: "node", external: ["playwright-core"],
   });
 } else {
   console.error(`build: unknown mode ${mode}`);

@@ -15,7 +15,7 @@ export type NoteKind =
   | { kind: "fact"; id: string; entity: string }
   | { kind: "draft"; entity: string }
   | { kind: "entity"; entity: string }
-  | { kind: "conflict"; conflictId: string; entity: string }
+  | { kind: "conflict"; conflictId: string; entity: string; status: string }
   | { kind: "other" };
 
 function text(fm: Frontmatter, key: string): string {
@@ -30,7 +30,7 @@ export function noteKind(path: string, fm: Frontmatter | undefined): NoteKind {
   const marker = text(fm, "stigmem_note");
   if (marker === "entity" && entity) return { kind: "entity", entity };
   if (marker === "conflict" && text(fm, "conflict")) {
-    return { kind: "conflict", conflictId: text(fm, "conflict"), entity };
+    return { kind: "conflict", conflictId: text(fm, "conflict"), entity, status: text(fm, "status") };
   }
   if (marker) return { kind: "other" };
   if (entity && text(fm, "relation")) {
@@ -81,6 +81,13 @@ export function noteBadge(note: NoteKind, facts: NoteFacts): Badge {
   if (facts.pending) return pendingBadge(facts.pending);
   if (note.kind === "draft") {
     return { state: "draft", label: "unsigned draft", title: "not signed: tick sign (command: Sign) when it is ready" };
+  }
+  if (note.kind === "conflict") {
+    if (note.status === "open") {
+      return { state: "conflict", label: "open conflict",
+               title: "set winner or value and tick sign (command: Sign), or resolve it in the Conflicts view" };
+    }
+    return { state: "replaced", label: note.status || "conflict note", title: "no longer open" };
   }
   if (note.kind !== "fact") return { state: "unknown", label: "", title: "" };
   const r = facts.record;

@@ -33,7 +33,7 @@ test("noteKind tells fact notes, drafts, entity and conflict notes apart", () =>
                             { stigmem_note: "entity", entity: FACT.entity }),
                    { kind: "entity", entity: FACT.entity });
   assert.deepEqual(noteKind("conflicts/team/a.md", { stigmem_note: "conflict", conflict: "6ca8", entity: "e" }),
-                   { kind: "conflict", conflictId: "6ca8", entity: "e" });
+                   { kind: "conflict", conflictId: "6ca8", entity: "e", status: "" });
   assert.deepEqual(noteKind("notes/plain.md", { tags: ["x"] }), { kind: "other" });
   assert.deepEqual(noteKind("notes/plain.md", undefined), { kind: "other" });
   assert.deepEqual(noteKind("views/live.base", FACT), { kind: "other" });
@@ -70,6 +70,15 @@ test("pending beats the record, and offline beats everything", () => {
   assert.equal(noteBadge(draft, { pending: pending({ kind: "draft" }) }).label, "unsigned draft");
   const offline = noteBadge(fact, { unreachable: "ECONNREFUSED", pending: pending({}) });
   assert.deepEqual([offline.state, offline.title], ["offline", "ECONNREFUSED"]);
+});
+
+test("a conflict note's badge: open, a choice pending, resolved", () => {
+  const open = noteKind("conflicts/a.md", { stigmem_note: "conflict", conflict: "6ca8", status: "open" });
+  assert.deepEqual([noteBadge(open, {}).state, noteBadge(open, {}).label], ["conflict", "open conflict"]);
+  const choosing = noteBadge(open, { pending: pending({ kind: "resolution", fact_id: null, conflict_id: "6ca8" }) });
+  assert.equal(choosing.label, "pending resolution");
+  const done = noteKind("conflicts/a.md", { stigmem_note: "conflict", conflict: "6ca8", status: "resolved" });
+  assert.deepEqual([noteBadge(done, {}).state, noteBadge(done, {}).label], ["replaced", "resolved"]);
 });
 
 test("an entity note's badge: open conflicts first, else its live facts", () => {
