@@ -89,6 +89,16 @@ def _unbuilt(tmp_path: Path, bundle: Path) -> Path:
     return bundle
 
 
+def _fake_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """npm is not ours: a stand-in shell script first on PATH."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    npm = tools / "npm"
+    npm.write_text("#!/bin/sh\n" + script)
+    npm.chmod(npm.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+
+
 def test_an_unbuilt_plugin_without_npm_says_how_to_build_it_and_makes_no_vault(
         stigmem: Invoke, tmp_path: Path, bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = _unbuilt(tmp_path, bundle)
@@ -108,13 +118,8 @@ def test_an_unbuilt_plugin_is_built_with_npm_first(cli_vault: CliVault, tmp_path
                                                    bundle: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     source = _unbuilt(tmp_path, bundle)
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    npm = tools / "npm"  # npm is not ours: a stand-in that records its calls and "builds"
-    npm.write_text('#!/bin/sh\necho "$@" >> npm-calls\n'
-                   'if [ "$1" = run ]; then printf \'"use strict";\\n\' > main.js; fi\n')
-    npm.chmod(npm.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    _fake_npm(tmp_path, monkeypatch, 'echo "$@" >> npm-calls\n'  # records its calls, "builds"
+              'if [ "$1" = run ]; then printf \'"use strict";\\n\' > main.js; fi\n')
 
     result = cli_vault("obsidian", "install-plugin", "--from", str(source))
 
@@ -128,12 +133,7 @@ def test_a_failing_build_is_reported_with_its_output(cli_vault: CliVault, tmp_pa
                                                      bundle: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     source = _unbuilt(tmp_path, bundle)
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    npm = tools / "npm"
-    npm.write_text("#!/bin/sh\necho 'npm error network unreachable' >&2\nexit 1\n")
-    npm.chmod(npm.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    _fake_npm(tmp_path, monkeypatch, "echo 'npm error network unreachable' >&2\nexit 1\n")
 
     result = cli_vault("obsidian", "install-plugin", "--from", str(source))
 

@@ -27,8 +27,9 @@ export default class StigmemPlugin extends Plugin {
   async onload(): Promise<void> {
     this.settings = readSettings(await this.loadData());
     this.addSettingTab(new StigmemSettingTab(this.app, this));
-    this.registerView(CONFLICTS_VIEW, (leaf) => new ConflictsView(leaf, this));
-    this.registerView(RECALL_VIEW, (leaf) => new RecallView(leaf, this));
+    for (const panel of Object.values(PANELS)) {
+      this.registerView(panel.type, (leaf) => new PanelView(leaf, this, panel));
+    }
     this.#status = this.addStatusBarItem();
     this.#status.addClass?.("stigmem-status-bar");
 
@@ -73,7 +74,7 @@ export default class StigmemPlugin extends Plugin {
     const generation = ++this.#generation;
     const active = this.active();
     for (const leaf of this.app.workspace.getLeavesOfType(RECALL_VIEW)) {
-      if (leaf.view instanceof RecallView) void leaf.view.show(entityOf(active?.note));
+      if (leaf.view instanceof PanelView) void leaf.view.show();
     }
     const view = this.app.workspace.getActiveViewOfType(MarkdownView);
     const header = view?.containerEl.querySelector<HTMLElement>(".view-header-title-container")
@@ -178,35 +179,33 @@ function entityOf(note: NoteKind | undefined): string | undefined {
   return note && "entity" in note && note.entity ? note.entity : undefined;
 }
 
-export class ConflictsView extends ItemView {
-  constructor(leaf: WorkspaceLeaf, private readonly plugin: StigmemPlugin) {
-    super(leaf);
-  }
-  getViewType(): string { return CONFLICTS_VIEW; }
-  getDisplayText(): string { return "stigmem conflicts"; }
-  getIcon(): string { return "git-compare"; }
-  async onOpen(): Promise<void> {
-    await renderConflicts(this.contentEl, this.plugin.gateway(), {
-      open: (path) => this.plugin.openPath(path),
-      notify: (message) => new Notice(message),
-    });
-  }
-}
+/** A sidebar view: the conflicts list, or the recall panel for the open note's entity. */
+interface Panel { type: string; title: string; icon: string;
+                  render: (root: HTMLElement, plugin: StigmemPlugin) => Promise<void> }
 
-export class RecallView extends ItemView {
-  constructor(leaf: WorkspaceLeaf, private readonly plugin: StigmemPlugin) {
+const PANELS: Record<string, Panel> = {
+  [CONFLICTS_VIEW]: {
+    type: CONFLICTS_VIEW, title: "stigmem conflicts", icon: "git-compare",
+    render: (root, plugin) => renderConflicts(root, plugin.gateway(), {
+      open: (path) => plugin.openPath(path), notify: (message) => new Notice(message) }),
+  },
+  [RECALL_VIEW]: {
+    type: RECALL_VIEW, title: "stigmem recall", icon: "brain",
+    render: (root, plugin) => renderRecall(root, plugin.gateway(), entityOf(plugin.active()?.note),
+                                           (path) => plugin.openPath(path)),
+  },
+};
+
+export class PanelView extends ItemView {
+  constructor(leaf: WorkspaceLeaf, private readonly plugin: StigmemPlugin,
+              private readonly panel: Panel) {
     super(leaf);
   }
-  getViewType(): string { return RECALL_VIEW; }
-  getDisplayText(): string { return "stigmem recall"; }
-  getIcon(): string { return "brain"; }
-  async onOpen(): Promise<void> {
-    await this.show(entityOf(this.plugin.active()?.note));
-  }
-  async show(entity: string | undefined): Promise<void> {
-    await renderRecall(this.contentEl, this.plugin.gateway(), entity,
-                       (path) => this.plugin.openPath(path));
-  }
+  getViewType(): string { return this.panel.type; }
+  getDisplayText(): string { return this.panel.title; }
+  getIcon(): string { return this.panel.icon; }
+  async onOpen(): Promise<void> { await this.show(); }
+  async show(): Promise<void> { await this.panel.render(this.contentEl, this.plugin); }
 }
 
 class ConfirmModal extends Modal {
