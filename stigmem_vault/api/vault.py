@@ -518,7 +518,8 @@ class Vault:
         the principal's permissions and scopes enforced (api/view.py)."""
         return PrincipalView(principal, self._keeper, self._facts, self._access,
                              self._inspector.verify_files, self._gardens,
-                             federation=self._federation)
+                             federation=self._federation, pending=self.pending,
+                             revert=self.revert)
 
     def authenticate(self, raw: str) -> Principal | None:
         return self._access.authenticate(raw)

@@ -48,7 +48,13 @@ from stigmem_vault.api.gardens import Gardens
 from stigmem_vault.api.index_keeper import IndexKeeper
 from stigmem_vault.api.lint import LOW_CONFIDENCE, LintReport, LintScope, lint
 from stigmem_vault.api.peers import PeerView, RemoteView, peer_views, remote_views
-from stigmem_vault.api.results import BatchResult, Neighbor, Provenance, VerifyReport
+from stigmem_vault.api.results import (
+    BatchResult,
+    Neighbor,
+    PendingNote,
+    Provenance,
+    VerifyReport,
+)
 from stigmem_vault.canonical.cid import CID_PATTERN
 from stigmem_vault.errors import AccessDenied, InvalidFact, NotFound, StigmemError
 from stigmem_vault.index import health
@@ -59,6 +65,8 @@ from stigmem_vault.model.identifiers import normalize_source
 from stigmem_vault.vault.verify import FileVerdict
 
 Verify = Callable[[list[str]], VerifyReport]  # vault-relative fact paths -> their verdicts
+Pending = Callable[[], list[PendingNote]]  # Vault.pending: the notes waiting for `sign`
+Revert = Callable[[str], str]  # Vault.revert: a pending edit gets its signed bytes back
 
 _HEX = frozenset("0123456789abcdef")
 _PREFIX_MATCHES = 50  # ids fetched for a prefix before the hidden ones are dropped
@@ -69,7 +77,8 @@ class PrincipalView:
 
     def __init__(self, principal: Principal, keeper: IndexKeeper, facts: FactWriter,
                  access: AccessControl, verify: Verify, gardens: Gardens,
-                 federation: Federation | None = None) -> None:
+                 federation: Federation | None = None, pending: Pending | None = None,
+                 revert: Revert | None = None) -> None:
         self.principal = principal
         self._keeper = keeper
         self._facts = facts
@@ -77,6 +86,8 @@ class PrincipalView:
         self._verify = verify
         self._gardens = gardens
         self._federation = federation
+        self._pending = pending
+        self._revert = revert
 
     # ------------------------------------------------------------- gardens it sees
 
@@ -460,6 +471,33 @@ class PrincipalView:
         if item is None:
             raise NotFound("fact", fact.id, "it was written but is not in the index")
         return record, item
+
+    # ------------------------------------------------------------- pending notes (spec §14)
+
+    def pending(self) -> list[PendingNote]:
+        """The notes of this clone waiting for their `sign` tick (``Vault.pending``). They are
+        files of the working tree, scopes or not, so only the vault owner with every scope
+        may list them (403 ``owner_required`` otherwise)."""
+        self.principal.require("read")
+        self._require_whole_vault("list the pending notes")
+        if self._pending is None:
+            raise AccessDenied("owner_required", "this view cannot list pending notes")
+        return self._pending()
+
+    def revert(self, target: str) -> str:
+        """Drop a pending edit of a signed fact (its path or fact id): the file gets its signed
+        bytes back (``Vault.revert``). The vault owner with every scope only, as ``pending``."""
+        self.principal.require("write")
+        self._require_whole_vault("revert a pending edit")
+        if self._revert is None:
+            raise AccessDenied("owner_required", "this view cannot revert pending edits")
+        return self._revert(target)
+
+    def _require_whole_vault(self, doing: str) -> None:
+        if (self.principal.source != self._gardens.owner
+                or not {s.value for s in Scope} <= self.principal.scopes):
+            raise AccessDenied("owner_required", f"only the vault owner ({self._gardens.owner}) "
+                                                 f"with every scope may {doing}")
 
     # ------------------------------------------------------------- gardens (spec §17)
 

@@ -23,6 +23,7 @@ from stigmem_vault.cli import conflicts, conformance, facts, identity, indexing,
 from stigmem_vault.cli import federation as federation_cli
 from stigmem_vault.cli import gardens as gardens_cli
 from stigmem_vault.cli import mcp as mcp_cli
+from stigmem_vault.cli import obsidian as obsidian_cli
 from stigmem_vault.cli.common import State, json_option
 from stigmem_vault.errors import (
     EXIT_BAD_INPUT,
@@ -160,7 +161,7 @@ def cli(ctx: click.Context, vault_path: str | None) -> None:
 for command in (setup.init_cmd, identity.identity_group, *facts.COMMANDS, *query.COMMANDS,
                 *conflicts.COMMANDS, *indexing.COMMANDS, verify.verify_cmd, setup.status_cmd,
                 *node.COMMANDS, conformance.conformance_cmd, *mcp_cli.COMMANDS,
-                *federation_cli.COMMANDS, *gardens_cli.COMMANDS):
+                *federation_cli.COMMANDS, *gardens_cli.COMMANDS, *obsidian_cli.COMMANDS):
     cli.add_command(command)
 
 

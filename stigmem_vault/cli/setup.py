@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import asdict
+from pathlib import Path
 
 import click
 
+from stigmem_vault.api import obsidian_plugin
 from stigmem_vault.api.results import RemoteStatus, RepoSize, Status
 from stigmem_vault.api.vault import Vault
+from stigmem_vault.cli import obsidian
 from stigmem_vault.cli.common import echo_json, fields, json_option, open_vault, progress_hook, state
 
 
@@ -57,17 +60,30 @@ def _remote_line(row: RemoteStatus) -> str:
 @click.option("--owner", required=True, help="The person who owns the vault: user:NAME.")
 @click.option("--from", "template", type=click.Path(file_okay=False),
               help="Import the verified facts, schemas and identities of this vault.")
+@click.option("--obsidian-plugin", "with_plugin", is_flag=True,
+              help="Also install the stigmem Obsidian plugin into the vault and enable it.")
+@click.option("--obsidian-plugin-from", "plugin_from", type=click.Path(file_okay=False, exists=True),
+              help=f"With --obsidian-plugin: {obsidian.FROM_HELP}")
 @json_option
-def init_cmd(path: str, owner: str, template: str | None) -> None:
+def init_cmd(path: str, owner: str, template: str | None, with_plugin: bool,
+             plugin_from: str | None) -> None:
     """Create a vault at PATH: git repository, owner and node keys, first signed commit."""
+    if plugin_from is not None and not with_plugin:
+        raise click.UsageError("--obsidian-plugin-from needs --obsidian-plugin")
+    # Find (or build) the plugin first: a missing bundle is reported before anything is made.
+    bundle = obsidian_plugin.plugin_bundle(Path(plugin_from) if plugin_from else None) \
+        if with_plugin else None
     with ExitStack() as stack, Vault.init(path, owner=owner, template=template,
                                           commit_delay=None,
                                           progress=progress_hook(stack)) as vault:
         status = vault.status()  # the first index: 20k imported facts take seconds
         skipped = vault.init_report
+    if bundle is not None:
+        obsidian_plugin.install_plugin(Path(status.root), bundle)
     facts = sum(status.facts_by_scope.values())
     if state().json:
         echo_json({**asdict(status), "imported_facts": facts,
+                   "obsidian_plugin": obsidian_plugin.PLUGIN_DIR if bundle else None,
                    "skipped": [{"path": p, "reason": r} for p, r in skipped]})
         return
     click.echo(f"created vault {status.root} for {status.owner} (node {status.node_source})")
@@ -75,6 +91,8 @@ def init_cmd(path: str, owner: str, template: str | None) -> None:
         click.echo(f"imported {facts} fact(s) from {template}; skipped {len(skipped)} file(s)")
     for skipped_path, reason in skipped:
         click.echo(f"skipped {skipped_path}: {reason}", err=True)
+    if bundle is not None:
+        click.echo(f"installed the Obsidian plugin in {obsidian_plugin.PLUGIN_DIR}/ and enabled it")
 
 
 @click.command("status")

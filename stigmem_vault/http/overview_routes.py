@@ -138,6 +138,48 @@ def federation_peers(request: Request, principal: Principal = reader) -> dict[st
     }
 
 
+# ---------------------------------------------------------------- pending notes (spec §14)
+
+
+class RevertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
+        "examples": [{"target": "facts/team/acme/service/87/billing/service.health--2b57.md"}]})
+    target: str = Field(min_length=1, max_length=4096,
+                        description="the pending edit: its vault-relative path, or the id (or "
+                                    "a prefix of 8+ hex digits) of the signed fact it edits")
+
+
+@router.get("/v1/pending", tags=["overview"], summary="Notes waiting for sign",
+            response_model=None,
+            responses={**ok(schemas.PendingList, "drafts, edits and conflict choices not "
+                                                 "signed yet"),
+                       **errors(*AUTH)})
+def pending(request: Request, principal: Principal = reader) -> dict[str, Any]:
+    """What `stigmem status` lists as pending: people's drafts, edits of signed facts and
+    conflict choices waiting for their `sign` tick (or, ticked, for the watcher). Files of the
+    working tree, so only the vault owner with every scope may list them (403
+    ``owner_required``)."""
+    notes = _view(request, principal).pending()
+    return {"pending": [{"path": n.path, "kind": n.kind, "fact_id": n.fact_id,
+                         "conflict_id": n.conflict_id, "ticked": n.ticked, "error": n.error}
+                        for n in notes]}
+
+
+@router.post("/v1/pending/revert", tags=["overview"], summary="Revert a pending edit",
+             response_model=None,
+             responses={**ok(schemas.Reverted, "the file has its signed bytes back"),
+                        **errors(400, 404, *AUTH, *BODY)})
+def revert(request: Request, body: RevertRequest, principal: Principal = writer) -> dict[str, Any]:
+    """`stigmem revert`: drop a pending edit of a signed fact, giving its file the signed
+    bytes back (nothing is signed). The vault owner with every scope only (403
+    ``owner_required``); a target that names no signed fact is 422 ``target``."""
+    try:
+        rel = _view(request, principal).revert(body.target)
+    except InvalidFact as exc:
+        raise InvalidFact("target", exc.reason) from None
+    return {"path": rel}
+
+
 # ---------------------------------------------------------------- refused honestly
 # Never successful, so not in the OpenAPI document (which describes what a node serves);
 # spec §15.8 documents them.

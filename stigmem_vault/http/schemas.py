@@ -330,6 +330,24 @@ class Me(BaseModel):
     auth: Literal["token", "none"]
 
 
+class PendingNoteRecord(BaseModel):
+    path: str = Field(description="the note, relative to the vault")
+    kind: Literal["draft", "edit", "resolution"]
+    fact_id: str | None = Field(description="an edit: the signed original every reader still "
+                                            "sees; else null")
+    conflict_id: str | None = Field(description="a resolution: its conflict; else null")
+    ticked: bool = Field(description="its sign checkbox is ticked (no writer has signed it yet)")
+    error: str | None = Field(description="why its last sign was refused (stigmem_error)")
+
+
+class PendingList(BaseModel):
+    pending: list[PendingNoteRecord]
+
+
+class Reverted(BaseModel):
+    path: str = Field(description="the fact note that got its signed bytes back")
+
+
 # ------------------------------------------------------------------------- errors
 
 

@@ -37,7 +37,7 @@ def test_the_documented_commands_exist() -> None:
         ("remote", "remove"), ("sync",), ("peer",), ("peer", "list"), ("peer", "trust"),
         ("peer", "revoke"), ("audit",), ("revert",), ("garden",), ("garden", "create"),
         ("garden", "list"), ("garden", "show"), ("garden", "add"), ("garden", "role"),
-        ("garden", "remove"), ("garden", "delete")}
+        ("garden", "remove"), ("garden", "delete"), ("obsidian",), ("obsidian", "install-plugin")}
 
 
 @pytest.mark.parametrize("path", [(), *COMMAND_PATHS], ids=lambda p: " ".join(p) or "stigmem")

@@ -244,6 +244,20 @@ func (c *Client) ResolveConflict(ctx context.Context, conflictID string, r Resol
 	return call[Resolution](ctx, c, "POST", "/v1/conflicts/"+segment(conflictID)+"/resolve", nil, r)
 }
 
+// --- pending notes (the vault owner with every scope) ---
+
+// Pending calls GET /v1/pending: drafts, edits and conflict choices waiting for their
+// sign tick (what `stigmem status` lists).
+func (c *Client) Pending(ctx context.Context) (*PendingList, error) {
+	return call[PendingList](ctx, c, "GET", "/v1/pending", nil, nil)
+}
+
+// RevertPending calls POST /v1/pending/revert: a pending edit (a vault path, or the edited
+// fact's id) gets its signed bytes back, as `stigmem revert` does.
+func (c *Client) RevertPending(ctx context.Context, target string) (*Reverted, error) {
+	return call[Reverted](ctx, c, "POST", "/v1/pending/revert", nil, map[string]string{"target": target})
+}
+
 // --- recall, cards, graph, lint ---
 
 // Recall calls POST /v1/recall.

@@ -3,6 +3,8 @@ package stigmem
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -236,6 +238,43 @@ func TestConflictsListAndResolve(t *testing.T) {
 	var e *APIError
 	if !errors.As(err, &e) || e.Status < 400 {
 		t.Fatalf("resolving twice: %v", err)
+	}
+}
+
+func TestPendingEditListedAndReverted(t *testing.T) {
+	c, ctx := node(t)
+	signed := must(c.Assert(ctx, AssertRequest{Entity: "project:gopending", Relation: "go:phase",
+		Value: String("build"), Source: "user:alice"})).of(t)
+	file := filepath.Join(nodeVault, *signed.Path)
+	original, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(original), `value_string: "build"`, `value_string: "ship"`, 1)
+	if err := os.WriteFile(file, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	listed := must(c.Pending(ctx)).of(t)
+	found := false
+	for _, n := range listed.Pending {
+		if n.Path == *signed.Path {
+			found = n.Kind == "edit" && n.FactID != nil && *n.FactID == signed.ID && !n.Ticked
+		}
+	}
+	if !found {
+		t.Fatalf("edit of %s not listed: %+v", *signed.Path, listed)
+	}
+	reverted := must(c.RevertPending(ctx, signed.ID)).of(t)
+	if reverted.Path != *signed.Path {
+		t.Fatalf("reverted %q, want %q", reverted.Path, *signed.Path)
+	}
+	if now, _ := os.ReadFile(file); string(now) != string(original) {
+		t.Fatalf("the file did not get its signed bytes back:\n%s", now)
+	}
+	_, err = c.RevertPending(ctx, "Drafts/none.md")
+	var e *APIError
+	if !errors.As(err, &e) || e.Status != 422 || e.Field != "target" {
+		t.Fatalf("revert of no edit: %v", err)
 	}
 }
 

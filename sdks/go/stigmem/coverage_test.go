@@ -24,6 +24,8 @@ var operations = map[string]string{
 	"GET /v1/conflicts":                            "ListConflicts",
 	"POST /v1/conflicts/{conflict_id}/resolve":     "ResolveConflict",
 	"POST /v1/recall":                              "Recall",
+	"GET /v1/pending":                              "Pending",
+	"POST /v1/pending/revert":                      "RevertPending",
 	"GET /v1/cards/{entity_uri}":                   "Card",
 	"GET /v1/graph/neighbors":                      "Neighbors",
 	"POST /v1/lint":                                "Lint",

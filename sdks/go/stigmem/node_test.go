@@ -23,6 +23,7 @@ const startDeadline = 60 * time.Second
 
 var (
 	nodeURL    string
+	nodeVault  string // the served vault's directory
 	skipReason string
 	stigmemBin string
 )
@@ -158,6 +159,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	nodeURL = url
+	nodeVault = filepath.Join(tmp, "vault")
 	code := m.Run()
 	stop()
 	os.RemoveAll(tmp)

@@ -162,6 +162,26 @@ type Resolution struct {
 	ConflictStatus   string `json:"conflict_status"`
 }
 
+// PendingNote is a person's draft, edit of a signed fact or conflict choice not signed yet.
+type PendingNote struct {
+	Path       string  `json:"path"`
+	Kind       string  `json:"kind"` // draft, edit or resolution
+	FactID     *string `json:"fact_id"`
+	ConflictID *string `json:"conflict_id"`
+	Ticked     bool    `json:"ticked"`
+	Error      *string `json:"error"`
+}
+
+// PendingList is the answer of GET /v1/pending.
+type PendingList struct {
+	Pending []PendingNote `json:"pending"`
+}
+
+// Reverted is the answer of POST /v1/pending/revert.
+type Reverted struct {
+	Path string `json:"path"`
+}
+
 // RecallWeights says how much each signal counts; nil fields take the node's defaults.
 type RecallWeights struct {
 	Lexical     *float64 `json:"lexical,omitempty"`

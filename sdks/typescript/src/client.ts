@@ -3,8 +3,8 @@ import type {
   AssertRequest, BatchRequest, BatchResult, CardQuery, CidCheck, ConflictList, ConflictQuery,
   FactList, FactQuery, FactRecord, GardenCreateRequest, GardenMemberRecord, GardenMemberRequest,
   GardenMemberUpdateRequest, GardenRecord, Health, LintRequest, LintResult, Me, MemoryCard,
-  NeighborQuery, Neighbors, PeerList, Provenance, RecallRequest, RecallResult, Resolution,
-  ResolveRequest, WellKnown,
+  NeighborQuery, Neighbors, PeerList, PendingList, Provenance, RecallRequest, RecallResult, Resolution,
+  ResolveRequest, Reverted, WellKnown,
 } from "./types.js";
 
 export interface ClientOptions {
@@ -85,6 +85,16 @@ export class StigmemClient {
                   options?: CallOptions): Promise<Resolution> {
     return this.#call("POST", `/v1/conflicts/${segment(conflictId)}/resolve`,
                       { body: resolution, options });
+  }
+
+  // -- pending notes (the vault owner with every scope) ---------------------------------
+  /** Drafts, edits and conflict choices waiting for their `sign` tick (`stigmem status`). */
+  pending(options?: CallOptions): Promise<PendingList> {
+    return this.#call("GET", "/v1/pending", { options });
+  }
+  /** Drop a pending edit (a vault path or the edited fact's id): `stigmem revert`. */
+  revertPending(target: string, options?: CallOptions): Promise<Reverted> {
+    return this.#call("POST", "/v1/pending/revert", { body: { target }, options });
   }
 
   // -- reading the graph -----------------------------------------------------------------

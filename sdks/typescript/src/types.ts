@@ -189,6 +189,22 @@ export interface ResolveRequest {
 }
 export interface Resolution { conflict_status: "resolved"; resolution_fact_id: string }
 
+/** A person's draft, edit of a signed fact or conflict choice not signed yet (spec §14). */
+export interface PendingNote {
+  path: string;
+  kind: "draft" | "edit" | "resolution";
+  /** An edit: the signed original every reader still sees. */
+  fact_id: string | null;
+  /** A resolution: the conflict its note is about. */
+  conflict_id: string | null;
+  /** Its `sign` checkbox is ticked; a writer has not signed it yet. */
+  ticked: boolean;
+  /** Why its last `sign` was refused (its `stigmem_error`). */
+  error: string | null;
+}
+export interface PendingList { pending: PendingNote[] }
+export interface Reverted { path: string }
+
 export interface RecallWeights {
   lexical?: number | undefined;
   semantic?: number | undefined;

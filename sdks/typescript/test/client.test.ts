@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import {
   StigmemClient, StigmemError, StigmemTransportError, value, type AssertRequest, type FactRecord,
 } from "../src/index.js";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { startNode, type Node } from "./node.js";
 
 /** A claim about project:atlas by agent:codex in team scope; `extra` overrides. */
@@ -187,6 +189,22 @@ describe("an --auth none node", () => {
     assert.ok(again.status === 409 || again.status === 404, `${again.status} ${again.code}`);
     const resolved = await client.conflicts({ status: "resolved" });
     assert.ok(resolved.conflicts.some((c) => c.conflict_id === conflict.conflict_id));
+  });
+
+  test("a pending edit is listed and reverted", async () => {
+    const signed = await client.assertFact(fact("codex:phase", value.string("build")));
+    const file = join(node.vault, signed.path!);
+    const original = readFileSync(file, "utf8");
+    writeFileSync(file, original.replace("value_string: \"build\"", "value_string: \"ship\""));
+    const { pending } = await client.pending();
+    assert.deepEqual(pending.filter((n) => n.path === signed.path),
+                     [{ path: signed.path, kind: "edit", fact_id: signed.id, conflict_id: null,
+                        ticked: false, error: null }]);
+    assert.deepEqual(await client.revertPending(signed.id), { path: signed.path });
+    assert.equal(readFileSync(file, "utf8"), original);
+    const refused = await rejection(client.revertPending("Drafts/none.md"));
+    assert.equal(refused.status, 422);
+    assert.equal(refused.field, "target");
   });
 
   test("pages follow the cursor", async () => {

@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 
 const DEADLINE_MS = 30_000;
 // dist-test/test/node.js -> the repository root, four levels up.
-const ROOT = resolve(fileURLToPath(import.meta.url), "../../../../..");
+export const ROOT = resolve(fileURLToPath(import.meta.url), "../../../../..");
 export const STIGMEM = process.env.STIGMEM ?? join(ROOT, ".venv", "bin", "stigmem");
 
 export interface Node {
@@ -26,6 +26,13 @@ export interface Node {
 }
 
 export async function startNode(...options: string[]): Promise<Node> {
+  return startNodeWith({ serve: options });
+}
+
+/** `init` arguments after the vault (default: `--owner user:alice`; e.g. add `--from
+ *  example-vault`), and `serve` options. The Obsidian plugin's tests start theirs here too. */
+export async function startNodeWith({ init = ["--owner", "user:alice"], serve = [] }:
+                                    { init?: string[]; serve?: string[] }): Promise<Node> {
   if (!existsSync(STIGMEM)) {
     throw new Error(`${STIGMEM} is missing: run ./scripts/setup at the repository root`);
   }
@@ -36,10 +43,10 @@ export async function startNode(...options: string[]): Promise<Node> {
   const run = promisify(execFile);
   const cli = async (...args: string[]): Promise<string> =>
     (await run(STIGMEM, ["--vault", vault, ...args], { env, timeout: DEADLINE_MS })).stdout;
-  await run(STIGMEM, ["init", vault, "--owner", "user:alice"], { env, timeout: DEADLINE_MS });
+  await run(STIGMEM, ["init", vault, ...init], { env, timeout: DEADLINE_MS });
 
   const proc = spawn(STIGMEM, ["--vault", vault, "serve", "--host", "127.0.0.1", "--port", "0",
-                               ...options], { env, stdio: ["ignore", "ignore", "pipe"] });
+                               ...serve], { env, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   const url = await new Promise<string>((ready, fail) => {
     const late = () => fail(new Error(`serve not listening within ${DEADLINE_MS} ms:\n${stderr}`));
