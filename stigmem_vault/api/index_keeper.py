@@ -220,11 +220,15 @@ class IndexKeeper:
 
     def pending_candidates(self) -> set[str] | None:
         """The paths whose files may differ from their indexed states (watch/detect.py), for
-        finding pending edits: those the scan that just ran looked at (a command that opened
-        the index a moment ago does not ask git twice), else git's answer now."""
+        finding pending edits: those the scan that just ran looked at (a read-only command
+        that opened the index a moment ago does not ask git twice), else git's answer now."""
         index = self.index
         looked, self._looked = self._looked, None
-        if looked is not None and time.monotonic() - looked[0] < FRESH_SCAN:
+        # Only a read-only open (one command, no watcher, no writes of its own) may reuse its
+        # scan: in a node, files change between any scan and a later request (the scan's
+        # paths would miss an edit made since: a race a client saw).
+        if looked is not None and self._commits is None \
+                and time.monotonic() - looked[0] < FRESH_SCAN:
             return set(looked[1])
         return candidates(self._ctx.root, index)
 

@@ -190,3 +190,13 @@ def test_git_status_paths_with_spaces_and_accents_are_read_whole(vault: Vault) -
     assert set(GitState(vault.root).dirty()) >= {names[0], "notes/new one.md"}
     found, _looked = _same_as_full_walk(vault)
     assert {names[0], "notes/new one.md"} <= set(found.notes)
+
+
+def test_a_writer_finds_an_edit_made_just_after_its_last_scan(vault: Vault) -> None:
+    # A node scans (a config change, a catch-up), then a person edits a signed fact, then a
+    # client asks for pending edits within the second: the scan's paths predate the edit.
+    paths = _settled(vault)
+    vault.refresh()
+    path = vault.root / paths[5]
+    write_in_place(path, path.read_text("utf-8").replace('"r05"', '"edited r05"'))
+    assert [(p.path, p.kind) for p in vault.pending()] == [(paths[5], "edit")]

@@ -24,6 +24,8 @@ const calls: Record<string, (c: StigmemClient) => Promise<unknown>> = {
   "GET /v1/facts/{fact_ref}": (c) => c.getFact("abc123"),
   "GET /v1/facts/{fact_id}/provenance": (c) => c.provenance("abc123"),
   "POST /v1/facts/{fact_id}/verify-cid": (c) => c.verifyCid("abc123"),
+  "GET /v1/pending": (c) => c.pending(),
+  "POST /v1/pending/revert": (c) => c.revertPending("facts/team/x.md"),
   "GET /v1/conflicts": (c) => c.conflicts(),
   "POST /v1/conflicts/{conflict_id}/resolve": (c) => c.resolveConflict("c1", { winning_fact_id: "abc123" }),
   "POST /v1/recall": (c) => c.recall({ query: "atlas" }),
