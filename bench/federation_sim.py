@@ -290,7 +290,7 @@ def admit_everyone(nodes: list[Node]) -> None:
                   for n in nodes}
     for node in nodes:
         write(node, SETUP_START, len(node.scopes))  # one fact per carried scope
-    for _attempt in range(4):
+    for attempt in range(12):
         admitted = 0
         for node in nodes:
             node.vault.sync(REMOTE)
@@ -298,9 +298,10 @@ def admit_everyone(nodes: list[Node]) -> None:
                 if peer.status == "pending":
                     node.vault.trust_peer(peer.node_id, owner_keys[peer.node_id])
                     admitted += 1
+        print(f"  setup pass {attempt + 1}: {admitted} admissions", flush=True)
         if not admitted:
             return
-    raise SystemExit("peers were still appearing after 4 passes")
+    raise SystemExit("peers were still appearing after 12 passes")
 
 
 # ---------------------------------------------------------------- the rounds
