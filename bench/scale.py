@@ -10,11 +10,11 @@ its own wall time and peak RSS (``os.wait4``):
 * build: facts/s through the API (signed, fsynced, indexed, committed);
 * first ``stigmem index`` after that build (the index is already up to date: what the
   first command a person runs pays);
-* warm ``stigmem status`` and ``stigmem query --entity E`` (median of 5) beside ``git status``
-  and ``git status --no-optional-locks`` on the same tree in the same run (median of 5), and
-  the ratio of the slower stigmem command to plain ``git status``;
-* node start (warm): ``stigmem serve --port 0`` until it prints "listening on" (median of 3),
-  and the node's peak RSS;
+* warm ``stigmem status`` and ``stigmem query --entity E`` beside ``git status`` and
+  ``git status --no-optional-locks`` on the same tree in the same run (each the median of
+  ``--repeat`` runs, default 5), and the ratio of the slower stigmem command to ``git status``;
+* node start (warm): ``stigmem serve --port 0`` until it prints "listening on" (median of
+  ``--starts``, default 3), and the node's peak RSS;
 * 1-fact write + commit, in process (``assert_fact`` then ``flush``, the signed commit
   included), p50 and p99 of ``--samples``;
 * a fresh ``git clone --no-local`` (git packs the objects as it does for any remote) and the
@@ -297,17 +297,17 @@ def measure(facts: int, args: argparse.Namespace) -> Figures:
     entity = "project:p0007"
     try:
         run(stigmem(root, "index"), env=env)  # warm: files and index in the page cache
-        fig.status, fig.cpu["status"], rss_a = median_run(stigmem(root, "status"), 5, env=env)
+        fig.status, fig.cpu["status"], rss_a = median_run(stigmem(root, "status"), args.repeat, env=env)
         fig.query, fig.cpu["query"], rss_b = median_run(
-            stigmem(root, "query", "--entity", entity), 5, env=env)
+            stigmem(root, "query", "--entity", entity), args.repeat, env=env)
         fig.cli_rss = max(rss_a, rss_b)
-        fig.git_status, fig.cpu["git"], _ = median_run(["git", "status"], 5, cwd=root,
-                                                       env=GIT_ENV)
-        fig.git_status_nolock, _, _ = median_run(["git", "--no-optional-locks", "status"], 5,
-                                                 cwd=root, env=GIT_ENV)
+        fig.git_status, fig.cpu["git"], _ = median_run(["git", "status"], args.repeat,
+                                                       cwd=root, env=GIT_ENV)
+        fig.git_status_nolock, _, _ = median_run(["git", "--no-optional-locks", "status"],
+                                                 args.repeat, cwd=root, env=GIT_ENV)
         print(f"  warm: status {fig.status:.2f} s, query {fig.query:.2f} s, git status "
               f"{fig.git_status:.2f} s", flush=True)
-        starts = [node_start(root, home) for _ in range(3)]
+        starts = [node_start(root, home) for _ in range(args.starts)]
         fig.node_start = median([s for s, _ in starts])
         fig.node_rss = max(r for _, r in starts)
         print(f"  node start {fig.node_start:.2f} s", flush=True)
@@ -367,14 +367,15 @@ def report(figs: list[Figures], start_load: str) -> int:
                                       f"facts/s (CPU {b.build_cpu:.1f} s){cached}"),
             ("first `stigmem index` after it", f"{b.first_index:.2f} s (CPU {b.first_index_cpu:.2f}"
                                                f" s), peak RSS {b.first_index_rss:,.0f} MB{cached}"),
-            ("warm `stigmem status`", f"{fig.status:.2f} s (CPU {fig.cpu['status']:.2f} s)"),
+            ("warm `stigmem status`", f"{fig.status:.2f} s (CPU {fig.cpu['status']:.2f} s; "
+                                      "medians of --repeat runs)"),
             ("warm `stigmem query --entity`", f"{fig.query:.2f} s (CPU {fig.cpu['query']:.2f} s),"
                                               f" peak RSS {fig.cli_rss:,.0f} MB"),
             ("`git status` same tree", f"{fig.git_status:.2f} s (CPU {fig.cpu['git']:.2f} s; "
                                        f"--no-optional-locks {fig.git_status_nolock:.2f} s)"),
             ("warm CLI / git status", f"{fig.cli_ratio:.1f} x by wall, {fig.cpu_ratio:.1f} x by "
                                       "CPU  (target <= 2)"),
-            ("node start (warm)", f"{fig.node_start:.2f} s (median of 3), peak RSS "
+            ("node start (warm)", f"{fig.node_start:.2f} s (median), peak RSS "
                                   f"{fig.node_rss:,.0f} MB  (target <= 2 s)"),
             ("1-fact write + commit", f"p50 {fig.write_p50 * 1000:.1f} ms, p99 "
                                       f"{fig.write_p99 * 1000:.1f} ms  (target p50 <= 50 ms)"),
@@ -415,6 +416,10 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=5000,
                         help="claims per write_claims call and commit while building (5000)")
     parser.add_argument("--samples", type=int, default=50, help="1-fact write+commit samples")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="runs of each warm command, the median is shown (default 5)")
+    parser.add_argument("--starts", type=int, default=3,
+                        help="node starts, the median is shown (default 3)")
     parser.add_argument("--cache", type=Path, default=OUT / "scale",
                         help=f"cache folder (default {OUT / 'scale'})")
     parser.add_argument("--keep", action="store_true", help="keep the vaults this run builds")
