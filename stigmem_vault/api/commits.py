@@ -157,7 +157,7 @@ class CommitQueue:
                 # that filled it does not wait for the commit.
                 self._schedule(0.0 if full else self._delay)
         if full and self._delay is None:
-            self.flush()
+            self.flush(git_index=False)
 
     def _journal_write(self, changes: Sequence[tuple[str, bytes | None]]
                        ) -> list[tuple[str, str | None]]:
@@ -200,8 +200,10 @@ class CommitQueue:
 
     # ------------------------------------------------------------- committing
 
-    def flush(self) -> str | None:
-        """Commit everything pending in one signed commit; returns the commit id or None."""
+    def flush(self, *, git_index: bool = True) -> str | None:
+        """Commit everything pending in one signed commit; returns the commit id or None.
+        With ``git_index`` git's index file is written too (``git status`` clean at once);
+        the timer's and a full batch's commits leave it to its own timer (vault/index_lag.py)."""
         with self._git.locked():
             with self._lock:  # take the batch; writers go on queueing the next one
                 if self._timer is not None:
@@ -223,6 +225,8 @@ class CommitQueue:
             with self._lock:
                 if not self._pending and not self._intended:
                     self._journal_drop()
+            if git_index:
+                self._git.write_index()
             return oid
 
     def _commit(self, changes: list[tuple[str, bytes | None]], notes: list[str]) -> str | None:
@@ -246,7 +250,7 @@ class CommitQueue:
         if self._closed:
             return
         try:
-            self.flush()
+            self.flush(git_index=False)
         except (StigmemError, OSError) as exc:
             with self._lock:
                 self._retry = min(RETRY_MAX, max(self._retry or 0.0, self._delay or 0.5) * 2)
@@ -295,6 +299,7 @@ class CommitQueue:
                 report.commit = self._commit(
                     list(changes.items()),
                     [f"recover {len(changes)} file(s) a stopped writer left uncommitted"])
+                self._git.write_index()
             for journal in dead:
                 journal.unlink(missing_ok=True)
         return report

@@ -256,8 +256,7 @@ class IndexKeeper:
         git = self._ctx.git
         if not rels or git is None or self._commits is None:
             return
-        tracked = git.repo.index
-        tracked.read()
+        tracked = git.git_index.current()  # with this writer's entries not yet written
         for rel in rels:
             if rel in tracked:  # checked first: most files are tracked, and this is cheaper
                 continue

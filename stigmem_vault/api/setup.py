@@ -92,6 +92,7 @@ def create_vault(root: Path, owner: str, keys: KeyStore, template: Path | None =
         git.commit([(rel, (root / rel).read_bytes()) for rel in tracked],
                    f"stigmem: init vault for {owner}\n\nnode {node_id}\n{origin}",
                    node_key, node_source, f"{node_id}@stigmem.invalid")
+        git.write_index()
     return skipped
 
 

@@ -187,7 +187,11 @@ class Vault:
         self._facts.close()
         if self.commits is not None:
             self._keeper.flush_entity_notes()
-            self.commits.close()
+            try:
+                self.commits.close()
+            finally:
+                if self._ctx.git is not None:
+                    self._ctx.git.close()  # git's index, written behind the commits
         self._keeper.close()
         self._ctx.closed = True
 
@@ -351,12 +355,16 @@ class Vault:
         """The vault-relative path where ``fact`` is (or would be) stored."""
         return str(fact_relpath(fact))
 
-    def flush(self) -> str | None:
-        """Commit everything pending in one signed commit; returns the commit id or None."""
+    def flush(self, *, git_index: bool = True) -> str | None:
+        """Commit everything pending in one signed commit; returns the commit id or None.
+
+        With ``git_index`` (the default) git's index file is written too, so that ``git
+        status`` is clean at once; timed commits leave it to its timer (vault/index_lag.py),
+        as a node does."""
         self._ctx.writer()
         assert self.commits is not None
         self._keeper.flush_entity_notes()
-        return self.commits.flush()
+        return self.commits.flush(git_index=git_index)
 
     # ----------------------------------------------------------------- the index
 

@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TypeVar
 
 import pygit2
 from nacl.signing import SigningKey, VerifyKey
 
 from stigmem_vault.errors import StorageError
+from stigmem_vault.vault.index_lag import Entry, LaggingIndex, StatEntry
 from stigmem_vault.vault.packing import Packer
 from stigmem_vault.vault.packwrite import (
     OBJ_BLOB,
@@ -94,7 +95,7 @@ class GitRepo:
 
     def __init__(self, repo: pygit2.Repository, lock_path: Path) -> None:
         # Process-wide: libgit2 fsyncs every object, ref, reflog and pack it writes, and the
-        # folder it lands in. Its index writes are not fsynced: commit() does that itself.
+        # folder it lands in. Its index writes are not fsynced: LaggingIndex.write does that.
         pygit2.settings.enable_fsync_gitdir(True)
         self.repo = repo
         self.root = Path(repo.workdir)
@@ -108,6 +109,7 @@ class GitRepo:
         self._objects: str | None = os.path.join(repo.path, "objects") if sha1 else None
         self._swept = False  # crashed writers' temp objects removed (by the first commit)
         self.packer = Packer(repo.path)  # packs loose objects in the background
+        self.git_index = LaggingIndex(repo, self.locked)  # written behind the commits
 
     @classmethod
     def init(cls, root: Path, lock_path: Path) -> GitRepo:
@@ -161,18 +163,16 @@ class GitRepo:
         shows as modified afterwards. The tree is HEAD's with these changes, whatever git's
         index holds. The caller holds ``locked()``. When it returns, the commit survives a
         power loss: its objects (one pack and its index, each fsynced, then their folder),
-        the branch, its reflog and the index are fsynced, objects before the branch that
-        names them.
+        the branch and its reflog are fsynced, objects before the branch that names them.
+        git's index file is written then too, or in a large vault a little later
+        (vault/index_lag.py).
         """
         try:
             if not self._swept:
                 self._swept = True
                 self.remove_stale_temp_objects()
             self.remove_stale_locks(f"refs/heads/{BRANCH}")
-            index = self.repo.index
-            # Reload only if git's index file changed on disk (another process committed): a
-            # forced re-read costs tens of ms on a large vault, under the vault's write lock.
-            index.read(False)
+            index = self.git_index.current()
             items = list(dict(changes).items())
             parents = [] if self.repo.head_is_unborn else [ref_oid(self.repo.head)]
             now = int(time.time())
@@ -185,28 +185,29 @@ class GitRepo:
             oid = None
             if self._objects is not None:
                 oid = self._store_packed(items, prepared, parents, who, message, key)
+            entries: list[tuple[str, Entry]] = []
             for (path, _data), (entry, _obj) in zip(items, prepared, strict=True):
                 if entry is not None:
                     index.add(entry)
                 elif path in index:
                     index.remove(path)
+                entries.append((path, entry))
             if self._objects is None:
                 oid = self._store_loose(index, parents, who, message, key)
+            # git's index file is written behind the commits (vault/index_lag.py).
+            self.git_index.committed(entries, str(parents[0]) if parents else None)
             if oid is None:  # the tree did not change
-                index.write()
+                self.git_index.settle()
                 return None
             ref = f"refs/heads/{BRANCH}"
             if self.repo.head_is_unborn:
                 self.repo.references.create(ref, oid)
                 # libgit2 fsyncs the new reflog's folder but not the folders it made for it.
-                for folder in ("logs/refs", "logs"):
+                for folder in ("logs/refs", "logs", ""):
                     fsync_dir(os.path.join(self.repo.path, folder))
             else:
                 self.repo.references[self.repo.head.name].set_target(oid)
-            index.write()
-            # An index older than HEAD would show this commit's files as staged changes.
-            _fsync_file(os.path.join(self.repo.path, "index"))
-            fsync_dir(self.repo.path)
+            self.git_index.settle()
             self.packer.after_commit()  # starts a background repack if objects piled up
             return str(oid)
         except (pygit2.GitError, OSError) as exc:
@@ -346,7 +347,7 @@ class GitRepo:
             st = os.fstat(fd)
             if stat.S_ISREG(st.st_mode) and st.st_size == len(data) \
                     and handle.read(len(data) + 1) == data:
-                entry = _StatEntry(path, oid, pygit2.enums.FileMode.BLOB, st)
+                entry = StatEntry(path, oid, pygit2.enums.FileMode.BLOB, st)
         return entry, blob
 
     def dirty_paths(self) -> tuple[list[str], list[str]]:
@@ -375,10 +376,26 @@ class GitRepo:
         return found.data if isinstance(found, pygit2.Blob) else None  # else a folder is there
 
     def tracked_paths(self) -> Iterator[str]:
-        index = self.repo.index
-        index.read()
-        for entry in index:
-            yield entry.path
+        """The paths in git's index, this process's unwritten entries included."""
+        with self.locked():
+            paths = [entry.path for entry in self.git_index.current()]
+        yield from paths
+
+    def is_tracked(self, relpath: str) -> bool:
+        """Whether git's index holds ``relpath`` (this process's unwritten entries included)."""
+        with self.locked():
+            return relpath in self.git_index.current()
+
+    def write_index(self) -> None:
+        """Write git's index file now, in step with HEAD, if any commit is not in it yet."""
+        with self.locked():
+            if self.git_index.owed:
+                self.git_index.write()
+
+    def close(self) -> None:
+        """Write what git's index owes (a writer that is done), and stop its timer."""
+        self.git_index.cancel()
+        self.write_index()
 
     def log_for(self, relpath: str, limit: int = 20) -> list[tuple[str, str]]:
         """(commit id, message first line) of commits that touched ``relpath``, newest first."""
@@ -393,28 +410,6 @@ class GitRepo:
                 if len(found) >= limit:
                     break
         return found
-
-
-class _StatEntry(pygit2.IndexEntry):
-    """An index entry that also carries the file's stat data (pygit2's carries none)."""
-
-    def __init__(self, path: str, oid: pygit2.Oid, mode: pygit2.enums.FileMode,
-                 st: os.stat_result) -> None:
-        super().__init__(path, oid, mode)
-        self.st = st
-
-    # pygit2's hook, see Index.add: (the C entry, the path buffer it points to), cffi objects
-    # that carry no Python types.
-    def _to_c(self) -> tuple[Any, Any]:
-        centry, keep = super()._to_c()
-        st = self.st
-        # git keeps 32-bit fields: the low bits, exactly as git's own fill_stat_data does.
-        centry.ctime.seconds, centry.ctime.nanoseconds = divmod(st.st_ctime_ns, 10**9)
-        centry.mtime.seconds, centry.mtime.nanoseconds = divmod(st.st_mtime_ns, 10**9)
-        centry.dev, centry.ino = st.st_dev & 0xFFFFFFFF, st.st_ino & 0xFFFFFFFF
-        centry.uid, centry.gid = st.st_uid & 0xFFFFFFFF, st.st_gid & 0xFFFFFFFF
-        centry.file_size = st.st_size & 0xFFFFFFFF
-        return centry, keep
 
 
 # Typed access to git objects. pygit2 types ``repo[oid]`` as a plain Object (of which its

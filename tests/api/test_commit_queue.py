@@ -229,7 +229,8 @@ def test_a_failing_timed_commit_is_retried_and_the_timer_survives(home: Path,
         assert commits(vault_path) == head
         stale.unlink()
         wait_for(lambda: len(commits(vault_path)) > len(head), "the retried commit", timeout=15)
-        assert str(fact_relpath(fact)) in git(vault_path, "ls-files").stdout
+        assert str(fact_relpath(fact)) in git(vault_path, "ls-tree", "-r", "--name-only",
+                                              "HEAD").stdout
 
 
 def test_git_locks_a_killed_commit_left_behind_do_not_stop_later_commits(home: Path,
@@ -251,7 +252,8 @@ def test_git_locks_a_killed_commit_left_behind_do_not_stop_later_commits(home: P
         vault.flush()
         assert not any(lock.exists() for lock in left)
         assert len(commits(vault_path)) == len(head) + 1
-        assert str(fact_relpath(fact)) in git(vault_path, "ls-files").stdout
+        assert str(fact_relpath(fact)) in git(vault_path, "ls-tree", "-r", "--name-only",
+                                              "HEAD").stdout
     assert porcelain(vault_path) == ""
     assert_history_signed_and_linear(vault_path)
 

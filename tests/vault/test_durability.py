@@ -63,6 +63,9 @@ mark("lease")
 # .stigmem/index/ is the index, a cache rebuilt from the files.
 _LOCAL = ".stigmem/local/"
 _CACHE = ".stigmem/index"
+# Names the commit git's index was last brought in step with; deliberately not fsynced: an
+# older name (or none) after a power loss only makes the next writer reconcile more paths.
+_INDEX_HEAD = ".git/stigmem-index-head"
 _CALL = re.compile(r"^(\w+)\((.*)\)\s+=\s+(-?\d+)(?:<(.*)>)?")
 _FD = re.compile(r"^(\d+)<(.*?)>")
 _STRINGS = re.compile(r'"((?:[^"\\]|\\.)*)"')
@@ -113,7 +116,7 @@ def _unsynced_at_markers(calls: list[str], root: Path, present: set[str]
         if not path.startswith(prefix):
             return False
         rel = path[len(prefix):]
-        return rel in present and not rel.startswith(_CACHE) and (
+        return rel in present and not rel.startswith(_CACHE) and rel != _INDEX_HEAD and (
             not rel.startswith(_LOCAL) or rel == _LOCAL + "clock")
 
     def created(path: str) -> None:

@@ -34,7 +34,9 @@ def commit(repo: GitRepo, files: dict[str, str], removed: tuple[str, ...] = (),
         (repo.root / rel).write_text(text)
     changes = [*((rel, text.encode()) for rel, text in files.items()), *((r, None) for r in removed)]
     with repo.locked():
-        return repo.commit(changes, message, KEY, "system:node-1", "n@stigmem.invalid")
+        oid = repo.commit(changes, message, KEY, "system:node-1", "n@stigmem.invalid")
+        repo.write_index()  # as a writer's flush does: git status clean at once
+        return oid
 
 
 def test_sshsig_verifies_with_ssh_keygen(tmp_path: Path) -> None:
@@ -141,6 +143,7 @@ def test_a_commit_records_the_bytes_handed_to_it_never_the_work_tree(repo: GitRe
     with repo.locked():
         repo.commit([(rel, b"as written\n") for rel in ("a.md", "b.md", "c.md")],
                     "m", KEY, "system:node-1", "n@x")
+        repo.write_index()
     for rel in ("a.md", "b.md", "c.md"):
         assert git(repo.root, "show", f"HEAD:{rel}").stdout == "as written\n"
         assert git(repo.root, "ls-files", "-s", rel).stdout.startswith("100644 ")

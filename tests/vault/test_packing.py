@@ -41,9 +41,11 @@ def repo(tmp_path: Path) -> GitRepo:
     return GitRepo.init(root, tmp_path / "lock")
 
 
-def commit(repo: GitRepo, files: dict[str, bytes]) -> str | None:
+def commit(repo: GitRepo, files: dict[str, bytes | None]) -> str | None:
     with repo.locked():
-        return repo.commit(list(files.items()), "m", KEY, *WHO)
+        oid = repo.commit(list(files.items()), "m", KEY, *WHO)
+        repo.write_index()  # as a writer's flush does
+        return oid
 
 
 def wait_repacked(repo: GitRepo) -> None:
@@ -74,9 +76,7 @@ def test_a_commit_is_one_pack_that_git_and_pygit2_read(repo: GitRepo) -> None:
     (repo.root / "f/7.md").write_bytes(b"fact 7, amended\n")
     (repo.root / "g.md").write_bytes(b"g\n")
     (repo.root / "a/b.md").unlink()
-    with repo.locked():
-        repo.commit([("f/7.md", b"fact 7, amended\n"), ("g.md", b"g\n"), ("a/b.md", None)],
-                    "m", KEY, *WHO)
+    commit(repo, {"f/7.md": b"fact 7, amended\n", "g.md": b"g\n"} | {"a/b.md": None})
     assert repo_size(repo.repo.path).packs == 2
     assert git(repo.root, "show", "HEAD:f/7.md") == "fact 7, amended\n"
     assert git(repo.root, "show", "HEAD~1:f/7.md") == "fact 7\n"

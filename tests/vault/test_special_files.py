@@ -120,8 +120,10 @@ def test_a_commit_never_opens_paths_that_are_not_files(tmp_path: Path, fifo: Pat
 
     def commit() -> str | None:
         with repo.locked():
-            return repo.commit([(name, b"fine\n") for name in ("fine.md", "fifo.md", "socket.md")],
-                               "m", KEY, "system:node-1", "n@stigmem.invalid")
+            oid = repo.commit([(name, b"fine\n") for name in ("fine.md", "fifo.md", "socket.md")],
+                              "m", KEY, "system:node-1", "n@stigmem.invalid")
+            repo.write_index()
+            return oid
 
     assert within_deadline(commit) is not None
     index = repo.repo.index

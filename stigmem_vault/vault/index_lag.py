@@ -1,0 +1,251 @@
+"""git's index, written behind the commits in a large vault.
+
+Each commit builds its tree from HEAD's (vault/packwrite.py), never from git's index, so the
+index is a cache: the stat data ``git status`` (and change detection, watch/detect.py)
+compares the work tree with. Rewriting the file costs time in proportion to the whole vault
+(about 120 bytes per file: 120 MB and most of a second at a million facts), under the vault's
+write lock. So while the file is small (INLINE_BYTES) a commit writes it at once, as git
+does; past that a commit updates only the copy in memory, and the file is written by a timer
+at most every WRITE_EVERY seconds (or four times its last write's cost, if longer), when the
+writer closes, or when asked (``GitRepo.write_index``). Until then ``git status`` reports the
+files committed since as staged, and the detector looks at them once more: a lagging index
+never hides a change, it only costs a look.
+
+``.git/stigmem-index-head`` names the commit the index file was last brought in step with.
+Whoever writes the index next brings the paths changed between that commit and HEAD into
+step first (a writer that crashed with its index unwritten, another version's commit): HEAD's
+blob, with the work tree's stat data where the file holds exactly that blob, and no stat data
+where it does not (git then reads the file, and reports it modified).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from stigmem_vault.errors import StorageError
+from stigmem_vault.vault.store import fsync_dir, write_atomic
+
+HEAD_FILE = "stigmem-index-head"
+INLINE_BYTES = 4 * 1024 * 1024  # an index up to this size (~35,000 files) is written at once
+WRITE_EVERY = 2.0  # seconds: the longest a committed file shows as staged in a running writer
+COST_FACTOR = 4.0  # ...or this many times the last write's duration, if that is longer
+RECONCILE_READ_LIMIT = 16 * 1024 * 1024  # larger files are left for git to read
+
+
+class StatEntry(pygit2.IndexEntry):
+    """An index entry that also carries the file's stat data (pygit2's carries none)."""
+
+    def __init__(self, path: str, oid: pygit2.Oid, mode: pygit2.enums.FileMode,
+                 st: os.stat_result) -> None:
+        super().__init__(path, oid, mode)
+        self.st = st
+
+    # pygit2's hook, see Index.add: (the C entry, the path buffer it points to), cffi objects
+    # that carry no Python types.
+    def _to_c(self) -> tuple[Any, Any]:
+        centry, keep = super()._to_c()
+        st = self.st
+        # git keeps 32-bit fields: the low bits, exactly as git's own fill_stat_data does.
+        centry.ctime.seconds, centry.ctime.nanoseconds = divmod(st.st_ctime_ns, 10**9)
+        centry.mtime.seconds, centry.mtime.nanoseconds = divmod(st.st_mtime_ns, 10**9)
+        centry.dev, centry.ino = st.st_dev & 0xFFFFFFFF, st.st_ino & 0xFFFFFFFF
+        centry.uid, centry.gid = st.st_uid & 0xFFFFFFFF, st.st_gid & 0xFFFFFFFF
+        centry.file_size = st.st_size & 0xFFFFFFFF
+        return centry, keep
+
+
+Entry = pygit2.IndexEntry | None  # None: the path is removed
+
+
+class LaggingIndex:
+    """The repository's index as this process keeps it: the file on disk plus the entries of
+    its commits not yet written (``owed``). All methods but ``cancel`` run under the vault's
+    write lock (``locked``, given by the GitRepo)."""
+
+    def __init__(self, repo: pygit2.Repository, locked: Callable[[], Any]) -> None:
+        self._repo = repo
+        self._locked = locked
+        self._file = os.path.join(repo.path, "index")
+        self._head_file = Path(repo.path, HEAD_FILE)
+        self._owed: dict[str, Entry] = {}
+        self._stamp: tuple[int, int, int] | None = None  # the file as we last read or wrote it
+        self._since: str | None = None  # the commit the file was in step with before we owed
+        self._cost = 0.0  # seconds the last write took
+        self._timer: threading.Timer | None = None
+        self._guard = threading.Lock()  # the timer
+        self.errors: list[str] = []  # the last writes that failed (the next one retries)
+
+    @property
+    def owed(self) -> int:
+        """How many entries the index file lacks."""
+        return len(self._owed)
+
+    def current(self) -> pygit2.Index:
+        """The index with this process's unwritten entries: if another process rewrote the
+        file (its own commit, a person's ``git add``), it is read again and ours re-applied."""
+        index: pygit2.Index = self._repo.index
+        before = _stamp(self._file)
+        index.read(False)  # libgit2 reloads only if the file changed since it last looked
+        if before != self._stamp:
+            self._stamp = before
+            for path, entry in self._owed.items():
+                _apply(index, path, entry)
+        return index
+
+    def committed(self, changes: list[tuple[str, Entry]], parent: str | None) -> None:
+        """Record a commit's entries (already in ``current()``) as owed to the file; ``parent``
+        is the commit HEAD named before it. Then ``settle`` once HEAD names the commit."""
+        if not self._owed:
+            self._since = _read_head(self._head_file) or parent
+        self._owed.update(changes)
+
+    def settle(self) -> None:
+        """After a commit: write the file now if it is small, else on the timer."""
+        if not self._owed:
+            return
+        stamp = _stamp(self._file)
+        if stamp is None or stamp[1] <= INLINE_BYTES:
+            try:
+                self.write()
+                return
+            except StorageError as exc:  # the commit stands: the timer tries again
+                self._failed(exc)
+        self._schedule()
+
+    def write(self) -> None:
+        """Write the index file now, in step with HEAD (the caller holds the write lock)."""
+        with self._guard:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        started = time.monotonic()
+        index = self.current()
+        head = None if self._repo.head_is_unborn else str(self._repo.head.target)
+        since = _read_head(self._head_file) or self._since
+        try:
+            if head is not None and since is not None and since != head:
+                self._reconcile(index, since, head)
+            index.write()
+            fd = os.open(self._file, os.O_RDONLY)
+            try:  # the index is a cache, but a torn one would stop every git command
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            fsync_dir(self._repo.path)  # its name: renamed over from index.lock
+            self._stamp = _stamp(self._file)
+            if head is not None:
+                # Not fsynced: an older name only makes the next writer reconcile more.
+                write_atomic(self._head_file, (head + "\n").encode(), sync=False)
+        except (pygit2.GitError, OSError) as exc:
+            raise StorageError(f"cannot write git's index: {exc}") from exc
+        self._owed.clear()
+        self._since = None
+        self._cost = time.monotonic() - started
+
+    def cancel(self) -> None:
+        with self._guard:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _schedule(self) -> None:
+        with self._guard:
+            if self._timer is None:
+                self._timer = threading.Timer(max(WRITE_EVERY, COST_FACTOR * self._cost),
+                                              self._timed_write)
+                self._timer.daemon = True
+                self._timer.name = "stigmem-git-index"
+                self._timer.start()
+
+    def _timed_write(self) -> None:
+        with self._guard:
+            self._timer = None
+        try:
+            with self._locked():
+                if self._owed:
+                    self.write()
+        except StorageError as exc:  # the next commit schedules another try
+            self._failed(exc)
+
+    def _failed(self, exc: StorageError) -> None:
+        self.errors = [*self.errors[-9:], str(exc)]
+
+    def _reconcile(self, index: pygit2.Index, since: str, head: str) -> None:
+        """Bring the entries of paths changed between ``since`` and ``head`` into step with
+        ``head``, except this process's own (already in step)."""
+        try:
+            old = self._repo.get(since)
+            new = self._repo.get(head)
+            if not isinstance(old, pygit2.Commit) or not isinstance(new, pygit2.Commit):
+                return
+            diff = self._repo.diff(old.tree, new.tree)
+        except (KeyError, ValueError, pygit2.GitError):
+            return  # history rewritten: nothing to go by (git status still finds every change)
+        tree = new.tree
+        root = self._repo.workdir
+        for delta in diff.deltas:
+            for path in {delta.old_file.path, delta.new_file.path}:
+                if path in self._owed:
+                    continue
+                try:
+                    item = tree[path]
+                except KeyError:
+                    _apply(index, path, None)
+                    continue
+                if item.type_str != "blob":
+                    continue
+                if path in index and index[path].id == item.id:
+                    continue  # written in step by whoever wrote the file
+                _apply(index, path, _entry_for(root, path, item.id, item.filemode))
+
+
+def _entry_for(root: str, path: str, oid: pygit2.Oid,
+               mode: pygit2.enums.FileMode) -> pygit2.IndexEntry:
+    """HEAD's entry for ``path``: with the file's stat data if it holds exactly that blob."""
+    plain = pygit2.IndexEntry(path, oid, mode)
+    try:
+        fd = os.open(os.path.join(root, path),
+                     os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return plain
+    with open(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > RECONCILE_READ_LIMIT:
+            return plain
+        data = handle.read(st.st_size + 1)
+    digest = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).digest()
+    return StatEntry(path, oid, mode, st) if digest == oid.raw else plain
+
+
+def _apply(index: pygit2.Index, path: str, entry: Entry) -> None:
+    if entry is not None:
+        index.add(entry)
+    elif path in index:
+        index.remove(path)
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _read_head(path: Path) -> str | None:
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        with open(path, encoding="ascii") as handle:
+            text = handle.read(100).strip()
+        if len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text):
+            return text
+    return None

@@ -1,0 +1,182 @@
+"""git's index written behind the commits (vault/index_lag.py): never hiding a change, brought
+in step by a timer, on close, after a writer crashed, and around another process's index."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fifos import make_fifo, release, within_deadline
+from model.factgen import KEY
+
+from stigmem_vault.vault import index_lag
+from stigmem_vault.vault.git import GitRepo
+
+WHO = ("system:node-1", "n@stigmem.invalid")
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def porcelain(root: Path) -> list[str]:
+    return git(root, "status", "--porcelain", "--untracked-files=all").splitlines()
+
+
+def stat_cached(root: Path, rel: str) -> bool:
+    """Whether git's index entry for ``rel`` carries stat data (else git re-reads the file)."""
+    debug = git(root, "ls-files", "--debug", "--", rel)
+    mtime = next(line for line in debug.splitlines() if line.strip().startswith("mtime:"))
+    return mtime.split(":", 1)[1].strip() != "0:0"
+
+
+def wait_for(predicate: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def large(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every index here is written behind the commits, as in a vault past INLINE_BYTES."""
+    monkeypatch.setattr(index_lag, "INLINE_BYTES", -1)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    root = tmp_path / "repo"
+    root.mkdir()
+    return GitRepo.init(root, tmp_path / "lock")
+
+
+def commit(repo: GitRepo, files: dict[str, bytes | None], *, write_index: bool = False) -> None:
+    for rel, data in files.items():
+        path = repo.root / rel
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    with repo.locked():
+        repo.commit(list(files.items()), "m", KEY, *WHO)
+        if write_index:
+            repo.write_index()
+
+
+def test_a_lagging_index_shows_committed_files_as_staged_never_as_clean(repo: GitRepo) -> None:
+    commit(repo, {"a.md": b"a\n"}, write_index=True)
+    commit(repo, {"a.md": b"a, amended\n", "b.md": b"b\n"})
+    # HEAD holds the commit; git's index lags: what it shows is a staged difference, and the
+    # work tree agrees with HEAD, so nothing is lost or hidden.
+    assert git(repo.root, "show", "HEAD:a.md") == "a, amended\n"
+    assert repo.git_index.owed == 2
+    # (b.md, new: in HEAD, not yet in git's index, so "deleted" there and untracked.)
+    assert sorted(porcelain(repo.root)) == ["?? b.md", "D  b.md", "MM a.md"]
+    assert sorted(repo.tracked_paths()) == ["a.md", "b.md"]  # ours, unwritten, included
+    repo.close()
+    assert porcelain(repo.root) == []
+    assert repo.git_index.owed == 0
+    assert stat_cached(repo.root, "a.md") and stat_cached(repo.root, "b.md")
+
+
+def test_a_small_index_is_written_with_each_commit(repo: GitRepo,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_lag, "INLINE_BYTES", 4096)
+    commit(repo, {"a.md": b"a\n"})
+    assert repo.git_index.owed == 0 and porcelain(repo.root) == []
+    commit(repo, {f"f{n:04}.md": b"x\n" for n in range(100)})  # the index grows past 4 KB
+    commit(repo, {"b.md": b"b\n"})
+    assert repo.git_index.owed == 1 and "D  b.md" in porcelain(repo.root)
+    repo.close()
+    assert porcelain(repo.root) == []
+
+
+def test_the_timer_writes_the_index_soon_after_a_commit(repo: GitRepo,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_lag, "WRITE_EVERY", 0.05)
+    commit(repo, {"a.md": b"a\n"})
+    wait_for(lambda: porcelain(repo.root) == [], "the timer to write git's index")
+    assert repo.git_index.owed == 0 and repo.git_index.errors == []
+    assert stat_cached(repo.root, "a.md")
+
+
+def test_another_process_rewriting_the_index_keeps_our_unwritten_entries(repo: GitRepo) -> None:
+    """A person's ``git add`` rewrites the index from the file on disk, which lacks our last
+    commit's entries: they are applied again, and both end up in the index."""
+    commit(repo, {"a.md": b"a\n"}, write_index=True)
+    commit(repo, {"b.md": b"b\n"})
+    (repo.root / "theirs.md").write_text("a person's note\n")
+    git(repo.root, "add", "theirs.md")
+    commit(repo, {"c.md": b"c\n"})
+    repo.close()
+    assert sorted(porcelain(repo.root)) == ["A  theirs.md"]
+    assert sorted(git(repo.root, "ls-files").split()) == ["a.md", "b.md", "c.md", "theirs.md"]
+
+
+CRASHING_WRITER = r"""
+import os, sys
+from pathlib import Path
+from nacl.signing import SigningKey
+from stigmem_vault.vault import index_lag
+from stigmem_vault.vault.git import GitRepo
+
+index_lag.INLINE_BYTES = -1  # a large vault's: git's index written behind the commits
+root = Path(sys.argv[1])
+repo = GitRepo.open(root, Path(sys.argv[2]))
+for rel in ("crashed.md", "edited-after.md", "fifo-after.md", "gone-after.md"):
+    (root / rel).write_text(f"{rel}, as committed\n")
+with repo.locked():
+    repo.commit([(rel, (root / rel).read_bytes()) for rel in
+                 ("crashed.md", "edited-after.md", "fifo-after.md", "gone-after.md")],
+                "m", SigningKey.generate(), "system:node-2", "n2@stigmem.invalid")
+    repo.commit([("removed.md", None)], "m", SigningKey.generate(), "system:node-2",
+                "n2@stigmem.invalid")
+os._exit(0)  # killed: git's index never written
+"""
+
+
+def test_the_next_writer_brings_a_crashed_writer_s_commits_into_the_index(
+        repo: GitRepo, tmp_path: Path) -> None:
+    commit(repo, {"removed.md": b"r\n", "ours.md": b"o\n"}, write_index=True)
+    (repo.root / "removed.md").unlink()
+    script = tmp_path / "crash.py"
+    script.write_text(CRASHING_WRITER)
+    subprocess.run([sys.executable, str(script), str(repo.root), str(tmp_path / "lock")],
+                   check=True, timeout=60)
+    assert "D  crashed.md" in porcelain(repo.root)  # its index was never written
+    # After the crash, a person edits one file, puts a FIFO at another, deletes a third.
+    (repo.root / "edited-after.md").write_text("a person's edit\n")
+    (repo.root / "fifo-after.md").unlink()
+    fifo = make_fifo(repo.root / "fifo-after.md")
+    (repo.root / "gone-after.md").unlink()
+    try:
+        within_deadline(lambda: commit(repo, {"next.md": b"n\n"}, write_index=True))
+    finally:
+        release([fifo])
+    # In step with HEAD; what changed in the work tree since shows as a change.
+    assert sorted(porcelain(repo.root)) == [" D fifo-after.md", " D gone-after.md",
+                                            " M edited-after.md"]
+    assert git(repo.root, "diff", "--cached", "--name-only") == ""
+    assert stat_cached(repo.root, "crashed.md")  # its bytes are HEAD's: no re-read needed
+    assert not stat_cached(repo.root, "edited-after.md")
+
+
+def test_an_index_never_written_since_a_missing_head_file_is_rebuilt_from_the_parent(
+        repo: GitRepo) -> None:
+    """A vault made before the head file existed: the first writer's entries are in step,
+    the others are as git wrote them."""
+    commit(repo, {"a.md": b"a\n"}, write_index=True)
+    os.unlink(Path(repo.repo.path) / index_lag.HEAD_FILE)
+    again = GitRepo.open(repo.root, repo.root.parent / "lock")
+    commit(again, {"b.md": b"b\n"}, write_index=True)
+    assert porcelain(repo.root) == []
+    assert (Path(repo.repo.path) / index_lag.HEAD_FILE).read_text().strip() \
+        == git(repo.root, "rev-parse", "HEAD").strip()
