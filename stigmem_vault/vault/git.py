@@ -26,7 +26,7 @@ import pygit2
 from nacl.signing import SigningKey, VerifyKey
 
 from stigmem_vault.errors import StorageError
-from stigmem_vault.vault.index_lag import Entry, LaggingIndex, StatEntry
+from stigmem_vault.vault.index_lag import Entry, LaggingIndex, StatEntry, apply_entry
 from stigmem_vault.vault.packing import Packer
 from stigmem_vault.vault.packwrite import (
     OBJ_BLOB,
@@ -39,7 +39,7 @@ from stigmem_vault.vault.packwrite import (
     update_tree,
     write_pack,
 )
-from stigmem_vault.vault.store import fsync_dir, make_dirs, write_atomic
+from stigmem_vault.vault.store import fsync_dir, fsync_file, make_dirs, write_atomic
 
 BRANCH = "main"
 _SSHSIG_MAGIC = b"SSHSIG"
@@ -187,10 +187,7 @@ class GitRepo:
                 oid = self._store_packed(items, prepared, parents, who, message, key)
             entries: list[tuple[str, Entry]] = []
             for (path, _data), (entry, _obj) in zip(items, prepared, strict=True):
-                if entry is not None:
-                    index.add(entry)
-                elif path in index:
-                    index.remove(path)
+                apply_entry(index, path, entry)
                 entries.append((path, entry))
             if self._objects is None:
                 oid = self._store_loose(index, parents, who, message, key)
@@ -381,11 +378,6 @@ class GitRepo:
             paths = [entry.path for entry in self.git_index.current()]
         yield from paths
 
-    def is_tracked(self, relpath: str) -> bool:
-        """Whether git's index holds ``relpath`` (this process's unwritten entries included)."""
-        with self.locked():
-            return relpath in self.git_index.current()
-
     def write_index(self) -> None:
         """Write git's index file now, in step with HEAD, if any commit is not in it yet."""
         with self.locked():
@@ -466,14 +458,6 @@ def _listdir(path: str) -> list[str]:
         return []
 
 
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(top: Path) -> None:
     """fsync every file and folder under ``top`` (a new repository's skeleton), and the
     folder that holds ``top``."""
@@ -481,7 +465,7 @@ def _fsync_tree(top: Path) -> None:
         for name in filenames:
             path = os.path.join(dirpath, name)
             if not os.path.islink(path):
-                _fsync_file(path)
+                fsync_file(path)
         fsync_dir(dirpath)
     fsync_dir(top.parent)
 

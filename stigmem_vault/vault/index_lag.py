@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -32,8 +31,9 @@ from typing import Any
 
 import pygit2
 
-from stigmem_vault.errors import StorageError
-from stigmem_vault.vault.store import fsync_dir, write_atomic
+from stigmem_vault.errors import FormatError, StorageError
+from stigmem_vault.vault.reading import read_regular_stat
+from stigmem_vault.vault.store import fsync_dir, fsync_file, write_atomic
 
 HEAD_FILE = "stigmem-index-head"
 INLINE_BYTES = 4 * 1024 * 1024  # an index up to this size (~35,000 files) is written at once
@@ -99,7 +99,7 @@ class LaggingIndex:
         if before != self._stamp:
             self._stamp = before
             for path, entry in self._owed.items():
-                _apply(index, path, entry)
+                apply_entry(index, path, entry)
         return index
 
     def committed(self, changes: list[tuple[str, Entry]], parent: str | None) -> None:
@@ -124,23 +124,16 @@ class LaggingIndex:
 
     def write(self) -> None:
         """Write the index file now, in step with HEAD (the caller holds the write lock)."""
-        with self._guard:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+        self.cancel()
         started = time.monotonic()
         index = self.current()
         head = None if self._repo.head_is_unborn else str(self._repo.head.target)
-        since = _read_head(self._head_file) or self._since
+        since = self._since
         try:
             if head is not None and since is not None and since != head:
                 self._reconcile(index, since, head)
             index.write()
-            fd = os.open(self._file, os.O_RDONLY)
-            try:  # the index is a cache, but a torn one would stop every git command
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(self._file)  # the index is a cache, but a torn one stops every git command
             fsync_dir(self._repo.path)  # its name: renamed over from index.lock
             self._stamp = _stamp(self._file)
             if head is not None:
@@ -153,6 +146,7 @@ class LaggingIndex:
         self._cost = time.monotonic() - started
 
     def cancel(self) -> None:
+        """Stop the timer (a writer that is done: ``GitRepo.close`` writes what is owed)."""
         with self._guard:
             if self._timer is not None:
                 self._timer.cancel()
@@ -200,34 +194,29 @@ class LaggingIndex:
                 try:
                     item = tree[path]
                 except KeyError:
-                    _apply(index, path, None)
+                    apply_entry(index, path, None)
                     continue
                 if item.type_str != "blob":
                     continue
                 if path in index and index[path].id == item.id:
                     continue  # written in step by whoever wrote the file
-                _apply(index, path, _entry_for(root, path, item.id, item.filemode))
+                apply_entry(index, path, _entry_for(root, path, item.id, item.filemode))
 
 
 def _entry_for(root: str, path: str, oid: pygit2.Oid,
                mode: pygit2.enums.FileMode) -> pygit2.IndexEntry:
     """HEAD's entry for ``path``: with the file's stat data if it holds exactly that blob."""
-    plain = pygit2.IndexEntry(path, oid, mode)
-    try:
-        fd = os.open(os.path.join(root, path),
-                     os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return plain
-    with open(fd, "rb") as handle:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > RECONCILE_READ_LIMIT:
-            return plain
-        data = handle.read(st.st_size + 1)
+    try:  # never blocks on a FIFO, never follows a symlink (vault/reading.py)
+        data, st = read_regular_stat(os.path.join(root, path), path, RECONCILE_READ_LIMIT)
+    except FormatError:
+        return pygit2.IndexEntry(path, oid, mode)  # git reads it (and reports what it is)
     digest = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).digest()
-    return StatEntry(path, oid, mode, st) if digest == oid.raw else plain
+    return StatEntry(path, oid, mode, st) if digest == oid.raw else pygit2.IndexEntry(
+        path, oid, mode)
 
 
-def _apply(index: pygit2.Index, path: str, entry: Entry) -> None:
+def apply_entry(index: pygit2.Index, path: str, entry: Entry) -> None:
+    """Put ``entry`` at ``path`` in ``index``, or remove the path (None)."""
     if entry is not None:
         index.add(entry)
     elif path in index:

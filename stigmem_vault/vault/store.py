@@ -96,6 +96,14 @@ def make_dirs(folder: Path, *, sync: bool = True) -> None:
         fsync_dir(folder.parent)
 
 
+def fsync_file(path: Path | str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(directory: Path | str) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
