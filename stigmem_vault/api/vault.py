@@ -27,6 +27,7 @@ none aware of this class:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -187,11 +188,16 @@ class Vault:
         self._facts.close()
         if self.commits is not None:
             self._keeper.flush_entity_notes()
+            git = self._ctx.git
             try:
                 self.commits.close()
-            finally:
-                if self._ctx.git is not None:
-                    self._ctx.git.close()  # git's index, written behind the commits
+            except BaseException:
+                if git is not None:  # stop its timer; the commit's error is the one to report
+                    with contextlib.suppress(StigmemError):
+                        git.close()
+                raise
+            if git is not None:
+                git.close()  # git's index, written behind the commits
         self._keeper.close()
         self._ctx.closed = True
 

@@ -15,10 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from watch.support import draft_text, signed_elsewhere
 
 from api.support import assert_history_signed_and_linear, commits, git, porcelain
 from stigmem_vault.api.vault import Vault
+from stigmem_vault.errors import StorageError
 from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault.layout import fact_relpath
 
@@ -282,3 +284,26 @@ def test_a_read_in_between_leaves_new_files_and_drafts_to_the_next_writer(home: 
     assert head_blob(vault_path, rel) == text
     assert not draft.exists()
     assert porcelain(vault_path) == ""
+
+
+def test_close_reports_the_commit_that_failed_not_the_index_write_after_it(
+        home: Path, vault_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the last commit and the write of git's index (lagging, as in a large vault) both
+    fail at close, the error raised is the commit's: that is what lost nothing yet but needs
+    the person's attention."""
+    from stigmem_vault.vault import index_lag
+
+    monkeypatch.setattr(index_lag, "INLINE_BYTES", -1)
+    vault = Vault.init(vault_path, owner="user:alice", home=home, commit_delay=None)
+    vault.assert_fact(entity="user:alice", relation="memory:a", value=1)
+    vault.flush(git_index=False)  # git's index now lags HEAD
+    vault.assert_fact(entity="user:alice", relation="memory:b", value=2)  # pending
+    locks = [vault_path / ".git" / "refs" / "heads" / "main.lock", vault_path / ".git" / "index.lock"]
+    for lock in locks:  # a live git's, fresh: respected
+        lock.write_text("")
+    try:
+        with pytest.raises(StorageError, match="commit failed"):
+            vault.close()
+    finally:
+        for lock in locks:
+            lock.unlink()
