@@ -30,8 +30,10 @@ its own wall time and peak RSS (``os.wait4``):
 Built vaults are cached under ``--cache`` (default bench/out/scale, gitignored) keyed by size
 and the version of stigmem_vault/ (its git tree id, "+dirty" if modified), with the build and
 first-index figures, so a rerun on the same code skips the build and reports those two from
-the cache (marked "cached"). Without ``--keep`` a vault built by this run is removed at the
-end; clones always are. Each run adds ``--samples`` facts to a cached vault.
+the cache (marked "cached"); ``--any-version`` reuses a vault of that size built on other code
+(the vault format being the same), and ``--build-only`` builds and measures nothing. Without
+``--keep`` a vault built by this run is removed at the end; clones always
+are. Each run adds ``--samples`` facts to a cached vault.
 
 Targets at 1,000,000 facts (issue 13), checked at every size and reported, exit 1 if missed:
 warm CLI <= 2 x git status; node start <= 2 s; write+commit p50 <= 50 ms; <= 1 KB per fact;
@@ -236,15 +238,23 @@ def build(place: Path, facts: int, batch: int) -> tuple[Path, Path, float]:
     return root, home, time.perf_counter() - start, time.process_time() - cpu
 
 
-def cached_vault(cache: Path, facts: int, batch: int) -> tuple[Path, Path, Built, bool]:
-    """(vault, home, figures, built here) for ``facts`` on this code version."""
+def cached_vault(cache: Path, facts: int, batch: int,
+                 any_version: bool = False) -> tuple[Path, Path, Built, bool]:
+    """(vault, home, figures, built here) for ``facts`` on this code version (or, with
+    ``any_version``, the newest vault of that size built on any version)."""
     version = code_version()
     place = cache / f"scale-{facts}-{version}"
-    meta = place / "built.json"
-    if meta.exists():
-        built = Built(**json.loads(meta.read_text()))
+    found = [place] if (place / "built.json").exists() else []
+    if not found and any_version:
+        found = sorted(cache.glob(f"scale-{facts}-*/built.json"),
+                       key=lambda p: p.stat().st_mtime, reverse=True)[:1]
+        found = [meta.parent for meta in found]
+    if found:
+        place = found[0]
+        built = Built(**json.loads((place / "built.json").read_text()))
         built.cached = True
-        print(f"reusing cached vault {place} (built on code {version})", flush=True)
+        print(f"reusing cached vault {place} (built on code {built.version}; "
+              f"measuring code {version})", flush=True)
         return place / "vault", place / "home", built, False
     shutil.rmtree(place, ignore_errors=True)
     place.mkdir(parents=True)
@@ -254,7 +264,7 @@ def cached_vault(cache: Path, facts: int, batch: int) -> tuple[Path, Path, Built
     first = run(stigmem(root, "index"), env=env_for(home))
     print(f"  first `stigmem index` after the build: {first.seconds:.2f} s", flush=True)
     built = Built(facts, version, seconds, first.seconds, first.rss_mb, cpu, first.cpu)
-    meta.write_text(json.dumps(asdict(built)))
+    (place / "built.json").write_text(json.dumps(asdict(built)))
     return root, home, built, True
 
 
@@ -298,9 +308,11 @@ class Figures:
 
 
 def measure(facts: int, args: argparse.Namespace) -> Figures:
-    root, home, built, fresh = cached_vault(args.cache, facts, args.batch)
+    root, home, built, fresh = cached_vault(args.cache, facts, args.batch, args.any_version)
     env = env_for(home)
     fig = Figures(facts, built)
+    if args.build_only:
+        return fig
     entity = "project:p0007"
     try:
         run(stigmem(root, "index"), env=env)  # warm: files and index in the page cache
@@ -452,10 +464,18 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=OUT / "scale",
                         help=f"cache folder (default {OUT / 'scale'})")
     parser.add_argument("--keep", action="store_true", help="keep the vaults this run builds")
+    parser.add_argument("--any-version", action="store_true",
+                        help="reuse a cached vault of a size built on other code (the build "
+                             "figures are then that code's; the vault format must not differ)")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build (or find) the vaults, implies --keep, measure nothing")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
+    args.keep = args.keep or args.build_only
     start_load = load_note()
     figs = [measure(int(size), args) for size in args.facts.split(",")]
+    if args.build_only:
+        return 0
     return report(figs, start_load)
 
 
