@@ -73,7 +73,7 @@ from stigmem_vault.vault import config as cfg
 from stigmem_vault.vault import tokens as token_store
 from stigmem_vault.vault.clock import Clock
 from stigmem_vault.vault.git import GitRepo
-from stigmem_vault.vault.git_state import tracked_paths
+from stigmem_vault.vault.git_state import tracked_paths_containing
 from stigmem_vault.vault.keys import KeyStore, stigmem_home
 from stigmem_vault.vault.layout import FACTS_DIR, fact_relpath
 from stigmem_vault.vault.trust import TrustStore
@@ -599,7 +599,7 @@ def _all_paths(root: Path, git: GitRepo | None) -> list[str]:
     if git is not None:
         # Only the tracked files with a key-like name are looked at (vault/config.py): git
         # lists them, for a fraction of reading git's index entry by entry here.
-        listed = tracked_paths(root, cfg.KEYISH_PATHSPECS)
+        listed = tracked_paths_containing(root, cfg.KEYISH_NEEDLES)
         return listed if listed is not None else list(git.tracked_paths())
     return [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
 

@@ -43,9 +43,10 @@ GITIGNORE = """\
 
 _KEYISH_SUFFIXES = (".pem", ".key", ".ppk", ".p8", ".p12", ".pfx")
 _KEYISH_NAMES = ("id_rsa", "id_ed25519", "id_ecdsa", "id_dsa")
-# git pathspecs of the tracked files find_key_material looks at, so git filters the listing.
-KEYISH_PATHSPECS = tuple(f":(glob)**/*{suffix}" for suffix in _KEYISH_SUFFIXES) \
-    + tuple(f":(glob)**/{name}*" for name in _KEYISH_NAMES)
+# What a tracked path find_key_material looks at contains, in git's NUL-terminated listing:
+# a suffix at the name's end or a name prefix (git_state.tracked_paths_containing).
+KEYISH_NEEDLES = tuple(f"{suffix}\0".encode() for suffix in _KEYISH_SUFFIXES) \
+    + tuple(name.encode() for name in _KEYISH_NAMES)
 _SCAN_LIMIT = 1024 * 1024
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from stigmem_vault.errors import KeyMaterialInVault, VaultConfigError
 from stigmem_vault.model.relations import Cardinality
 from stigmem_vault.vault import config as cfg
+from stigmem_vault.vault.git_state import tracked_paths_containing
 
 PEM = b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
 
@@ -115,6 +117,24 @@ def test_tracked_key_like_names_are_scanned_anywhere(tmp_path: Path, name: str) 
     write(tmp_path, rel, PEM)
     assert cfg.find_key_material(tmp_path, [rel]) == [rel]
     assert cfg.find_key_material(tmp_path, []) == []  # not tracked, not a config file: not scanned
+
+
+def test_git_lists_every_tracked_key_like_name_and_the_scan_keeps_only_those(tmp_path: Path) -> None:
+    # Below the top level (whose files are scanned anyway); git lists "a b/" first, "Ünï/" last.
+    keyish = ["a b/id_ed25519.old", "a/id_rsa", "b/x.key", "z/cert.pfx", "zz/id_dsa", "Ünï/deploy.pem"]
+    plain = ["d/a.pem.md", "d/key.md", "notes/pem", "d/my_id_rsa_notes.md", "d/p8", "zz/zz.md"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    for rel in keyish + plain:
+        write(tmp_path, rel, "x")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
+    listed = tracked_paths_containing(tmp_path, cfg.KEYISH_NEEDLES)
+    assert listed is not None and set(keyish) <= set(listed)  # first, last, spaces, non-ASCII
+    for rel in keyish:
+        write(tmp_path, rel, PEM)
+    for rel in plain:
+        write(tmp_path, rel, PEM)
+    assert sorted(cfg.find_key_material(tmp_path, listed)) == sorted(keyish)
+    assert sorted(listed) == listed
 
 
 def test_ordinary_files_are_not_key_material(tmp_path: Path) -> None:
