@@ -40,6 +40,9 @@ class Database:
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA cache_size=-65536")
+        # An INSERT OR REPLACE then fires the delete trigger of the row it replaces, which
+        # the running totals rely on (index/schema.py, tallies).
+        conn.execute("PRAGMA recursive_triggers=ON")
         return conn
 
     def _connect_or_rebuild(self) -> sqlite3.Connection:
@@ -81,9 +84,8 @@ class Database:
                 quoted = '"' + name.replace('"', '""') + '"'
                 conn.execute(f"DROP {'VIEW' if kind == 'view' else 'TABLE'} IF EXISTS {quoted}")
             ddl = DDL + "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-            for statement in ddl.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(ddl):
+                conn.execute(statement)
             conn.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (self.fingerprint,))
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except BaseException:
@@ -117,3 +119,15 @@ class Database:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def _statements(sql: str) -> Iterator[str]:
+    """The statements of ``sql`` one by one (a trigger's body holds semicolons of its own)."""
+    pending = ""
+    for line in sql.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"an incomplete SQL statement: {pending.strip()[:80]}")

@@ -55,14 +55,18 @@ class Index:
         """How many files the index records under each ``facts/<scope>/`` folder."""
         with self.db.lock:
             rows = self.db.conn.execute(
-                "SELECT substr(path, 7, instr(substr(path, 7), '/') - 1) AS scope, count(*)"
-                " FROM files WHERE path > 'facts/' AND path < 'facts0' AND substr(path, 7) LIKE '%/%'"
-                " GROUP BY scope").fetchall()
+                "SELECT substr(key, 7), n FROM tallies WHERE key > 'scope:' AND key < 'scope;'"
+                " AND n != 0").fetchall()
         return {scope: count for scope, count in rows}
 
     def file_count(self) -> int:
+        return self._tally("files")
+
+    def _tally(self, key: str) -> int:
+        """A running total the schema's triggers keep (index/schema.py, tallies)."""
         with self.db.lock:
-            return int(self.db.conn.execute("SELECT count(*) FROM files").fetchone()[0])
+            row = self.db.conn.execute("SELECT n FROM tallies WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
 
     # Settling (watch/detect.py): which recorded files hold exactly their bytes at a git tree.
 
@@ -237,12 +241,5 @@ class Index:
             return [tuple(r) for r in self.db.conn.execute(sql + " ORDER BY path")]
 
     def counts(self) -> dict[str, int]:
-        with self.db.lock:
-            conn = self.db.conn
-            return {
-                "files": conn.execute("SELECT count(*) FROM files").fetchone()[0],
-                "facts": conn.execute("SELECT count(*) FROM facts").fetchone()[0],
-                "live": conn.execute("SELECT count(*) FROM facts WHERE live = 1").fetchone()[0],
-                "open_conflicts": conn.execute(
-                    "SELECT count(*) FROM conflicts WHERE status = 'open'").fetchone()[0],
-            }
+        """Files, facts, live facts and open conflicts, from the running totals."""
+        return {key: self._tally(key) for key in ("files", "facts", "live", "open_conflicts")}

@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an inde
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 DDL = """
 CREATE TABLE files (
@@ -21,6 +21,8 @@ CREATE TABLE files (
     settled   INTEGER NOT NULL DEFAULT 0  -- 1: those bytes are the file's at meta git_tree
 ) WITHOUT ROWID;
 CREATE INDEX files_unsettled ON files (path) WHERE settled = 0;
+-- The files `stigmem status` lists as problems (Index.file_statuses), without a full scan.
+CREATE INDEX files_problems ON files (path) WHERE status NOT IN ('valid', 'note');
 
 -- Every fact version ever seen (a file deleted later keeps its row, with present = 0).
 CREATE TABLE facts (
@@ -92,4 +94,47 @@ CREATE TABLE conflicts (
 ) WITHOUT ROWID;
 CREATE INDEX conflicts_status ON conflicts (status, opened_hlc);
 CREATE INDEX conflicts_key ON conflicts (entity, relation, scope);
+
+-- Running totals, kept by the triggers below in the same transaction as the rows they count,
+-- so that `stigmem status` and change detection do not count a million rows on every run.
+-- Keys: files, facts, live, open_conflicts, and scope:<name> (files under facts/<name>/).
+-- An INSERT OR REPLACE fires the delete trigger for the row it replaces only with
+-- PRAGMA recursive_triggers on, which every connection sets (index/db.py).
+CREATE TABLE tallies (key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+
+CREATE TRIGGER files_added AFTER INSERT ON files BEGIN
+    INSERT INTO tallies VALUES ('files', 1) ON CONFLICT (key) DO UPDATE SET n = n + 1;
+    INSERT INTO tallies SELECT 'scope:' || substr(new.path, 7, instr(substr(new.path, 7), '/') - 1), 1
+        WHERE new.path > 'facts/' AND new.path < 'facts0' AND instr(substr(new.path, 7), '/') > 0
+        ON CONFLICT (key) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER files_removed AFTER DELETE ON files BEGIN
+    UPDATE tallies SET n = n - 1 WHERE key = 'files';
+    UPDATE tallies SET n = n - 1
+        WHERE key = 'scope:' || substr(old.path, 7, instr(substr(old.path, 7), '/') - 1)
+        AND old.path > 'facts/' AND old.path < 'facts0' AND instr(substr(old.path, 7), '/') > 0;
+END;
+CREATE TRIGGER facts_added AFTER INSERT ON facts BEGIN
+    INSERT INTO tallies VALUES ('facts', 1) ON CONFLICT (key) DO UPDATE SET n = n + 1;
+    INSERT INTO tallies VALUES ('live', new.live) ON CONFLICT (key) DO UPDATE SET n = n + new.live;
+END;
+CREATE TRIGGER facts_relived AFTER UPDATE OF live ON facts WHEN old.live IS NOT new.live BEGIN
+    INSERT INTO tallies VALUES ('live', new.live - old.live)
+        ON CONFLICT (key) DO UPDATE SET n = n + new.live - old.live;
+END;
+CREATE TRIGGER facts_removed AFTER DELETE ON facts BEGIN
+    UPDATE tallies SET n = n - 1 WHERE key = 'facts';
+    UPDATE tallies SET n = n - old.live WHERE key = 'live';
+END;
+CREATE TRIGGER conflicts_added AFTER INSERT ON conflicts WHEN new.status = 'open' BEGIN
+    INSERT INTO tallies VALUES ('open_conflicts', 1) ON CONFLICT (key) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER conflicts_restated AFTER UPDATE OF status ON conflicts
+        WHEN (old.status = 'open') IS NOT (new.status = 'open') BEGIN
+    INSERT INTO tallies VALUES ('open_conflicts', (new.status = 'open') - (old.status = 'open'))
+        ON CONFLICT (key) DO UPDATE SET n = n + (new.status = 'open') - (old.status = 'open');
+END;
+CREATE TRIGGER conflicts_removed AFTER DELETE ON conflicts WHEN old.status = 'open' BEGIN
+    UPDATE tallies SET n = n - 1 WHERE key = 'open_conflicts';
+END;
 """

@@ -121,7 +121,22 @@ def _answers(vault: Vault, stamps: list[str]) -> tuple[object, ...]:
                         c.fact_b and c.fact_b.fact.id, c.opened_hlc, c.status, c.resolution)
                        for c in vault.conflicts())
     then = [[i.fact.id for i in vault.query(as_of=stamp)] for stamp in stamps]
-    return facts, default, conflicts, then
+    totals = vault.index.counts(), vault.index.fact_files_by_scope()
+    assert totals == _counted(vault)  # the running totals the triggers keep, against a count
+    return facts, default, conflicts, then, totals
+
+
+def _counted(vault: Vault) -> tuple[dict[str, int], dict[str, int]]:
+    rows = vault.index.db.read
+    counts = {"files": rows("SELECT count(*) FROM files")[0][0],
+              "facts": rows("SELECT count(*) FROM facts")[0][0],
+              "live": rows("SELECT count(*) FROM facts WHERE live = 1")[0][0],
+              "open_conflicts": rows("SELECT count(*) FROM conflicts WHERE status = 'open'")[0][0]}
+    scopes: dict[str, int] = {}
+    for (path,) in rows("SELECT path FROM files WHERE path LIKE 'facts/%/%'"):
+        scope = path.split("/")[1]
+        scopes[scope] = scopes.get(scope, 0) + 1
+    return counts, scopes
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
