@@ -38,7 +38,8 @@ from typing import Any
 from stigmem_vault.index.ingest import Key
 from stigmem_vault.model.identifiers import is_system_source
 
-_CHUNK = 900
+_CHUNK = 900  # bound parameters per statement
+_KEYS_PER_READ = _CHUNK // 3
 # A facts row as sqlite3 returns it: (id, source, hlc, confidence, value_type, value_json,
 # status, present, vouched_by, garden_id).
 _Row = tuple[Any, ...]
@@ -56,8 +57,87 @@ def conflict_id(fact_a: str, fact_b: str) -> str:
 
 def recompute(conn: sqlite3.Connection, keys: Iterable[Key], owner: str,
               is_multi: Callable[[str], bool]) -> None:
-    for key in sorted(set(keys)):
-        _recompute_key(conn, key, owner, is_multi(key[1]))
+    """Recompute liveness and conflicts of ``keys``, a few hundred keys per read: a first
+    index of a large vault dirties every key, and four statements per key were most of it."""
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), _KEYS_PER_READ):
+        batch = ordered[start:start + _KEYS_PER_READ]
+        facts_of = _facts_of(conn, batch)
+        replaced_of = _replaced(conn, facts_of, owner)
+        existing_of = _conflicts_of(conn, batch)
+        updates: list[tuple[object, ...]] = []
+        for key in batch:
+            facts = facts_of.get(key)
+            if facts:
+                updates += _recompute_key(conn, key, facts, replaced_of.get(key, {}),
+                                          existing_of.get(key, {}), owner, is_multi(key[1]))
+        conn.executemany(
+            "UPDATE facts SET superseded_by = ?, live = ?, contradicted = ? WHERE id = ?", updates)
+
+
+def _keys_table(keys: list[Key]) -> tuple[str, list[str]]:
+    """A ``k(e, r, s)`` common table of ``keys`` and its parameters."""
+    return ("WITH k(e, r, s) AS (VALUES " + ",".join(["(?,?,?)"] * len(keys)) + ") ",
+            [part for key in keys for part in key])
+
+
+def _facts_of(conn: sqlite3.Connection, keys: list[Key]) -> dict[Key, dict[str, _Row]]:
+    """key -> {id: row} of every fact on ``keys``."""
+    head, params = _keys_table(keys)
+    found: dict[Key, dict[str, _Row]] = {}
+    for row in conn.execute(
+            head + "SELECT f.id, f.source, f.hlc, f.confidence, f.value_type, f.value_json,"
+            " f.status, f.present, f.vouched_by, f.garden_id, f.entity, f.relation, f.scope"
+            " FROM k CROSS JOIN facts f ON f.entity = k.e AND f.relation = k.r AND f.scope = k.s",
+            params):
+        found.setdefault((row[10], row[11], row[12]), {})[row[0]] = row[:10]
+    return found
+
+
+def _conflicts_of(conn: sqlite3.Connection, keys: list[Key]) -> dict[Key, dict[str, _Row]]:
+    """key -> {conflict id: (id, fact_a, fact_b, status, resolution)} recorded on ``keys``."""
+    head, params = _keys_table(keys)
+    found: dict[Key, dict[str, _Row]] = {}
+    for row in conn.execute(
+            head + "SELECT c.id, c.fact_a, c.fact_b, c.status, c.resolution, c.entity,"
+            " c.relation, c.scope FROM k CROSS JOIN conflicts c"
+            " ON c.entity = k.e AND c.relation = k.r AND c.scope = k.s", params):
+        found.setdefault((row[5], row[6], row[7]), {})[row[0]] = row[:5]
+    return found
+
+
+def _replaced(conn: sqlite3.Connection, facts_of: dict[Key, dict[str, _Row]],
+              owner: str) -> dict[Key, dict[str, list[_Replacer]]]:
+    """key -> id -> the facts that replace it explicitly: by ``supersedes`` (from any key), or
+    by naming it in ``derived_from`` on its own key and garden, with authority over it."""
+    key_of = {fid: key for key, facts in facts_of.items() for fid in facts}
+    ids = list(key_of)
+    seen: set[str] = set()
+    replaced: dict[Key, dict[str, list[_Replacer]]] = {}
+    for start in range(0, len(ids), _CHUNK // 2):
+        chunk = ids[start:start + _CHUNK // 2]
+        marks = ",".join("?" * len(chunk))
+        for fid, source, voucher, hlc, supersedes, derived, entity, relation, scope, garden \
+                in conn.execute(
+                "SELECT id, source, vouched_by, hlc, supersedes, derived_from, entity, relation,"
+                f" scope, garden_id FROM facts WHERE status IN {_CANDIDATE_SQL} AND present = 1 AND"
+                f" (supersedes IN ({marks})"
+                f" OR id IN (SELECT fact_id FROM derivations WHERE parent IN ({marks})))",
+                chunk + chunk):
+            if fid in seen:  # named by facts of two chunks
+                continue
+            seen.add(fid)
+            targets = {(key_of[supersedes], supersedes)} if supersedes in key_of else set()
+            own = (entity, relation, scope)
+            if own in facts_of:
+                facts = facts_of[own]
+                targets |= {(own, d) for d in json.loads(derived)
+                            if key_of.get(d) == own and facts[d][9] == garden}
+            for key, target in targets:
+                if target != fid and _has_authority(source, voucher, facts_of[key][target], owner):
+                    replaced.setdefault(key, {}).setdefault(target, []).append(
+                        (hlc, fid, _speaker(source, voucher)))
+    return replaced
 
 
 def _has_authority(source: str, voucher: str | None, target: _Row, owner: str) -> bool:
@@ -70,34 +150,12 @@ def _has_authority(source: str, voucher: str | None, target: _Row, owner: str) -
     return voucher is not None and target[6] == "vouched" and source == target[1]
 
 
-def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) -> None:
-    rows = conn.execute(
-        "SELECT id, source, hlc, confidence, value_type, value_json, status, present,"
-        " vouched_by, garden_id FROM facts WHERE entity = ? AND relation = ? AND scope = ?", key).fetchall()
-    facts = {r[0]: r for r in rows}
-    if not facts:
-        return
+def _recompute_key(conn: sqlite3.Connection, key: Key, facts: dict[str, _Row],
+                   replaced: dict[str, list[_Replacer]], existing: dict[str, _Row], owner: str,
+                   multi: bool) -> list[tuple[object, ...]]:
+    """Store the key's conflicts; return its facts' (superseded_by, live, contradicted, id)."""
     candidates = {i: r for i, r in facts.items() if r[6] in _CANDIDATE and r[7]}
     values = {i: _value(r) for i, r in facts.items()}  # parsed once: compared pairwise below
-    replaced: dict[str, list[_Replacer]] = {}  # id -> replacers
-
-    ids = list(facts)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        for fid, source, voucher, hlc, supersedes, derived, entity, relation, scope, garden \
-                in conn.execute(
-                "SELECT id, source, vouched_by, hlc, supersedes, derived_from, entity, relation,"
-                f" scope, garden_id FROM facts WHERE status IN {_CANDIDATE_SQL} AND present = 1 AND"
-                f" (supersedes IN ({marks})"
-                f" OR id IN (SELECT fact_id FROM derivations WHERE parent IN ({marks})))",
-                chunk + chunk):
-            targets = {supersedes} if supersedes in facts else set()
-            if (entity, relation, scope) == key:
-                targets |= {d for d in json.loads(derived) if d in facts and facts[d][9] == garden}
-            for target in targets - {fid}:
-                if _has_authority(source, voucher, facts[target], owner):
-                    replaced.setdefault(target, []).append((hlc, fid, _speaker(source, voucher)))
 
     # Same source, same key: each fact is replaced by the next one in HLC order that has
     # authority over it (for facts of one verdict, simply the next one).
@@ -130,11 +188,9 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, owner: str, multi: bool) 
             past_pairs |= _past_pairs(values, {i: r for i, r in candidates.items()
                                                if r[9] == garden}, replaced)
 
-    conn.executemany(
-        "UPDATE facts SET superseded_by = ?, live = ?, contradicted = ? WHERE id = ?",
-        [(superseded_by.get(fid), int(fid in live), int(fid in contradicted), fid)
-         for fid in facts])
-    _store_conflicts(conn, key, facts, open_pairs, past_pairs, replaced, owner)
+    _store_conflicts(conn, key, facts, open_pairs, past_pairs, replaced, owner, existing)
+    return [(superseded_by.get(fid), int(fid in live), int(fid in contradicted), fid)
+            for fid in facts]
 
 
 def _value(row: _Row) -> tuple[str, object]:
@@ -172,10 +228,9 @@ def _past_pairs(values: dict[str, tuple[str, object]], candidates: dict[str, _Ro
 
 def _store_conflicts(conn: sqlite3.Connection, key: Key, facts: dict[str, _Row],
                      open_pairs: set[tuple[str, str]], past_pairs: set[tuple[str, str]],
-                     replaced: dict[str, list[_Replacer]], owner: str) -> None:
-    existing = {row[0]: row for row in conn.execute(
-        "SELECT id, fact_a, fact_b, status, resolution FROM conflicts"
-        " WHERE entity = ? AND relation = ? AND scope = ?", key)}
+                     replaced: dict[str, list[_Replacer]], owner: str,
+                     existing: dict[str, _Row]) -> None:
+    existing = dict(existing)
     for a, b in open_pairs:
         cid = conflict_id(a, b)
         opened = max(str(facts[a][2]), str(facts[b][2]))
