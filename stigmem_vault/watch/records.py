@@ -47,7 +47,9 @@ from stigmem_vault.vault.verify import MAX_FACT_FILE_BYTES, Verdict, verify_byte
 POOL_MIN_FILES = 2000  # below this, starting workers costs more than it saves
 POOL_MAX_WORKERS = 8  # past a few workers, this process's SQLite inserts are the bottleneck
 CHUNK = 250  # files per task: large enough to amortise the transfer, small to stop quickly
-AHEAD = 4  # chunks in flight per worker: keeps them busy, bounds the records held in memory
+# Files read ahead of the inserting process: two index batches (watch/scan.py), so the workers
+# go on reading while it commits one; this also bounds the records held in memory.
+AHEAD_FILES = 20_000
 NOT_STARTED = -1
 # CPU seconds the workers of every pool of this process spent (read by bench/index_cold.py:
 # this process's own CPU time leaves them out). A diagnostic: updates may race, rarely.
@@ -151,7 +153,7 @@ def _context() -> multiprocessing.context.BaseContext:
 def _pooled(root: Path, facts: Sequence[FileStat], trust: TrustStore, workers: int,
             read: Reader) -> Generator[FileRecord, None, None]:
     chunks = [list(facts[start:start + CHUNK]) for start in range(0, len(facts), CHUNK)]
-    window = workers * AHEAD
+    window = max(workers * 2, AHEAD_FILES // CHUNK)
     context = _context()
     reading = context.Array("i", [NOT_STARTED] * window, lock=False)
     pending: deque[tuple[int, Future[tuple[list[FileRecord], float]]]] = deque()

@@ -30,7 +30,10 @@ from stigmem_vault.watch.outcome import Change
 from stigmem_vault.watch.records import read_record as read_record  # re-exported: one way
 from stigmem_vault.watch.records import read_records
 
-BATCH = 1000
+# Records per index transaction. Large: a transaction rewrites every index page it touched,
+# and a first index touches pages all over each index, so 1,000-record transactions spent
+# about 60% of the insert time committing (10,000: about 25%).
+BATCH = 10_000
 NOTE_STATUS = "note"
 UNSEEN_MTIME = -1  # a file indexed by a read-only open: no stat matches it
 Progress = Callable[[int, int], None]  # (files indexed so far, files to index)
