@@ -90,8 +90,8 @@ RETURNING rowid
 def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str]) -> set[Key]:
     """Record file states and facts; mark facts of removed or rewritten files absent."""
     dirty: set[Key] = set()
-    for path in removed:
-        _detach_file(conn, path, dirty)
+    for path, fact_id in _held_facts(conn, removed).items():
+        _detach_file(conn, path, fact_id, dirty)
         conn.execute("DELETE FROM files WHERE path = ?", (path,))
     # What each path held and which facts are already known: two reads per batch, not per
     # record. Both maps are kept current as the records are applied (a batch may name a path or
@@ -105,7 +105,7 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
         fact = record.fact
         previous = held.get(record.path)
         if previous and (fact is None or previous != fact.id):
-            _detach_file(conn, record.path, dirty)
+            _detach_file(conn, record.path, previous, dirty)
         held[record.path] = fact.id if fact else None
         file_rows.append((record.path, record.size, record.mtime_ns, record.sha256, record.status,
                           record.reason, fact.id if fact else None, record.blob))
@@ -160,9 +160,14 @@ def _known_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
     return known
 
 
-def _detach_file(conn: sqlite3.Connection, path: str, dirty: set[Key]) -> None:
-    """The file no longer holds its fact: the fact stays known but is no longer present."""
+def _detach_file(conn: sqlite3.Connection, path: str, fact_id: str | None,
+                 dirty: set[Key]) -> None:
+    """The file no longer holds its fact (``fact_id``, what ``files`` says it held): the fact
+    stays known but is no longer present. Found by id: facts.path has no index, and a scan
+    of every fact per removed file would cost seconds in a vault of a million."""
+    if fact_id is None:
+        return
     for entity, relation, scope in conn.execute(
-            "UPDATE facts SET present = 0, path = NULL WHERE path = ?"
-            " RETURNING entity, relation, scope", (path,)).fetchall():
+            "UPDATE facts SET present = 0, path = NULL WHERE id = ? AND path = ?"
+            " RETURNING entity, relation, scope", (fact_id, path)).fetchall():
         dirty.add((entity, relation, scope))
