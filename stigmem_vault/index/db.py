@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from stigmem_vault.errors import StorageError
-from stigmem_vault.index.schema import DDL, SCHEMA_VERSION
+from stigmem_vault.index.schema import DDL, QUERY_INDEXES, SCHEMA_VERSION
 
 INDEX_FILE = ".stigmem/index/index.sqlite3"
 
@@ -59,6 +59,7 @@ class Database:
                 if version == SCHEMA_VERSION:
                     row = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
                     if row and row[0] == self.fingerprint:
+                        self._create_missing_indexes(conn)
                         return conn
                 self._reset(conn)
                 return conn
@@ -93,6 +94,14 @@ class Database:
             raise
         conn.execute("COMMIT")
         self.rebuilt = True
+
+    def _create_missing_indexes(self, conn: sqlite3.Connection) -> None:
+        """Create the query indexes a first index that stopped midway left out (one that runs
+        in another process now too: it would only find them there, at a cost)."""
+        have = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        for name, sql in QUERY_INDEXES.items():
+            if name not in have:
+                conn.execute(sql)
 
     def _delete_files(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):

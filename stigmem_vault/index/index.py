@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from stigmem_vault.index.conflicts import recompute
 from stigmem_vault.index.db import Database
 from stigmem_vault.index.ingest import FileRecord, Key, apply
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
+from stigmem_vault.index.schema import QUERY_INDEXES
 
 
 class Index:
@@ -97,6 +100,21 @@ class Index:
             conn.executemany("UPDATE files SET settled = 1 WHERE path = ? AND blob = ?"
                              " AND mtime_ns >= 0", checked)
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('git_tree', ?)", (tree,))
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Insert without the query indexes, then create them (schema.QUERY_INDEXES): for a
+        first index of many files, a sort per index instead of a B-tree insert per row each.
+        Queries meanwhile are answered, only slower; an open creates any left missing."""
+        with self.db.lock:
+            for name in QUERY_INDEXES:
+                self.db.conn.execute(f"DROP INDEX IF EXISTS {name}")
+        try:
+            yield
+        finally:
+            with self.db.transaction() as conn:
+                for sql in QUERY_INDEXES.values():
+                    conn.execute(sql)
 
     def apply(self, records: list[FileRecord], removed: list[str]) -> set[Key]:
         """Record files and facts in one transaction and recompute the keys they touch."""

@@ -34,6 +34,7 @@ from stigmem_vault.watch.records import read_records
 # and a first index touches pages all over each index, so 1,000-record transactions spent
 # about 60% of the insert time committing (10,000: about 25%).
 BATCH = 10_000
+BULK_FILES = 20_000  # a first index of at least this many files: Index.bulk_load
 NOTE_STATUS = "note"
 UNSEEN_MTIME = -1  # a file indexed by a read-only open: no stat matches it
 Progress = Callable[[int, int], None]  # (files indexed so far, files to index)
@@ -134,8 +135,10 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
     index built from scratch keeps the signed original too, as an up-to-date one does."""
     report = ScanReport()
     batch: list[FileRecord] = []
+    first = len(facts) >= BULK_FILES and index.file_count() == 0
     # A large batch is read on a pool of processes while this one inserts (watch/records.py).
-    with contextlib.closing(read_records(root, facts, trust)) as records:
+    with index.bulk_load() if first else contextlib.nullcontext(), \
+            contextlib.closing(read_records(root, facts, trust)) as records:
         for record in records:
             rel = record.path
             if record.status not in CANDIDATE_VERDICTS and committed is not None:
@@ -154,7 +157,7 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
                 if progress:
                     progress(report.indexed, len(facts))
                 batch = []
-    report.dirty_keys |= index.apply(batch, removed)
+        report.dirty_keys |= index.apply(batch, removed)
     report.indexed += len(batch)
     report.removed = len(removed)
     if progress and batch:

@@ -10,7 +10,7 @@ import pytest
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.index.db import INDEX_FILE
 from stigmem_vault.index.query import Filters
-from stigmem_vault.index.schema import SCHEMA_VERSION
+from stigmem_vault.index.schema import QUERY_INDEXES, SCHEMA_VERSION
 
 from .support import add, fact, new_index
 
@@ -112,3 +112,41 @@ def test_a_vault_rebuilds_when_its_schemas_change_the_rules(home: Path, vault_pa
         assert reopened.conflicts("open") == []
         assert reopened.index.rebuilt
         assert len(reopened.query(relation="project:tag")) == 2
+
+
+def _index_names(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def test_a_bulk_load_answers_as_row_by_row_inserts_and_leaves_every_index(tmp_path: Path) -> None:
+    items = [fact("agent:codex", n % 3, n, entity=f"project:p{n % 7}") for n in range(40)]
+    items += [fact("agent:claude", "x", 100 + n, entity=f"project:p{n}") for n in range(7)]
+    plain, bulk = new_index(tmp_path / "plain.sqlite3"), new_index(tmp_path / "bulk.sqlite3")
+    try:
+        add(plain, *items)
+        with bulk.bulk_load():
+            assert not set(QUERY_INDEXES) & _index_names(bulk.db.path)
+            add(bulk, *items[:20])
+            add(bulk, *items[20:])
+        everything = Filters(include_superseded=True)
+        assert [i.fact.id for i in bulk.query(everything)] == [i.fact.id for i in plain.query(everything)]
+        assert bulk.counts() == plain.counts()
+        assert [(c.id, c.status) for c in bulk.conflicts()] == [(c.id, c.status) for c in plain.conflicts()]
+        assert _index_names(bulk.db.path) == _index_names(plain.db.path)
+    finally:
+        plain.close()
+        bulk.close()
+
+
+def test_opening_an_index_a_stopped_bulk_load_left_without_query_indexes_creates_them(
+        built: Path) -> None:
+    with sqlite3.connect(built) as conn:
+        for name in QUERY_INDEXES:
+            conn.execute(f"DROP INDEX {name}")
+    index = new_index(built)
+    try:
+        assert not index.rebuilt and set(QUERY_INDEXES) <= _index_names(built)
+        assert len(index.query(Filters(include_superseded=True))) == 2
+    finally:
+        index.close()
