@@ -95,6 +95,7 @@ def examine(repo: pygit2.Repository, remote: Remote, accepted: dict[str, str],
     """Judge everything new on the remote's branches. Reads git objects only."""
     result = PullResult()
     now_ms = time.time_ns() // 1_000_000
+    held = _held_blobs(repo)
     for ref, scope, node in tracking_branches(repo, remote):
         branch = f"stigmem/{scope}/{node}"
         if node == own_node or scope not in remote.scopes:
@@ -123,9 +124,27 @@ def examine(repo: pygit2.Repository, remote: Remote, accepted: dict[str, str],
         deltas = old_tree.diff_to_tree(new_tree).deltas if old_tree else all_added(new_tree)
         for delta in deltas:
             _judge_delta(repo, delta, scope, branch, str(tip), trust, known_fact, now_ms,
-                         max_future_ms, result)
+                         max_future_ms, result, held)
         result.tips[branch] = str(tip)
     return result
+
+
+def _held_blobs(repo: pygit2.Repository) -> Callable[[str], pygit2.Oid | None]:
+    """path -> the blob our own HEAD holds there (None: nothing, or no commit yet)."""
+    try:
+        tree = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit).tree
+    except pygit2.GitError:
+        tree = None
+
+    def held(path: str) -> pygit2.Oid | None:
+        if tree is None:
+            return None
+        try:
+            entry = tree[path]
+        except (KeyError, ValueError):
+            return None
+        return entry.id if entry.type_str == "blob" else None
+    return held
 
 
 def _extends(repo: pygit2.Repository, tip: pygit2.Oid, old: str) -> bool:
@@ -274,7 +293,8 @@ def all_added(tree: pygit2.Tree, prefix: str = "") -> list[_Added]:
 
 def _judge_delta(repo: pygit2.Repository, delta: pygit2.DiffDelta | _Added, scope: str,
                  branch: str, tip: str, trust: TrustStore, known_fact: Callable[[str], bool],
-                 now_ms: int, max_future_ms: int, result: PullResult) -> None:
+                 now_ms: int, max_future_ms: int, result: PullResult,
+                 held: Callable[[str], pygit2.Oid | None]) -> None:
     status = delta.status
     new, old = delta.new_file, delta.old_file
     path = new.path if status != pygit2.enums.DeltaStatus.DELETED else old.path
@@ -304,6 +324,11 @@ def _judge_delta(repo: pygit2.Repository, delta: pygit2.DiffDelta | _Added, scop
         return
     if size > MAX_FACT_FILE_BYTES:
         reject("too-large", f"{size} bytes, over the {MAX_FACT_FILE_BYTES}-byte limit", new.id)
+        return
+    if status == pygit2.enums.DeltaStatus.ADDED and held(path) == new.id:
+        # A relayed copy: our own commit holds these very bytes at this very path, so the
+        # peer adds nothing. Reading, parsing and checking its signature again made each new
+        # fact cost every node once per other node carrying its scope (docs/scaling.md).
         return
     data = lookup_blob(repo, new.id).data
     try:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from stigmem_vault.federation import pull
 from stigmem_vault.federation.state import LOCAL
 
-from .support import Node, Nodes, Workspace, bare_repo
+from .support import Node, Nodes, Workspace, bare_repo, tree_paths
 
 
 def setup_pair(nodes: Nodes, tmp_path: Path) -> tuple[Node, Node, Workspace, list[str]]:
@@ -87,3 +90,29 @@ def test_replays_are_idempotent(nodes: Nodes, tmp_path: Path) -> None:
     [echo] = a.sync()
     assert echo.imported == 0
     assert len(a.fact_ids()) == len(set(a.fact_ids())) == 2
+
+
+def test_a_relayed_copy_of_a_file_this_node_holds_is_not_judged_again(
+        nodes: Nodes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b, _workspace, _tips = setup_pair(nodes, tmp_path)
+    [relay] = b.sync()  # B's projection now carries A's two facts too, byte for byte
+    assert not relay.error
+    relayed = [p for p in tree_paths(tmp_path / "r.git", f"stigmem/team/{b.node_id}")
+               if p.startswith("facts/")]
+    assert sorted(relayed) == sorted(a.vault.path_of(i.fact) for i in a.vault.query()) != []
+    judged: list[str] = []
+    judge = pull.judge_new_fact
+
+    def counting(parsed: object, path: str, *args: object) -> object:
+        judged.append(path)
+        return judge(parsed, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pull, "judge_new_fact", counting)
+    newer = b.say("codex:state", "from b", entity="project:b")
+    b.sync()
+    [report] = a.sync()
+    a.trust(b)
+    a.sync()
+    # A judged B's own new fact, never the copies of its own two facts B relays.
+    assert judged == [b.vault.path_of(newer)] * judged.count(b.vault.path_of(newer)) != []
+    assert report.error is None and newer.id in a.fact_ids()
