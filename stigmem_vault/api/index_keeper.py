@@ -95,6 +95,7 @@ class IndexKeeper:
         self._commits = commits
         self._index: Index | None = None
         self._stale = False  # opened for a write, not yet brought up to date
+        self._caught_up = False  # a scan of this process has brought the index up to date
         self._open_lock = threading.Lock()  # concurrent first writes open it once
         self._own_writes: dict[str, str | None] = {}  # path -> sha256 of what we last wrote
         self._own_lock = threading.Lock()
@@ -210,6 +211,7 @@ class IndexKeeper:
             self.sync_notes(report.dirty_keys)
             self._settle(index, watermark)
         report.scanned, report.unchanged = found.scanned, found.unchanged
+        self._caught_up = True
         return report
 
     def _settle(self, index: Index, watermark: Watermark | None) -> None:
@@ -243,11 +245,21 @@ class IndexKeeper:
         return counts
 
     def catch_up(self) -> list[Change]:
-        """Bring the index up to date if it is not yet (first use, or opened for a write), and
-        return what that scan carried out (the gestures made while nobody watched)."""
-        if self._index is not None and not self._stale:
+        """Bring the index up to date if no scan of this process has yet (first use, opened
+        for a write or as it is), and return what that scan carried out (the gestures made
+        while nobody watched)."""
+        if self._caught_up and self._index is not None and not self._stale:
             return []
         return self.refresh().changes + self.take_opened()
+
+    def open_as_is(self) -> bool:
+        """Open the index without a scan, to be read as it is while a scan runs (a node
+        starting); False if it is new, rebuilt or never scanned (then it is left to a scan)."""
+        index = self._open()
+        if index.db.rebuilt or index.git_tree() is None:
+            self._stale = True  # whoever reads it first scans first
+            return False
+        return True
 
     def _adopt_untracked(self, index: Index, rels: list[str]) -> None:
         """Valid signed facts dropped in while nobody watched (an agent writing files) are
@@ -289,6 +301,7 @@ class IndexKeeper:
         report.scanned, report.unchanged = found.scanned, found.unchanged
         report.awaiting = awaiting + report.awaiting
         self._awaiting = report.awaiting
+        self._caught_up = True
         return report
 
     def reindex(self, progress: Progress | None = None) -> ScanReport:

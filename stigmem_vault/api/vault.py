@@ -429,9 +429,6 @@ class Vault:
         once it was handled, said or not (a pending note saved again says nothing), with the
         ``time.monotonic()`` at which handling began, before any of its files was read."""
         keeper, gestures, git = self._keeper, self._gestures, self._ctx.git
-        caught_up = keeper.catch_up()  # first: the scan finds what changed while nobody watched
-        if on_change is not None and caught_up:
-            on_change(caught_up)
 
         def handle(batch: list[str]) -> None:
             started = time.monotonic()
@@ -452,8 +449,24 @@ class Vault:
 
         watcher = Watcher(self.root, handle,
                           on_error or (lambda exc: self.notify(f"watcher: {exc}")))
+        watcher.listen()  # before the scan: a change made during it is handled after it
+        try:
+            # The scan finds what changed while nobody watched.
+            caught_up = keeper.catch_up()
+        except BaseException:
+            watcher.stop()
+            raise
+        if on_change is not None and caught_up:
+            on_change(caught_up)
         watcher.start()
         return watcher
+
+    def open_index_as_is(self) -> bool:
+        """Open the index as the last process left it, without the scan that brings it up to
+        date, so that a node answers at once while its watcher catches up (``watch``). False,
+        and nothing gained, if the index is new, rebuilt or was never brought up to date: its
+        answers would be missing facts, not merely a few seconds behind."""
+        return self._keeper.open_as_is()
 
     # ----------------------------------------------------------------- reading
 

@@ -15,6 +15,7 @@ from stigmem_vault.api.vault import Vault
 from stigmem_vault.http.app import create_app
 from stigmem_vault.http.protocol import protocol
 from stigmem_vault.http.settings import NodeSettings
+from stigmem_vault.watch.watcher import Watcher
 
 
 @dataclass
@@ -24,6 +25,7 @@ class RunningNode:
     server: uvicorn.Server
     thread: threading.Thread
     settings: NodeSettings
+    watching: _Watching | None = None
 
     @property
     def url(self) -> str:
@@ -43,6 +45,42 @@ def _server(vault: Vault, settings: NodeSettings) -> uvicorn.Server:
                             limit_concurrency=settings.max_connections,
                             backlog=min(2048, settings.max_connections))
     return uvicorn.Server(config)
+
+
+class _Watching:
+    """The node's watcher. Over an index a scan only needs to bring up to date, it starts in
+    the background while the node listens and answers from that index: what changed while
+    the node was down shows up once the catch-up scan has found it, as an edit made in the
+    node's first seconds would (a scan of a million files takes seconds). Over a new or
+    rebuilt index it starts, scan included, before the node listens (Vault.open_index_as_is)."""
+
+    def __init__(self, vault: Vault, on_change: Callable[[list[Change]], None] | None,
+                 background: bool) -> None:
+        self._watcher: Watcher | None = None
+        self._thread: threading.Thread | None = None
+        if background and vault.open_index_as_is():
+            self._thread = threading.Thread(target=self._start, args=(vault, on_change),
+                                            name="stigmem-catch-up", daemon=True)
+            self._thread.start()
+        else:
+            self._watcher = vault.watch(on_change=on_change)
+
+    def _start(self, vault: Vault, on_change: Callable[[list[Change]], None] | None) -> None:
+        try:
+            self._watcher = vault.watch(on_change=on_change)
+        except Exception as exc:  # the node goes on serving; the person is told
+            vault.notify(f"watcher: could not start: {exc}")
+
+    def caught_up(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def stop(self) -> None:
+        self.caught_up()  # a scan under way finishes first: it holds the vault's locks
+        if self._watcher is not None:
+            self._watcher.stop()
 
 
 class _Server(uvicorn.Server):
@@ -70,8 +108,8 @@ def serve(vault: Vault, settings: NodeSettings,
     prints it); the node's own writes through HTTP are not among them.
     """
     settings.check()
-    watcher = (vault.watch(on_change=on_change) if settings.watch and vault.writable
-               else None)
+    watcher = (_Watching(vault, on_change, background=True)
+               if settings.watch and vault.writable else None)
     try:
         server = _server(vault, settings)
         _Server(server.config, on_ready).run()
@@ -81,12 +119,16 @@ def serve(vault: Vault, settings: NodeSettings,
 
 
 @contextmanager
-def running(vault: Vault, settings: NodeSettings, timeout: float = 10.0) -> Iterator[RunningNode]:
-    """Serve in a thread for the duration of the block (port 0 picks a free port)."""
+def running(vault: Vault, settings: NodeSettings, timeout: float = 10.0,
+            catch_up_in_background: bool = False) -> Iterator[RunningNode]:
+    """Serve in a thread for the duration of the block (port 0 picks a free port). The
+    watcher's catch-up scan runs before the node listens unless ``catch_up_in_background``
+    (as ``serve`` runs it over an index that only needs catching up)."""
     settings.check()
     server = _server(vault, settings)  # off the main thread, uvicorn leaves signals alone
     thread = threading.Thread(target=server.run, name="stigmem-node", daemon=True)
-    watcher = vault.watch() if settings.watch and vault.writable else None
+    watcher = (_Watching(vault, None, catch_up_in_background)
+               if settings.watch and vault.writable else None)
     thread.start()
     started = threading.Event()
 
@@ -101,7 +143,7 @@ def running(vault: Vault, settings: NodeSettings, timeout: float = 10.0) -> Iter
         server.should_exit = True
         raise RuntimeError("the node did not start within the timeout")
     try:
-        yield RunningNode(server, thread, settings)
+        yield RunningNode(server, thread, settings, watcher)
     finally:
         server.should_exit = True
         thread.join(timeout)

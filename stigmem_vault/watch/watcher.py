@@ -165,16 +165,24 @@ class Watcher:
         if rescan:
             self._events.put(rel + "/")  # files written before the watch existed: rescan it
 
+    def listen(self) -> None:
+        """Start noting changes without handling them yet (``start`` does): what changes while
+        a scan runs is then handled after it, never lost between the scan and the watch."""
+        if not self._observer.is_alive():
+            self._observer.start()
+
     def start(self) -> None:
-        self._observer.start()
+        self.listen()
         self._worker.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._events.put(None)
-        self._observer.stop()
-        self._observer.join(timeout=5)
-        self._worker.join(timeout=5)
+        if self._observer.is_alive():
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._worker.is_alive():
+            self._worker.join(timeout=5)
 
     def __enter__(self) -> Watcher:
         self.start()

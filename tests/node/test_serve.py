@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ import httpx
 import pytest
 
 from stigmem_vault.api.vault import Vault
+from stigmem_vault.index.db import INDEX_FILE
 
 STIGMEM = Path(sys.executable).parent / "stigmem"
 DEADLINE = 30.0  # seconds; generous for slow CI, but never an unbounded wait
@@ -274,3 +276,26 @@ def test_watcher_inside_rate_limits_and_a_clean_sigterm(vault_dir: Path, tmp_pat
         assert node.stop(signal.SIGTERM) == 0, node.stderr
     assert git(vault_dir, "status", "--porcelain") == ""
     assert not (vault_dir / "draft.md").exists()
+
+
+def test_a_restarted_node_answers_from_its_index_and_catches_up_on_edits_made_while_down(
+        vault_dir: Path, tmp_path: Path) -> None:
+    with Vault.open(vault_dir, commit_delay=None) as vault:
+        before = vault.assert_fact(entity="project:atlas", relation="codex:state", value="green",
+                                   source="agent:codex", scope="team")
+        vault.flush()
+        assert [i.fact.id for i in vault.query(relation="codex:state")] == [before.id]
+    with sqlite3.connect(vault_dir / INDEX_FILE) as db:  # an index brought up to date before
+        assert db.execute("SELECT value FROM meta WHERE key = 'git_tree'").fetchone()
+    # While no node runs, a person ticks `sign` on a note in the agent's inbox.
+    (vault_dir / "inbox/agent-codex").mkdir(parents=True, exist_ok=True)
+    (vault_dir / "inbox/agent-codex/while-down.md").write_text(DRAFT)
+
+    with serving(vault_dir, tmp_path, "--auth", "none") as node:
+        def facts(relation: str) -> list[dict[str, object]]:
+            return httpx.get(f"{node.url}/v1/facts", params={"relation": relation},
+                             timeout=5).json()["facts"]
+
+        assert [f["id"] for f in facts("codex:state")] == [before.id]
+        poll(lambda: facts("codex:owner") or None, "the note signed while the node was down")
+        assert node.stop(signal.SIGTERM) == 0, node.stderr

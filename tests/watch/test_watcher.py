@@ -6,6 +6,9 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
+
+from stigmem_vault.api.index_keeper import IndexKeeper
 from stigmem_vault.api.results import Change
 from stigmem_vault.api.vault import Vault
 
@@ -141,3 +144,20 @@ def test_gestures_carried_out_by_a_config_rescan_are_reported(vault: Vault) -> N
         [signed] = wait_for(lambda: seen.kinds("signed"))
         wait_quiet(vault, seen)
     assert vault.lookup(signed.fact_id).fact.source == "agent:claude"
+
+
+def test_a_draft_saved_while_the_catch_up_scan_runs_is_signed_after_it(
+        vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watcher listens before the scan: a note saved after the scan looked at the folder
+    but before the watcher started used to wait for the next scan (a node restart)."""
+    original = IndexKeeper.catch_up
+
+    def scan_then_save(self: IndexKeeper) -> list[Change]:
+        done = original(self)
+        write_via_rename(vault.root / "notes/during.md", draft_text("saved during the scan"))
+        return done
+
+    monkeypatch.setattr(IndexKeeper, "catch_up", scan_then_save)
+    with watching(vault) as seen:
+        [signed] = wait_for(lambda: seen.kinds("signed"), what="the draft saved during the scan")
+    assert signed.path.startswith("facts/")
