@@ -24,6 +24,8 @@ INDEX_FILE = ".stigmem/index/index.sqlite3"
 class Database:
     """One SQLite connection with the pragmas we rely on. Thread-safe by a lock."""
 
+    busy_seconds = 10.0  # how long a statement waits for another connection's write lock
+
     def __init__(self, path: Path, fingerprint: str) -> None:
         self.path = path
         self.fingerprint = fingerprint
@@ -33,11 +35,11 @@ class Database:
         self.conn = self._connect_or_rebuild()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+        conn = sqlite3.connect(self.path, timeout=self.busy_seconds, isolation_level=None,
                                check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # a cache: durability comes from the vault
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_seconds * 1000)}")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA cache_size=-65536")
         # An INSERT OR REPLACE then fires the delete trigger of the row it replaces, which
@@ -101,7 +103,12 @@ class Database:
         have = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         for name, sql in QUERY_INDEXES.items():
             if name not in have:
-                conn.execute(sql)
+                try:
+                    conn.execute(sql)
+                except sqlite3.OperationalError:
+                    # Locked past the busy timeout by a load still under way, which creates
+                    # them when it ends: queries are only slower until then.
+                    return
 
     def _delete_files(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stigmem_vault.api.vault import Vault
-from stigmem_vault.index.db import INDEX_FILE
+from stigmem_vault.index.db import INDEX_FILE, Database
 from stigmem_vault.index.query import Filters
 from stigmem_vault.index.schema import QUERY_INDEXES, SCHEMA_VERSION
 
@@ -150,3 +150,25 @@ def test_opening_an_index_a_stopped_bulk_load_left_without_query_indexes_creates
         assert len(index.query(Filters(include_superseded=True))) == 2
     finally:
         index.close()
+
+
+def test_an_index_opened_while_a_load_holds_the_write_lock_is_read_without_its_query_indexes(
+        built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with sqlite3.connect(built) as conn:
+        conn.execute("DROP INDEX facts_cid")
+    monkeypatch.setattr(Database, "busy_seconds", 0.05)
+    loader = sqlite3.connect(built, isolation_level=None)
+    loader.execute("BEGIN IMMEDIATE")  # a bulk load's batch, still going
+    try:
+        index = new_index(built)  # opens: it cannot create facts_cid now, and does not fail
+        try:
+            assert "facts_cid" not in _index_names(built)
+            assert len(index.query(Filters(include_superseded=True))) == 2
+        finally:
+            index.close()
+    finally:
+        loader.execute("ROLLBACK")
+        loader.close()
+    again = new_index(built)
+    again.close()
+    assert "facts_cid" in _index_names(built)
