@@ -16,7 +16,14 @@ from model.factgen import KEY
 
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.vault.git import GitRepo
-from stigmem_vault.vault.packing import LOCK_NAME, Packer, count_packs, repo_size
+from stigmem_vault.vault.packing import (
+    ALL_INTO_ONE_GROWTH,
+    ALL_INTO_ONE_NAME,
+    LOCK_NAME,
+    Packer,
+    count_packs,
+    repo_size,
+)
 from stigmem_vault.vault.packwrite import commit_payload
 
 WHO = ("system:node-1", "n@stigmem.invalid")
@@ -256,3 +263,30 @@ def test_a_commit_s_text_is_libgit2_s_in_every_time_zone(repo: GitRepo, offset: 
                                               [head.id])
     assert commit_payload(str(head.tree_id), [str(head.id)], who,
                           "stigmem: m\n\nnote\n") == expected
+
+
+def test_packs_go_into_one_each_time_the_objects_have_grown_by_half(repo: GitRepo) -> None:
+    """Geometric merges never search for deltas across packs: every so often, one pack."""
+    state = Path(repo.repo.path) / ALL_INTO_ONE_NAME
+    repo.packer.pack_limit = 10**9
+    for n in range(6):
+        commit(repo, {f"f/{n}.md": f"{n}\n".encode()})
+    repo.packer.pack_limit = 2
+    commit(repo, {"f/6.md": b"6\n"})
+    wait_repacked(repo)  # the first repack: nothing recorded yet, so all into one
+    assert count_packs(repo.repo.path) == 1
+    recorded = int(state.read_text())
+    assert recorded == repo_size(repo.repo.path).packed_objects == 7 * 4  # blob, 2 trees, commit
+    commit(repo, {"f/7.md": b"7\n"})
+    commit(repo, {"f/8.md": b"8\n"})
+    wait_repacked(repo)  # grown by less than half: a geometric merge, the count kept
+    assert int(state.read_text()) == recorded and count_packs(repo.repo.path) >= 1
+    n = 9
+    while int(state.read_text()) == recorded and n < 100:
+        commit(repo, {f"f/{n}.md": f"{n}\n".encode()})
+        repo.packer.wait(DEADLINE)  # None when no repack was due
+        n += 1
+    assert int(state.read_text()) >= ALL_INTO_ONE_GROWTH * recorded  # all into one again
+    assert count_packs(repo.repo.path) == 1
+    git(repo.root, "fsck", "--strict", "--no-dangling")
+    assert git(repo.root, "rev-list", "--count", "HEAD") == f"{n}\n"
