@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import uvicorn
 
@@ -15,7 +16,6 @@ from stigmem_vault.api.vault import Vault
 from stigmem_vault.http.app import create_app
 from stigmem_vault.http.protocol import protocol
 from stigmem_vault.http.settings import NodeSettings
-from stigmem_vault.watch.watcher import Watcher
 
 
 @dataclass
@@ -47,6 +47,10 @@ def _server(vault: Vault, settings: NodeSettings) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+class _Stoppable(Protocol):  # what Vault.watch returns, as this front end uses it
+    def stop(self) -> None: ...
+
+
 class _Watching:
     """The node's watcher. Over an index a scan only needs to bring up to date, it starts in
     the background while the node listens and answers from that index: what changed while
@@ -56,7 +60,7 @@ class _Watching:
 
     def __init__(self, vault: Vault, on_change: Callable[[list[Change]], None] | None,
                  background: bool) -> None:
-        self._watcher: Watcher | None = None
+        self._watcher: _Stoppable | None = None
         self._thread: threading.Thread | None = None
         if background and vault.open_index_as_is():
             self._thread = threading.Thread(target=self._start, args=(vault, on_change),
