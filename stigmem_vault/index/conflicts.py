@@ -75,35 +75,30 @@ def recompute(conn: sqlite3.Connection, keys: Iterable[Key], owner: str,
             "UPDATE facts SET superseded_by = ?, live = ?, contradicted = ? WHERE id = ?", updates)
 
 
-def _keys_table(keys: list[Key]) -> tuple[str, list[str]]:
-    """A ``k(e, r, s)`` common table of ``keys`` and its parameters."""
-    return ("WITH k(e, r, s) AS (VALUES " + ",".join(["(?,?,?)"] * len(keys)) + ") ",
-            [part for key in keys for part in key])
+def _on_keys(conn: sqlite3.Connection, keys: list[Key], table: str,
+             columns: str) -> dict[Key, dict[str, _Row]]:
+    """key -> {first column: row} of ``table``'s rows on ``keys`` (``columns``, comma-separated,
+    the first an id), read through a VALUES table joined on the table's key index."""
+    marks = ",".join(["(?,?,?)"] * len(keys))
+    found: dict[Key, dict[str, _Row]] = {}
+    for row in conn.execute(
+            f"WITH k(e, r, s) AS (VALUES {marks}) SELECT {columns}, t.entity, t.relation,"
+            f" t.scope FROM k CROSS JOIN {table} t"
+            " ON t.entity = k.e AND t.relation = k.r AND t.scope = k.s",
+            [part for key in keys for part in key]):
+        found.setdefault((row[-3], row[-2], row[-1]), {})[row[0]] = row[:-3]
+    return found
 
 
 def _facts_of(conn: sqlite3.Connection, keys: list[Key]) -> dict[Key, dict[str, _Row]]:
     """key -> {id: row} of every fact on ``keys``."""
-    head, params = _keys_table(keys)
-    found: dict[Key, dict[str, _Row]] = {}
-    for row in conn.execute(
-            head + "SELECT f.id, f.source, f.hlc, f.confidence, f.value_type, f.value_json,"
-            " f.status, f.present, f.vouched_by, f.garden_id, f.entity, f.relation, f.scope"
-            " FROM k CROSS JOIN facts f ON f.entity = k.e AND f.relation = k.r AND f.scope = k.s",
-            params):
-        found.setdefault((row[10], row[11], row[12]), {})[row[0]] = row[:10]
-    return found
+    return _on_keys(conn, keys, "facts", "t.id, t.source, t.hlc, t.confidence, t.value_type,"
+                    " t.value_json, t.status, t.present, t.vouched_by, t.garden_id")
 
 
 def _conflicts_of(conn: sqlite3.Connection, keys: list[Key]) -> dict[Key, dict[str, _Row]]:
     """key -> {conflict id: (id, fact_a, fact_b, status, resolution)} recorded on ``keys``."""
-    head, params = _keys_table(keys)
-    found: dict[Key, dict[str, _Row]] = {}
-    for row in conn.execute(
-            head + "SELECT c.id, c.fact_a, c.fact_b, c.status, c.resolution, c.entity,"
-            " c.relation, c.scope FROM k CROSS JOIN conflicts c"
-            " ON c.entity = k.e AND c.relation = k.r AND c.scope = k.s", params):
-        found.setdefault((row[5], row[6], row[7]), {})[row[0]] = row[:5]
-    return found
+    return _on_keys(conn, keys, "conflicts", "t.id, t.fact_a, t.fact_b, t.status, t.resolution")
 
 
 def _replaced(conn: sqlite3.Connection, facts_of: dict[Key, dict[str, _Row]],

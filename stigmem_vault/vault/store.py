@@ -105,8 +105,4 @@ def fsync_file(path: Path | str) -> None:
 
 
 def fsync_dir(directory: Path | str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_file(directory)  # a folder is opened read-only and fsynced as a file is
