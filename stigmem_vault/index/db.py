@@ -3,7 +3,8 @@
 The index is a cache of the vault. It lives in ``.stigmem/index/index.sqlite3`` (never in
 git). If its schema version or its configuration fingerprint (owner, trust store, relation
 cardinalities) differs from what the vault says now, or SQLite cannot read it, it is deleted
-and rebuilt — the answers never depend on what the cache happened to hold.
+and rebuilt — the answers never depend on what the cache happened to hold. A file that
+is only busy, locked or unwritable is reported, not deleted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from stigmem_vault.errors import StorageError
 from stigmem_vault.index.schema import DDL, QUERY_INDEXES, SCHEMA_VERSION
 
 INDEX_FILE = ".stigmem/index/index.sqlite3"
+
+
+def _unreadable(exc: sqlite3.DatabaseError) -> bool:
+    """True when SQLite says the file is not (or no longer) a database it can read."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    # SQLITE_ERROR covers a database of another shape (say, a missing meta table).
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or name == "SQLITE_ERROR"
 
 
 class Database:
@@ -55,6 +63,7 @@ class Database:
         # and the index came back "malformed").
         with open(f"{self.path}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            conn: sqlite3.Connection | None = None
             try:
                 conn = self._connect()
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -65,8 +74,14 @@ class Database:
                         return conn
                 self._reset(conn)
                 return conn
-            except sqlite3.DatabaseError:
-                pass  # corrupt or not a database: start from nothing below
+            except sqlite3.DatabaseError as exc:
+                if conn is not None:
+                    conn.close()
+                if not _unreadable(exc):
+                    # Busy, locked, read-only, full, I/O: the file may be fine and another
+                    # process may have it open, so deleting it would be wrong (and, at a
+                    # million facts, cost minutes of rebuild). Say what stopped us.
+                    raise StorageError(f"{self.path}: cannot open the index: {exc}") from exc
             self._delete_files()
             try:
                 conn = self._connect()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stigmem_vault.api.vault import Vault
+from stigmem_vault.errors import StorageError
 from stigmem_vault.index.db import INDEX_FILE, Database
 from stigmem_vault.index.query import Filters
 from stigmem_vault.index.schema import QUERY_INDEXES, SCHEMA_VERSION
@@ -172,3 +173,20 @@ def test_an_index_opened_while_a_load_holds_the_write_lock_is_read_without_its_q
     again = new_index(built)
     again.close()
     assert "facts_cid" in _index_names(built)
+
+
+def test_an_index_another_program_holds_locked_is_reported_not_deleted(
+        built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A database browser that opens the index in exclusive locking mode: the file is
+    # fine, only busy. Opening must say so, and must not delete and rebuild it.
+    monkeypatch.setattr(Database, "busy_seconds", 0.05)
+    browser = sqlite3.connect(built, isolation_level=None)
+    browser.execute("PRAGMA locking_mode=EXCLUSIVE")
+    browser.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StorageError, match=r"index\.sqlite3: cannot open the index: .*locked"):
+            new_index(built)
+    finally:
+        browser.execute("ROLLBACK")
+        browser.close()
+    assert _count(built) == (False, 2)
