@@ -68,9 +68,14 @@ def recompute(conn: sqlite3.Connection, keys: Iterable[Key], owner: str,
         updates: list[tuple[object, ...]] = []
         for key in batch:
             facts = facts_of.get(key)
-            if facts:
+            if not facts:
+                continue
+            existing = existing_of.get(key)
+            if len(facts) == 1 and not existing:
+                updates.append(_lone_fact(facts, replaced_of.get(key, {})))
+            else:
                 updates += _recompute_key(conn, key, facts, replaced_of.get(key, {}),
-                                          existing_of.get(key, {}), owner, is_multi(key[1]))
+                                          existing or {}, owner, is_multi(key[1]))
         conn.executemany(
             "UPDATE facts SET superseded_by = ?, live = ?, contradicted = ? WHERE id = ?", updates)
 
@@ -143,6 +148,17 @@ def _has_authority(source: str, voucher: str | None, target: _Row, owner: str) -
     # Two claims merely vouched for in one source's name are equals: the later may update the
     # earlier; a fact the source really signed is never retired by a claim only vouched for.
     return voucher is not None and target[6] == "vouched" and source == target[1]
+
+
+def _lone_fact(facts: dict[str, _Row], replaced: dict[str, list[_Replacer]]) -> tuple[object, ...]:
+    """``_recompute_key`` of a key that holds one fact and no recorded conflict (most keys of
+    a vault, every one touched by a first index): no pair, so no conflict to store, and only
+    an explicit replacer can retire it. Its (superseded_by, live, contradicted, id)."""
+    ((fid, row),) = facts.items()
+    options = replaced.get(fid)
+    superseded_by = min(options)[1] if options else None
+    live = row[6] in _CANDIDATE and bool(row[7]) and superseded_by is None and row[3] > 0
+    return superseded_by, int(live), 0, fid
 
 
 def _recompute_key(conn: sqlite3.Connection, key: Key, facts: dict[str, _Row],

@@ -201,6 +201,21 @@ def test_a_conflict_reopens_when_its_pair_is_live_again(index: Index) -> None:
     assert live_ids(index) == {a.id}
 
 
+def test_a_lone_fact_is_live_until_its_file_goes_and_never_at_zero_confidence(
+        index: Index) -> None:
+    # One fact on its key, no conflict recorded: the shortcut most keys of a first index take.
+    kept = fact("agent:codex", "review", 1)
+    [kept_record] = add(index, kept)
+    doubt = fact("agent:codex", "maybe", 2, relation="codex:guess", confidence=0.0)
+    add(index, doubt)
+    assert live_ids(index) == {kept.id}
+    assert state(index, kept.id) == (True, None, False)
+    assert state(index, doubt.id) == (False, None, False)
+    index.apply([], [kept_record.path])
+    assert live_ids(index) == set() and index.get(kept.id).present is False
+    assert state(index, kept.id) == (False, None, False)
+
+
 def test_only_valid_files_take_part(index: Index) -> None:
     a = fact("agent:codex", "review", 1)
     forged = fact("agent:claude", "done", 2)
