@@ -79,6 +79,12 @@ ENTITY_LIVE_LIMIT = 500  # live facts an entity note lists (an entity rarely has
 # command reading pending edits right after the scan that opened its index.
 FRESH_SCAN = 1.0
 
+# Own writes remembered so the watcher can tell them from other programs' edits: the most
+# recent ones only (a node lives for months). The watcher handles a write's events within
+# seconds, and one forgotten sooner is only read again: a fact file the index holds as it is
+# is passed over by its stat, and a note this process rendered holds no gesture.
+OWN_WRITES_KEPT = 100_000
+
 CarryOut = Callable[[list[str]], list[Change]]  # gesture paths -> what was done
 
 
@@ -354,8 +360,7 @@ class IndexKeeper:
         for rel, data, fact in written:
             digest = hashlib.sha256(data).hexdigest()
             st = os.stat(self._ctx.root / rel)
-            with self._own_lock:
-                self._own_writes[rel] = digest
+            self._remember(rel, digest)
             verdict, reason = attestation(fact, self._ctx.trust)  # we signed it: binding only
             records.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
                                       verdict.value, reason, fact,
@@ -367,8 +372,15 @@ class IndexKeeper:
     # ------------------------------------------------------------- own writes
 
     def remember_write(self, rel: str, data: bytes | None) -> None:
+        self._remember(rel, None if data is None else hashlib.sha256(data).hexdigest())
+
+    def _remember(self, rel: str, digest: str | None) -> None:
         with self._own_lock:
-            self._own_writes[rel] = None if data is None else hashlib.sha256(data).hexdigest()
+            own = self._own_writes
+            own.pop(rel, None)  # to the end: the dict's order is the order of the last writes
+            own[rel] = digest
+            while len(own) > OWN_WRITES_KEPT:
+                del own[next(iter(own))]
 
     def indexed_as_is(self, rel: str) -> bool:
         """True if the index holds the file ``rel`` with its current size and mtime: the

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from stigmem_vault.api import index_keeper
 from stigmem_vault.api.index_keeper import IndexKeeper
 from stigmem_vault.api.results import Change
 from stigmem_vault.api.vault import Vault
@@ -50,6 +51,24 @@ def test_the_watcher_does_not_react_to_its_own_writes(vault: Vault) -> None:
     assert {c.kind for c in seen.changes} <= {"signed", "amended", "restored", "indexed"}
     assert [i.fact.value.v for i in vault.query()] == ["two"]
     assert len(vault.query(include_superseded=True)) == 2
+
+
+def test_own_writes_the_process_no_longer_remembers_are_only_read_again(
+        vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A node that lives for months remembers only its latest writes: one it forgot before
+    # the watcher saw it (here, all but the last) must not be taken for another program's edit.
+    monkeypatch.setattr(index_keeper, "OWN_WRITES_KEPT", 1)
+    with watching(vault) as seen:
+        written = [vault.assert_fact(entity=f"project:p{n}", relation="memory:role",
+                                     value=f"role {n}").id for n in range(5)]
+        vault.flush()  # entity notes rendered now, and committed
+        wait_quiet(vault, seen, quiet=0.5)
+        files, head = listing(vault.root), _head(vault)
+        wait_quiet(vault, seen, quiet=0.3)
+        assert listing(vault.root) == files and _head(vault) == head
+    assert {c.kind for c in seen.changes} <= {"indexed"}
+    assert sorted(i.fact.id for i in vault.query()) == sorted(written)
+    assert len(vault._keeper._own_writes) <= 1
 
 
 def test_timed_commits_settle_and_leave_a_clean_tree(home: Path, tmp_path: Path) -> None:
