@@ -32,10 +32,11 @@ LOCK_NAME = "stigmem-repack.lock"
 # Packed objects at the last all-into-one repack (a decimal number).
 ALL_INTO_ONE_NAME = "stigmem-repacked-all"
 # An all-into-one repack is due once the packed objects have grown this many times since the
-# last one: geometric merges never look for deltas across packs, so a vault of a million
-# facts in 9 packs took 1,072 B per fact, and one pack of the same objects 948. At 1.5, at
-# most a third of the objects are outside the one pack (about 990 B per fact at worst); the
-# repacks' total work stays within three times the repository's (75 s at a million facts).
+# last one: geometric merges copy objects as they are, so a tree or note version written
+# without a delta stays so until then. At 1.5, at most a third of the objects are outside
+# the one pack, and the repacks' total work stays within three times the repository's (75 s
+# at a million facts). A million facts measured 948-960 B per fact in one pack, and 1,074 B
+# with a quarter of the objects in geometric packs (docs/scaling.md).
 ALL_INTO_ONE_GROWTH = 1.5
 # A repack that left the loose objects above the limit is not started again for this long by
 # the same process.
