@@ -32,8 +32,9 @@ LOCK_NAME = "stigmem-repack.lock"
 # Packed objects at the last all-into-one repack (a decimal number).
 ALL_INTO_ONE_NAME = "stigmem-repacked-all"
 # An all-into-one repack is due once the packed objects have grown this many times since the
-# last one: geometric merges copy objects as they are, so a tree or note version written
-# without a delta stays so until then. At 1.5, at most a third of the objects are outside
+# last one: a delta's base must be in its own pack, so a new version of a tree or a note
+# whose earlier versions sit in the one big pack is stored whole (a geometric merge of the
+# small packs searches deltas only among them). At 1.5, at most a third of the objects are outside
 # the one pack, and the repacks' total work stays within three times the repository's (75 s
 # at a million facts). A million facts measured 948-960 B per fact in one pack, and 1,074 B
 # with a quarter of the objects in geometric packs (docs/scaling.md).
