@@ -150,6 +150,11 @@ def _has_authority(source: str, voucher: str | None, target: _Row, owner: str) -
     return voucher is not None and target[6] == "vouched" and source == target[1]
 
 
+def _takes_part(row: _Row) -> bool:
+    """A fact that takes part in liveness and conflicts: signed (or vouched for), present."""
+    return row[6] in _CANDIDATE and bool(row[7])
+
+
 def _lone_fact(facts: dict[str, _Row], replaced: dict[str, list[_Replacer]]) -> tuple[object, ...]:
     """``_recompute_key`` of a key that holds one fact and no recorded conflict (most keys of
     a vault, every one touched by a first index): no pair, so no conflict to store, and only
@@ -157,7 +162,7 @@ def _lone_fact(facts: dict[str, _Row], replaced: dict[str, list[_Replacer]]) -> 
     ((fid, row),) = facts.items()
     options = replaced.get(fid)
     superseded_by = min(options)[1] if options else None
-    live = row[6] in _CANDIDATE and bool(row[7]) and superseded_by is None and row[3] > 0
+    live = _takes_part(row) and superseded_by is None and row[3] > 0
     return superseded_by, int(live), 0, fid
 
 
@@ -165,7 +170,7 @@ def _recompute_key(conn: sqlite3.Connection, key: Key, facts: dict[str, _Row],
                    replaced: dict[str, list[_Replacer]], existing: dict[str, _Row], owner: str,
                    multi: bool) -> list[tuple[object, ...]]:
     """Store the key's conflicts; return its facts' (superseded_by, live, contradicted, id)."""
-    candidates = {i: r for i, r in facts.items() if r[6] in _CANDIDATE and r[7]}
+    candidates = {i: r for i, r in facts.items() if _takes_part(r)}
     values = {i: _value(r) for i, r in facts.items()}  # parsed once: compared pairwise below
 
     # Same source, same key: each fact is replaced by the next one in HLC order that has
