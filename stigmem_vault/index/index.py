@@ -259,5 +259,6 @@ class Index:
             return [tuple(r) for r in self.db.conn.execute(sql + " ORDER BY path")]
 
     def counts(self) -> dict[str, int]:
-        """Files, facts, live facts and open conflicts, from the running totals."""
+        """Files, facts (whose files are present), live facts and open conflicts, from the
+        running totals."""
         return {key: self._tally(key) for key in ("files", "facts", "live", "open_conflicts")}

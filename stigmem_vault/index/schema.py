@@ -6,7 +6,7 @@ Bump SCHEMA_VERSION whenever the DDL or the meaning of a column changes; an inde
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 DDL = """
 CREATE TABLE files (
@@ -109,16 +109,24 @@ CREATE TRIGGER files_removed AFTER DELETE ON files BEGIN
         WHERE key = 'scope:' || substr(old.path, 7, instr(substr(old.path, 7), '/') - 1)
         AND old.path > 'facts/' AND old.path < 'facts0' AND instr(substr(old.path, 7), '/') > 0;
 END;
+-- 'facts' counts the facts whose files are present: a rebuild never sees the others, and a
+-- count must not depend on what the cache happened to hold.
 CREATE TRIGGER facts_added AFTER INSERT ON facts BEGIN
-    INSERT INTO tallies VALUES ('facts', 1) ON CONFLICT (key) DO UPDATE SET n = n + 1;
+    INSERT INTO tallies VALUES ('facts', new.present)
+        ON CONFLICT (key) DO UPDATE SET n = n + new.present;
     INSERT INTO tallies VALUES ('live', new.live) ON CONFLICT (key) DO UPDATE SET n = n + new.live;
 END;
 CREATE TRIGGER facts_relived AFTER UPDATE OF live ON facts WHEN old.live IS NOT new.live BEGIN
     INSERT INTO tallies VALUES ('live', new.live - old.live)
         ON CONFLICT (key) DO UPDATE SET n = n + new.live - old.live;
 END;
+CREATE TRIGGER facts_placed AFTER UPDATE OF present ON facts
+        WHEN old.present IS NOT new.present BEGIN
+    INSERT INTO tallies VALUES ('facts', new.present - old.present)
+        ON CONFLICT (key) DO UPDATE SET n = n + new.present - old.present;
+END;
 CREATE TRIGGER facts_removed AFTER DELETE ON facts BEGIN
-    UPDATE tallies SET n = n - 1 WHERE key = 'facts';
+    UPDATE tallies SET n = n - old.present WHERE key = 'facts';
     UPDATE tallies SET n = n - old.live WHERE key = 'live';
 END;
 CREATE TRIGGER conflicts_added AFTER INSERT ON conflicts WHEN new.status = 'open' BEGIN

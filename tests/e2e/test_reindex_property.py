@@ -130,7 +130,7 @@ def _answers(vault: Vault, stamps: list[str]) -> tuple[object, ...]:
 def _counted(vault: Vault) -> tuple[dict[str, int], dict[str, int]]:
     rows = vault.index.db.read
     counts = {"files": rows("SELECT count(*) FROM files")[0][0],
-              "facts": rows("SELECT count(*) FROM facts")[0][0],
+              "facts": rows("SELECT count(*) FROM facts WHERE present = 1")[0][0],
               "live": rows("SELECT count(*) FROM facts WHERE live = 1")[0][0],
               "open_conflicts": rows("SELECT count(*) FROM conflicts WHERE status = 'open'")[0][0]}
     scopes: dict[str, int] = {}
