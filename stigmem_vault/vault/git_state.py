@@ -125,12 +125,18 @@ _SCRUB = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
           "GIT_NAMESPACE", "GIT_COMMON_DIR")
 
 
+def git_env() -> dict[str, str]:
+    """This process's environment without the variables that would point a git command at
+    another repository, index or object store than the one it is run in."""
+    return {k: v for k, v in os.environ.items() if k not in _SCRUB}
+
+
 def _git(root: Path, *args: str) -> bytes | None:
     """The output of a read-only git command in ``root``; None if git is missing or fails."""
     git = shutil.which("git")
     if git is None:
         return None
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    env = git_env()
     env["GIT_OPTIONAL_LOCKS"] = "0"  # never refresh (write) git's index as a side effect
     try:
         done = subprocess.run(

@@ -121,6 +121,38 @@ def test_another_process_rewriting_the_index_keeps_our_unwritten_entries(repo: G
     assert sorted(git(repo.root, "ls-files").split()) == ["a.md", "b.md", "c.md", "theirs.md"]
 
 
+def index_version(repo: GitRepo) -> int:
+    header = (Path(repo.repo.path) / "index").read_bytes()[:8]
+    assert header[:4] == b"DIRC"
+    return int.from_bytes(header[4:], "big")
+
+
+def test_a_many_file_index_becomes_version_4_and_stays_so(repo: GitRepo,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MANY_FILES paths git's index is prefix-compressed (version 4), as git's
+    feature.manyFiles would have it; libgit2 then keeps it, stat data and all."""
+    monkeypatch.setattr(index_lag, "MANY_FILES", 50)
+    commit(repo, {f"facts/s/p{n:03}.md": b"x%d\n" % n for n in range(40)}, write_index=True)
+    assert index_version(repo) == 2
+    commit(repo, {f"facts/s/q{n:03}.md": b"y%d\n" % n for n in range(20)}, write_index=True)
+    assert index_version(repo) == 4
+    commit(repo, {"facts/s/p000.md": b"changed\n", "facts/s/p001.md": None}, write_index=True)
+    assert index_version(repo) == 4 and porcelain(repo.root) == []
+    assert len(git(repo.root, "ls-files").split()) == 59
+    assert stat_cached(repo.root, "facts/s/p000.md") and stat_cached(repo.root, "facts/s/q019.md")
+    (repo.root / "facts/s/q019.md").write_bytes(b"a person's edit\n")
+    assert porcelain(repo.root) == [" M facts/s/q019.md"]
+
+
+def test_a_configured_index_version_is_kept(repo: GitRepo,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_lag, "MANY_FILES", 5)
+    git(repo.root, "config", "index.version", "2")
+    commit(repo, {f"n{n}.md": b"%d\n" % n for n in range(10)}, write_index=True)
+    commit(repo, {"n0.md": b"again\n"}, write_index=True)
+    assert index_version(repo) == 2 and porcelain(repo.root) == []
+
+
 CRASHING_WRITER = r"""
 import os, sys
 from pathlib import Path

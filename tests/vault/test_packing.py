@@ -265,23 +265,25 @@ def test_a_commit_s_text_is_libgit2_s_in_every_time_zone(repo: GitRepo, offset: 
                           "stigmem: m\n\nnote\n") == expected
 
 
-def test_packs_go_into_one_each_time_the_objects_have_grown_by_half(repo: GitRepo) -> None:
+def test_packs_go_into_one_each_time_the_objects_have_grown_enough(repo: GitRepo) -> None:
     """Geometric merges never search for deltas across packs: every so often, one pack."""
     state = Path(repo.repo.path) / ALL_INTO_ONE_NAME
+    first = 20  # commits of 4 objects (blob, 2 trees, commit): 8 more stay under the growth
+    assert 4 * first + 8 < ALL_INTO_ONE_GROWTH * 4 * first
     repo.packer.pack_limit = 10**9
-    for n in range(6):
+    for n in range(first - 1):
         commit(repo, {f"f/{n}.md": f"{n}\n".encode()})
     repo.packer.pack_limit = 2
-    commit(repo, {"f/6.md": b"6\n"})
+    commit(repo, {f"f/{first - 1}.md": b"last\n"})
     wait_repacked(repo)  # the first repack: nothing recorded yet, so all into one
     assert count_packs(repo.repo.path) == 1
     recorded = int(state.read_text())
-    assert recorded == repo_size(repo.repo.path).packed_objects == 7 * 4  # blob, 2 trees, commit
-    commit(repo, {"f/7.md": b"7\n"})
-    commit(repo, {"f/8.md": b"8\n"})
-    wait_repacked(repo)  # grown by less than half: a geometric merge, the count kept
+    assert recorded == repo_size(repo.repo.path).packed_objects == first * 4
+    commit(repo, {f"f/{first}.md": b"one more\n"})
+    commit(repo, {f"f/{first + 1}.md": b"two more\n"})
+    wait_repacked(repo)  # grown by less than the factor: a geometric merge, the count kept
     assert int(state.read_text()) == recorded and count_packs(repo.repo.path) >= 1
-    n = 9
+    n = first + 2
     while int(state.read_text()) == recorded and n < 100:
         commit(repo, {f"f/{n}.md": f"{n}\n".encode()})
         repo.packer.wait(DEADLINE)  # None when no repack was due
