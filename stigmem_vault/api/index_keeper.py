@@ -274,10 +274,9 @@ class IndexKeeper:
         git = self._ctx.git
         if not rels or git is None or self._commits is None:
             return
-        tracked = git.git_index.current()  # with this writer's entries not yet written
-        for rel in rels:
-            if rel in tracked:  # checked first: most files are tracked, and this is cheaper
-                continue
+        with git.git_index.holding() as tracked:  # with this writer's entries not yet written
+            untracked = [rel for rel in rels if rel not in tracked]  # most files are tracked
+        for rel in untracked:
             state = index.file_state(rel)
             if state is not None and state[0] in CANDIDATE_VERDICTS:
                 self._commits.adopt(rel, index.file_sha256(rel), f"adopt {rel}")

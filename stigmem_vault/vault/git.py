@@ -109,7 +109,7 @@ class GitRepo:
         self._objects: str | None = os.path.join(repo.path, "objects") if sha1 else None
         self._swept = False  # crashed writers' temp objects removed (by the first commit)
         self.packer = Packer(repo.path)  # packs loose objects in the background
-        self.git_index = LaggingIndex(repo, self.locked)  # written behind the commits
+        self.git_index = LaggingIndex(repo.path)  # written behind the commits
 
     @classmethod
     def init(cls, root: Path, lock_path: Path) -> GitRepo:
@@ -172,7 +172,6 @@ class GitRepo:
                 self._swept = True
                 self.remove_stale_temp_objects()
             self.remove_stale_locks(f"refs/heads/{BRANCH}")
-            index = self.git_index.current()
             items = list(dict(changes).items())
             parents = [] if self.repo.head_is_unborn else [ref_oid(self.repo.head)]
             now = int(time.time())
@@ -185,12 +184,10 @@ class GitRepo:
             oid = None
             if self._objects is not None:
                 oid = self._store_packed(items, prepared, parents, who, message, key)
-            entries: list[tuple[str, Entry]] = []
-            for (path, _data), (entry, _obj) in zip(items, prepared, strict=True):
-                apply_entry(index, path, entry)
-                entries.append((path, entry))
+            entries: list[tuple[str, Entry]] = [
+                (path, entry) for (path, _data), (entry, _obj) in zip(items, prepared, strict=True)]
             if self._objects is None:
-                oid = self._store_loose(index, parents, who, message, key)
+                oid = self._store_loose(entries, parents, who, message, key)
             # git's index file is written behind the commits (vault/index_lag.py).
             self.git_index.committed(entries, str(parents[0]) if parents else None)
             if oid is None:  # the tree did not change
@@ -235,11 +232,15 @@ class GitRepo:
         write_pack(self._objects, objects)
         return pygit2.Oid(raw=commit.oid)
 
-    def _store_loose(self, index: pygit2.Index, parents: list[pygit2.Oid],
+    def _store_loose(self, entries: list[tuple[str, Entry]], parents: list[pygit2.Oid],
                      who: pygit2.Signature, message: str, key: SigningKey) -> pygit2.Oid | None:
         """libgit2 writes the trees and the commit as loose objects (repositories whose object
-        format is not SHA-1, which write_pack does not write)."""
-        tree = index.write_tree()
+        format is not SHA-1, which write_pack does not write), the tree from git's index with
+        the commit's entries applied."""
+        with self.git_index.holding() as index:
+            for path, entry in entries:
+                apply_entry(index, path, entry)
+            tree = index.write_tree()
         if parents and lookup_commit(self.repo, parents[0]).tree_id == tree:
             return None
         return create_signed_commit(self.repo, key, who, message, tree, parents)
@@ -374,15 +375,13 @@ class GitRepo:
 
     def tracked_paths(self) -> Iterator[str]:
         """The paths in git's index, this process's unwritten entries included."""
-        with self.locked():
-            paths = [entry.path for entry in self.git_index.current()]
+        with self.git_index.holding() as index:
+            paths = [entry.path for entry in index]
         yield from paths
 
     def write_index(self) -> None:
         """Write git's index file now, in step with HEAD, if any commit is not in it yet."""
-        with self.locked():
-            if self.git_index.owed:
-                self.git_index.write()
+        self.git_index.write()
 
     def close(self) -> None:
         """Write what git's index owes (a writer that is done), and stop its timer."""

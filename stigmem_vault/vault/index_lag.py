@@ -3,13 +3,14 @@
 Each commit builds its tree from HEAD's (vault/packwrite.py), never from git's index, so the
 index is a cache: the stat data ``git status`` (and change detection, watch/detect.py)
 compares the work tree with. Rewriting the file costs time in proportion to the whole vault
-(about 120 bytes per file: 120 MB and most of a second at a million facts), under the vault's
-write lock. So while the file is small (INLINE_BYTES) a commit writes it at once, as git
-does; past that a commit updates only the copy in memory, and the file is written by a timer
-at most every WRITE_EVERY seconds (or four times its last write's cost, if longer), when the
-writer closes, or when asked (``GitRepo.write_index``). Until then ``git status`` reports the
-files committed since as staged, and the detector looks at them once more: a lagging index
-never hides a change, it only costs a look.
+(about 85-120 bytes per file: 83-126 MB and a second at a million facts). So while the file is
+small (INLINE_BYTES) a commit writes it at once, as git does; past that a commit only records
+its entries, and the file is written by a timer at most every WRITE_EVERY seconds (or four
+times its last write's cost, if longer), when the writer closes, or when asked
+(``GitRepo.write_index``). Until then ``git status`` reports the files committed since as
+staged, and the detector looks at them once more: a lagging index never hides a change, it
+only costs a look. The file is written under a lock of its own, not the vault's write lock:
+commits go on while it is written.
 
 ``.git/stigmem-index-head`` names the commit the index file was last brought in step with.
 Whoever writes the index next brings the paths changed between that commit and HEAD into
@@ -27,13 +28,14 @@ a phone has its own clone (a partial one, past about 100,000 notes), with its ow
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ from stigmem_vault.vault.reading import read_regular_stat
 from stigmem_vault.vault.store import fsync_dir, fsync_file, write_atomic
 
 HEAD_FILE = "stigmem-index-head"
+WRITER_LOCK = "stigmem-index-writer.lock"  # held by whoever reads, changes and writes the file
 INLINE_BYTES = 4 * 1024 * 1024  # an index up to this size (~35,000 files) is written at once
 WRITE_EVERY = 2.0  # seconds: the longest a committed file shows as staged in a running writer
 COST_FACTOR = 4.0  # ...or this many times the last write's duration, if that is longer
@@ -75,54 +78,67 @@ class StatEntry(pygit2.IndexEntry):
 
 
 Entry = pygit2.IndexEntry | None  # None: the path is removed
+_NONE = object()  # no entry owed for a path (an owed entry may itself be None)
 
 
 class LaggingIndex:
     """The repository's index as this process keeps it: the file on disk plus the entries of
-    its commits not yet written (``owed``). All methods but ``cancel`` run under the vault's
-    write lock (``locked``, given by the GitRepo)."""
+    its commits not yet written (``owed``).
 
-    def __init__(self, repo: pygit2.Repository, locked: Callable[[], Any]) -> None:
-        self._repo = repo
-        self._locked = locked
-        self._file = os.path.join(repo.path, "index")
-        self._head_file = Path(repo.path, HEAD_FILE)
-        self._owed: dict[str, Entry] = {}
+    A commit only records its entries (``committed``, under the vault's write lock): it never
+    reads or writes git's index, so it never waits for the file to be rewritten (a second and
+    more at a million facts) nor for it to be read again after another process rewrote it.
+    The file is read and written under ``_mutex`` (this process's threads) and an ``flock`` on
+    ``.git/stigmem-index-writer.lock`` (every writer process, so that none overwrites
+    another's entries with a copy read before them), through a libgit2 repository of its own:
+    a libgit2 object is used by one thread at a time."""
+
+    def __init__(self, path: str) -> None:
+        self._repo = pygit2.Repository(path)  # used only under _mutex
+        self._file = os.path.join(path, "index")
+        self._head_file = Path(path, HEAD_FILE)
+        self._writer_lock = os.path.join(path, WRITER_LOCK)
+        self._mutex = threading.RLock()  # the libgit2 index, _stamp, _cost
         self._stamp: tuple[int, int, int] | None = None  # the file as we last read or wrote it
-        self._since: str | None = None  # the commit the file was in step with before we owed
         self._cost = 0.0  # seconds the last write took
+        # Under _guard, held only for moments (a commit takes it): the entries owed to the
+        # file, those not yet put into the libgit2 index (a subset), and the commit the file
+        # was in step with before we owed.
+        self._guard = threading.Lock()
+        self._owed: dict[str, Entry] = {}
+        self._unapplied: dict[str, Entry] = {}
+        self._since: str | None = None
         self._timer: threading.Timer | None = None
-        self._guard = threading.Lock()  # the timer
         self.errors: list[str] = []  # the last writes that failed (the next one retries)
         self._compress_tried = False  # converting to version 4 is tried once per process
 
     @property
     def owed(self) -> int:
         """How many entries the index file lacks."""
-        return len(self._owed)
+        with self._guard:
+            return len(self._owed)
 
-    def current(self) -> pygit2.Index:
-        """The index with this process's unwritten entries: if another process rewrote the
-        file (its own commit, a person's ``git add``), it is read again and ours re-applied."""
-        index: pygit2.Index = self._repo.index
-        before = _stamp(self._file)
-        index.read(False)  # libgit2 reloads only if the file changed since it last looked
-        if before != self._stamp:
-            self._stamp = before
-            for path, entry in self._owed.items():
-                apply_entry(index, path, entry)
-        return index
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[pygit2.Index]:
+        """The index with this process's unwritten entries, held by this thread until the
+        block ends: if another process rewrote the file (its own commit, a person's ``git
+        add``), it is read again and all of ours applied again."""
+        with self._mutex:
+            yield self._current()
 
     def committed(self, changes: list[tuple[str, Entry]], parent: str | None) -> None:
-        """Record a commit's entries (already in ``current()``) as owed to the file; ``parent``
-        is the commit HEAD named before it. Then ``settle`` once HEAD names the commit."""
-        if not self._owed:
-            self._since = _read_head(self._head_file) or parent
-        self._owed.update(changes)
+        """Record a commit's entries as owed to the file (before HEAD names the commit, so
+        that a writer that has read HEAD has them); ``parent`` is the commit HEAD named
+        before it. Then ``settle`` once HEAD names the commit."""
+        with self._guard:
+            if not self._owed:
+                self._since = _read_head(self._head_file) or parent
+            self._owed.update(changes)
+            self._unapplied.update(changes)
 
     def settle(self) -> None:
         """After a commit: write the file now if it is small, else on the timer."""
-        if not self._owed:
+        if not self.owed:
             return
         stamp = _stamp(self._file)
         if stamp is None or stamp[1] <= INLINE_BYTES:
@@ -134,15 +150,35 @@ class LaggingIndex:
         self._schedule()
 
     def write(self) -> None:
-        """Write the index file now, in step with HEAD (the caller holds the write lock)."""
+        """Write the index file now, in step with HEAD, if any commit is owed to it."""
         self.cancel()
+        with self._mutex, _flocked(self._writer_lock):
+            if self.owed:
+                self._write()
+
+    def _current(self) -> pygit2.Index:
+        index: pygit2.Index = self._repo.index
+        before = _stamp(self._file)
+        index.read(False)  # libgit2 reloads only if the file changed since it last looked
+        with self._guard:
+            apply = self._owed if before != self._stamp else self._unapplied
+            changes, self._unapplied = list(apply.items()), {}
+        self._stamp = before
+        for path, entry in changes:
+            apply_entry(index, path, entry)
+        return index
+
+    def _write(self) -> None:
         started = time.monotonic()
-        index = self.current()
+        # HEAD first: a commit records its entries before it moves HEAD, so every commit up
+        # to this HEAD is in what _current applies below (and perhaps a later one too).
         head = None if self._repo.head_is_unborn else str(self._repo.head.target)
-        since = self._since
+        with self._guard:
+            written, since = dict(self._owed), self._since
+        index = self._current()
         try:
             if head is not None and since is not None and since != head:
-                self._reconcile(index, since, head)
+                self._reconcile(index, since, head, written)
             index.write()
             if len(index) >= MANY_FILES:
                 self._compress()
@@ -154,8 +190,11 @@ class LaggingIndex:
                 write_atomic(self._head_file, (head + "\n").encode(), sync=False)
         except (pygit2.GitError, OSError) as exc:
             raise StorageError(f"cannot write git's index: {exc}") from exc
-        self._owed.clear()
-        self._since = None
+        with self._guard:  # what commits added meanwhile stays owed, from this HEAD on
+            for path, entry in written.items():
+                if self._owed.get(path, _NONE) is entry:
+                    del self._owed[path]
+            self._since = head if self._owed else None
         self._cost = time.monotonic() - started
 
     def _compress(self) -> None:
@@ -194,18 +233,17 @@ class LaggingIndex:
         with self._guard:
             self._timer = None
         try:
-            with self._locked():
-                if self._owed:
-                    self.write()
+            self.write()
         except StorageError as exc:  # the next commit schedules another try
             self._failed(exc)
 
     def _failed(self, exc: StorageError) -> None:
         self.errors = [*self.errors[-9:], str(exc)]
 
-    def _reconcile(self, index: pygit2.Index, since: str, head: str) -> None:
+    def _reconcile(self, index: pygit2.Index, since: str, head: str,
+                   ours: dict[str, Entry]) -> None:
         """Bring the entries of paths changed between ``since`` and ``head`` into step with
-        ``head``, except this process's own (already in step)."""
+        ``head``, except this process's own (``ours``: already in step)."""
         try:
             old = self._repo.get(since)
             new = self._repo.get(head)
@@ -218,7 +256,7 @@ class LaggingIndex:
         root = self._repo.workdir
         for delta in diff.deltas:
             for path in {delta.old_file.path, delta.new_file.path}:
-                if path in self._owed:
+                if path in ours:
                     continue
                 try:
                     item = tree[path]
@@ -250,6 +288,18 @@ def apply_entry(index: pygit2.Index, path: str, entry: Entry) -> None:
         index.add(entry)
     elif path in index:
         index.remove(path)
+
+
+@contextlib.contextmanager
+def _flocked(path: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if missing), released when the block ends
+    or the process dies."""
+    handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def _version(path: str) -> int | None:

@@ -3,15 +3,17 @@ in step by a timer, on close, after a writer crashed, and around another process
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fifos import make_fifo, release, within_deadline
+from fifos import DEADLINE, make_fifo, release, within_deadline
 from model.factgen import KEY
 
 from stigmem_vault.vault import index_lag
@@ -119,6 +121,64 @@ def test_another_process_rewriting_the_index_keeps_our_unwritten_entries(repo: G
     repo.close()
     assert sorted(porcelain(repo.root)) == ["A  theirs.md"]
     assert sorted(git(repo.root, "ls-files").split()) == ["a.md", "b.md", "c.md", "theirs.md"]
+
+
+def test_commits_go_on_while_git_s_index_is_being_written(repo: GitRepo) -> None:
+    """Rewriting a large index takes a second and more; commits never wait for it. Here the
+    write is held up (another process holds the index writer's lock) while two commits go
+    through; then the index comes out in step with both."""
+    commit(repo, {"a.md": b"a\n"})
+    held = os.open(Path(repo.repo.path) / index_lag.WRITER_LOCK, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    writer = threading.Thread(target=repo.write_index)  # the timer's write, held up
+    try:
+        writer.start()
+        wait_for(lambda: not repo.git_index._mutex.acquire(blocking=False)
+                 or repo.git_index._mutex.release(), "the write to wait for the lock")
+        within_deadline(lambda: commit(repo, {"b.md": b"b\n"}))
+        within_deadline(lambda: commit(repo, {"a.md": b"a, amended\n", "c.md": b"c\n"}))
+        assert writer.is_alive()  # still waiting: the commits did not need it
+    finally:
+        os.close(held)
+    writer.join(DEADLINE)
+    assert not writer.is_alive()
+    repo.close()
+    assert porcelain(repo.root) == [] and repo.git_index.owed == 0
+    assert sorted(git(repo.root, "ls-files").split()) == ["a.md", "b.md", "c.md"]
+    assert all(stat_cached(repo.root, rel) for rel in ("a.md", "b.md", "c.md"))
+
+
+def test_another_writer_never_writes_between_our_read_and_our_write(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes' writers (two repositories here). Ours reads HEAD and git's index; then
+    the other commits and tries to write its entry. Had it written then, ours would overwrite
+    the file with a copy that lacks it and name the older HEAD, and with nothing owed
+    anywhere any more, nobody would bring it back: lost from the index for good."""
+    other = GitRepo.open(repo.root, repo.root.parent / "lock")
+    commit(repo, {"base.md": b"base\n"}, write_index=True)
+    commit(repo, {"ours.md": b"ours\n"})
+    ours_read, theirs_done = threading.Event(), threading.Event()
+    reconcile = index_lag.LaggingIndex._reconcile
+
+    def paused(self: index_lag.LaggingIndex, *args: object) -> None:
+        reconcile(self, *args)  # type: ignore[arg-type]
+        if self is repo.git_index:  # ours has read the file: give theirs every chance
+            ours_read.set()
+            theirs_done.wait(0.5)
+
+    monkeypatch.setattr(index_lag.LaggingIndex, "_reconcile", paused)
+    ours = threading.Thread(target=repo.write_index)
+    ours.start()
+    assert ours_read.wait(DEADLINE)
+    commit(other, {"theirs.md": b"theirs\n"})  # commits never wait for an index write
+    theirs = threading.Thread(target=lambda: (other.write_index(), theirs_done.set()))
+    theirs.start()
+    ours.join(DEADLINE)
+    theirs.join(DEADLINE)
+    assert not ours.is_alive() and not theirs.is_alive()
+    assert repo.git_index.owed == other.git_index.owed == 0
+    assert sorted(git(repo.root, "ls-files").split()) == ["base.md", "ours.md", "theirs.md"]
+    assert porcelain(repo.root) == []
 
 
 def index_version(repo: GitRepo) -> int:
