@@ -54,6 +54,8 @@ class VaultContext:
 
     def __post_init__(self) -> None:
         self.scratch = self.root / cfg.SCRATCH_DIR
+        if self.git is not None:  # a background write of git's index that fails is told
+            self.git.git_index.on_failure = self.notify
 
     def check_open(self) -> None:
         if self.closed:

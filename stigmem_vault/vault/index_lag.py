@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,9 @@ class LaggingIndex:
         self._since: str | None = None
         self._timer: threading.Timer | None = None
         self.errors: list[str] = []  # the last writes that failed (the next one retries)
+        # Told once when writes start failing (the vault's notices), again after a success.
+        self.on_failure: Callable[[str], None] | None = None
+        self._failing = False
         self._compress_tried = False  # converting to version 4 is tried once per process
 
     @property
@@ -196,6 +199,7 @@ class LaggingIndex:
                     del self._owed[path]
             self._since = head if self._owed else None
         self._cost = time.monotonic() - started
+        self._failing = False
 
     def _compress(self) -> None:
         """Convert the file to index version 4, once (libgit2 then keeps the version it read).
@@ -239,6 +243,10 @@ class LaggingIndex:
 
     def _failed(self, exc: StorageError) -> None:
         self.errors = [*self.errors[-9:], str(exc)]
+        if not self._failing and self.on_failure is not None:
+            self.on_failure(f"{exc} (commits are unaffected; until a write succeeds, git status"
+                            " shows the files committed since as staged)")
+        self._failing = True
 
     def _reconcile(self, index: pygit2.Index, since: str, head: str,
                    ours: dict[str, Entry]) -> None:

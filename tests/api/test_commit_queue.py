@@ -307,3 +307,41 @@ def test_close_reports_the_commit_that_failed_not_the_index_write_after_it(
     finally:
         for lock in locks:
             lock.unlink()
+
+
+def test_a_background_write_of_git_s_index_that_fails_is_a_notice_once_per_failing_spell(
+        home: Path, vault_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timer writes git's index in a large vault; nobody waits for it, so when it fails
+    (a live git holds index.lock, the disk is full) the person hears of it in the vault's
+    notices: once while it keeps failing, once more if it fails again after a success."""
+    from stigmem_vault.vault import index_lag
+
+    monkeypatch.setattr(index_lag, "INLINE_BYTES", -1)
+    monkeypatch.setattr(index_lag, "WRITE_EVERY", 0.01)
+    lock = vault_path / ".git" / "index.lock"
+    with Vault.init(vault_path, owner="user:alice", home=home, commit_delay=None) as vault:
+        lagging = vault._ctx.git.git_index  # type: ignore[union-attr]
+
+        def write_on_timer(n: int) -> None:
+            failed = len(lagging.errors)
+            vault.assert_fact(entity="user:alice", relation=f"memory:n{n}", value=n)
+            vault.flush(git_index=False)
+            wait_for(lambda: lagging.owed == 0 or len(lagging.errors) > failed,
+                     "the timer's write of git's index")
+
+        def failures() -> list[str]:
+            return [line for line in vault.notices() if "cannot write git's index" in line]
+
+        lock.write_text("")  # a live git's, fresh: respected
+        write_on_timer(1)
+        write_on_timer(2)
+        assert len(failures()) == 1 and lagging.owed > 0
+        assert "locked" in failures()[0], failures()
+        lock.unlink()
+        write_on_timer(3)
+        assert lagging.owed == 0 and len(failures()) == 1
+        lock.write_text("")
+        write_on_timer(4)
+        assert len(failures()) == 2
+        lock.unlink()
+    assert porcelain(vault_path) == ""
