@@ -422,6 +422,18 @@ class Resolution:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingNote:
+    """A person's draft, edit of a signed fact or conflict choice not signed yet."""
+
+    path: str
+    kind: str  # draft | edit | resolution
+    fact_id: str | None
+    conflict_id: str | None
+    ticked: bool
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class WellKnown:
     version: str
     node_id: str | None
@@ -613,6 +625,21 @@ class StigmemClient:
         return _plain(Resolution, data)
 
 
+    # ------------------------------------------------ pending notes (the vault owner only)
+
+    def pending(self) -> tuple[PendingNote, ...]:
+        """GET /v1/pending: drafts, edits of signed facts and conflict choices waiting for
+        their sign tick (what ``stigmem status`` lists)."""
+        data = self._call("GET", "/v1/pending")
+        return _tuple(data["pending"], lambda note: _plain(PendingNote, note))
+
+    def revert(self, target: str) -> str:
+        """POST /v1/pending/revert: a pending edit (a vault path, or the edited fact's id or
+        a prefix of 8+ hex digits) gets its signed bytes back, as ``stigmem revert`` does;
+        the file's vault path."""
+        return str(self._call("POST", "/v1/pending/revert", json={"target": target})["path"])
+
+
 def _segment(text: str) -> str:
     """A path segment, percent-encoded (a cid's ':' stays readable)."""
     from urllib.parse import quote
@@ -635,6 +662,7 @@ __all__ = [
     "Neighbor",
     "Neighbors",
     "NodeUnreachable",
+    "PendingNote",
     "Provenance",
     "ProvenanceLink",
     "RecallResult",

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import pytest
 from http_support import Node
 
 from stigmem_vault.api.vault import Vault
+from stigmem_vault.client import ClientError, PendingNote
 
 
 def _edit_in_place(vault: Vault) -> tuple[str, str, bytes]:
@@ -66,3 +68,19 @@ def test_revert_of_something_that_is_no_pending_edit_names_the_target(node: Node
     assert "no signed fact" in answer.json()["error"]["message"]
     missing = alice.request("POST", "/v1/pending/revert", json={"target": "ab" * 6})
     assert missing.status_code == 404
+
+
+def test_the_python_client_lists_and_reverts_pending_edits(node: Node) -> None:
+    fact_id, rel, signed = _edit_in_place(node.vault)
+    alice = node.client("alice")
+
+    assert alice.pending() == (PendingNote(rel, "edit", fact_id, None, False, None),)
+    assert alice.revert(rel) == rel
+    assert (node.vault.root / rel).read_bytes() == signed and alice.pending() == ()
+    assert alice.revert(fact_id) == rel  # nothing left to revert: the same answer
+    with pytest.raises(ClientError) as caught:
+        alice.revert("Drafts/nothing.md")
+    assert caught.value.status == 422 and caught.value.fields == ["target"]
+    with pytest.raises(ClientError) as refused:
+        node.client("codex").pending()
+    assert (refused.value.status, refused.value.code) == (403, "owner_required")
