@@ -189,7 +189,8 @@ class GitRepo:
             if self._objects is None:
                 oid = self._store_loose(entries, parents, who, message, key)
             # git's index file is written behind the commits (vault/index_lag.py).
-            self.git_index.committed(entries, str(parents[0]) if parents else None)
+            self.git_index.committed(entries, str(parents[0]) if parents else None,
+                                     None if oid is None else str(oid))
             if oid is None:  # the tree did not change
                 self.git_index.settle()
                 return None

@@ -107,6 +107,7 @@ class LaggingIndex:
         self._guard = threading.Lock()
         self._owed: dict[str, Entry] = {}
         self._unapplied: dict[str, Entry] = {}
+        self._commit_of: dict[str, str] = {}  # path -> the commit that recorded its owed entry
         self._since: str | None = None
         self._timer: threading.Timer | None = None
         self.errors: list[str] = []  # the last writes that failed (the next one retries)
@@ -127,17 +128,23 @@ class LaggingIndex:
         block ends: if another process rewrote the file (its own commit, a person's ``git
         add``), it is read again and all of ours applied again."""
         with self._mutex:
-            yield self._current()
+            yield self._current()[0]
 
-    def committed(self, changes: list[tuple[str, Entry]], parent: str | None) -> None:
-        """Record a commit's entries as owed to the file (before HEAD names the commit, so
-        that a writer that has read HEAD has them); ``parent`` is the commit HEAD named
-        before it. Then ``settle`` once HEAD names the commit."""
+    def committed(self, changes: list[tuple[str, Entry]], parent: str | None,
+                  commit: str | None = None) -> None:
+        """Record the entries of ``commit`` (None: the tree did not change) as owed to the
+        file, before HEAD names it, so that a writer that has read HEAD has them; ``parent``
+        is the commit HEAD named before it. Then ``settle`` once HEAD names the commit."""
         with self._guard:
             if not self._owed:
                 self._since = _read_head(self._head_file) or parent
             self._owed.update(changes)
             self._unapplied.update(changes)
+            for path, _entry in changes:
+                if commit is None:
+                    self._commit_of.pop(path, None)
+                else:
+                    self._commit_of[path] = commit
 
     def settle(self) -> None:
         """After a commit: write the file now if it is small, else on the timer."""
@@ -159,29 +166,35 @@ class LaggingIndex:
             if self.owed:
                 self._write()
 
-    def _current(self) -> pygit2.Index:
+    def _current(self) -> tuple[pygit2.Index, dict[str, Entry], dict[str, str], str | None]:
+        """The index with every owed entry applied; and, taken at the same moment, the owed
+        entries (all of them now in the index), the commits that recorded them, and the
+        commit the file was in step with."""
         index: pygit2.Index = self._repo.index
         before = _stamp(self._file)
         index.read(False)  # libgit2 reloads only if the file changed since it last looked
         with self._guard:
             apply = self._owed if before != self._stamp else self._unapplied
             changes, self._unapplied = list(apply.items()), {}
+            owed, since = dict(self._owed), self._since
+            commits = {path: self._commit_of[path] for path in owed if path in self._commit_of}
         self._stamp = before
         for path, entry in changes:
             apply_entry(index, path, entry)
-        return index
+        return index, owed, commits, since
 
     def _write(self) -> None:
         started = time.monotonic()
         # HEAD first: a commit records its entries before it moves HEAD, so every commit up
-        # to this HEAD is in what _current applies below (and perhaps a later one too).
+        # to this HEAD is among those _current applies (and perhaps a later one too); and
+        # every entry it applies is in ``written``, so the reconcile below never puts an
+        # older blob over one of ours.
         head = None if self._repo.head_is_unborn else str(self._repo.head.target)
-        with self._guard:
-            written, since = dict(self._owed), self._since
-        index = self._current()
+        index, written, commits, since = self._current()
         try:
             if head is not None and since is not None and since != head:
                 self._reconcile(index, since, head, written)
+            newer = self._check(index, head, written, commits) if head is not None else set()
             index.write()
             if len(index) >= MANY_FILES:
                 self._compress()
@@ -195,8 +208,9 @@ class LaggingIndex:
             raise StorageError(f"cannot write git's index: {exc}") from exc
         with self._guard:  # what commits added meanwhile stays owed, from this HEAD on
             for path, entry in written.items():
-                if self._owed.get(path, _NONE) is entry:
+                if self._owed.get(path, _NONE) is entry and path not in newer:
                     del self._owed[path]
+                    self._commit_of.pop(path, None)
             self._since = head if self._owed else None
         self._cost = time.monotonic() - started
         self._failing = False
@@ -248,6 +262,29 @@ class LaggingIndex:
                             " shows the files committed since as staged)")
         self._failing = True
 
+    def _check(self, index: pygit2.Index, head: str, written: dict[str, Entry],
+               commits: dict[str, str]) -> set[str]:
+        """Our owed entries that HEAD does not hold. Of a commit HEAD already contains, the
+        path was committed again since (by another process): HEAD's entry goes in instead,
+        and ours is dropped. Of a commit HEAD does not contain yet (it landed after HEAD was
+        read), ours stays, and stays owed: those paths are returned, for the next write."""
+        head_commit = self._repo.get(head)
+        if not isinstance(head_commit, pygit2.Commit):
+            return set()
+        tree = head_commit.tree
+        newer: set[str] = set()
+        for path, entry in written.items():
+            held = _tree_entry(tree, path)
+            if (None if held is None else held.id) == (None if entry is None else entry.id):
+                continue  # in step with HEAD
+            commit = commits.get(path)
+            if commit is not None and not _contains(self._repo, head, commit):
+                newer.add(path)
+                continue
+            apply_entry(index, path, None if held is None else _entry_for(
+                self._repo.workdir, path, held.id, held.filemode))
+        return newer
+
     def _reconcile(self, index: pygit2.Index, since: str, head: str,
                    ours: dict[str, Entry]) -> None:
         """Bring the entries of paths changed between ``since`` and ``head`` into step with
@@ -296,6 +333,23 @@ def apply_entry(index: pygit2.Index, path: str, entry: Entry) -> None:
         index.add(entry)
     elif path in index:
         index.remove(path)
+
+
+def _tree_entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
+    """The blob at ``path`` in ``tree``, or None (no such path, or a folder there)."""
+    try:
+        item = tree[path]
+    except KeyError:
+        return None
+    return item if item.type_str == "blob" else None
+
+
+def _contains(repo: pygit2.Repository, head: str, commit: str) -> bool:
+    """Whether ``commit`` is ``head`` or one of its ancestors."""
+    try:
+        return head == commit or repo.descendant_of(head, commit)
+    except (KeyError, ValueError, pygit2.GitError):
+        return True  # unknown to this repository: nothing newer to wait for
 
 
 @contextlib.contextmanager

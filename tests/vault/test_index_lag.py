@@ -181,6 +181,46 @@ def test_another_writer_never_writes_between_our_read_and_our_write(
     assert porcelain(repo.root) == []
 
 
+def test_an_owed_entry_that_a_later_commit_replaced_is_not_written_back(repo: GitRepo) -> None:
+    """Two processes commit the same path (a node and a CLI command both regenerate an entity
+    note): the node's entry, owed since before the other's commit, is older than HEAD. Its
+    write brings HEAD's entry instead of putting the older blob back over it."""
+    other = GitRepo.open(repo.root, repo.root.parent / "lock")
+    commit(repo, {"base.md": b"base\n"}, write_index=True)
+    commit(other, {"note.md": b"the node's rendering\n"})  # owed to the file, not written
+    commit(repo, {"note.md": b"the CLI's rendering\n"}, write_index=True)
+    other.write_index()  # the node's timer
+    assert porcelain(repo.root) == [] and other.git_index.owed == 0
+    assert stat_cached(repo.root, "note.md")
+
+
+def test_a_commit_that_lands_while_the_index_is_written_is_not_overwritten(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process commits a path; our writer reads HEAD to write git's index, and just
+    then commits the same path again: the reconcile with HEAD must not put the other's
+    (older) blob over our newer entry, and the next write brings everything in step."""
+    other = GitRepo.open(repo.root, repo.root.parent / "lock")
+    commit(repo, {"base.md": b"base\n"}, write_index=True)
+    commit(repo, {"ours.md": b"ours\n"})
+    commit(other, {"p.md": b"theirs\n"}, write_index=True)
+    current = repo.git_index._current
+    landed = []
+
+    def commit_first() -> object:  # HEAD has been read; our commit lands now
+        if not landed:
+            landed.append(True)
+            commit(repo, {"p.md": b"ours, later\n"})
+        return current()
+
+    monkeypatch.setattr(repo.git_index, "_current", commit_first)
+    repo.write_index()
+    assert landed
+    assert "MM p.md" not in porcelain(repo.root)  # never the older blob over ours
+    repo.write_index()
+    assert porcelain(repo.root) == [] and repo.git_index.owed == 0
+    assert git(repo.root, "show", ":p.md") == "ours, later\n"
+
+
 def index_version(repo: GitRepo) -> int:
     header = (Path(repo.repo.path) / "index").read_bytes()[:8]
     assert header[:4] == b"DIRC"
