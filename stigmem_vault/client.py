@@ -624,7 +624,6 @@ class StigmemClient:
         data = self._call("POST", f"/v1/conflicts/{_segment(conflict_id)}/resolve", json=body)
         return _plain(Resolution, data)
 
-
     # ------------------------------------------------ pending notes (the vault owner only)
 
     def pending(self) -> tuple[PendingNote, ...]:
