@@ -338,7 +338,7 @@ class IndexKeeper:
             except FileNotFoundError:
                 removed.append(rel)
         self.ingest(records, removed)
-        return [Change(ChangeKind.INDEXED, r.path, r.status, r.fact.id if r.fact else None)
+        return [Change(ChangeKind.INDEXED, r.path, r.status, r.fact_id)
                 for r in records]
 
     def ingest(self, records: list[FileRecord], removed: list[str]) -> None:

@@ -34,20 +34,34 @@ class FileRecord:
     blob: str | None = None  # git blob id of the bytes read (None: not read, a note)
     # The fact's rows (``with_rows``), worked out where the file was read (a pool worker,
     # watch/records.py) so that the one process inserting does not; None: worked out here.
+    # A record from a worker carries its rows and no ``fact``: the rows hold all the index
+    # needs, and a Fact's objects cost three times the rows to pickle and unpickle.
     rows: Rows | None = None
+
+    @property
+    def fact_id(self) -> str | None:
+        """The id of the fact the file holds (None: it holds none that parsed)."""
+        if self.rows is not None:
+            return str(self.rows[0][0])
+        return None if self.fact is None else self.fact.id
 
 
 def with_rows(record: FileRecord) -> FileRecord:
     """The record carrying its fact's index rows, ready to insert."""
-    return record if record.fact is None else replace(record, rows=fact_rows(record, record.fact))
+    return record if record.fact is None else replace(record, rows=fact_rows(record))
 
 
-def fact_rows(record: FileRecord, fact: Fact) -> Rows:
-    """The rows of the record's fact: those it carries, else worked out now."""
-    if record.rows is not None:
+def lean(record: FileRecord) -> FileRecord:
+    """The record with its rows and without its ``fact``: what a worker sends."""
+    return replace(with_rows(record), fact=None)
+
+
+def fact_rows(record: FileRecord) -> Rows | None:
+    """The rows of the record's fact: those it carries, else worked out now (None: no fact)."""
+    if record.rows is not None or record.fact is None:
         return record.rows
-    row = fact_row(fact, record.status, record.path, record.vouched_by)
-    return row, fts_texts(fact, row)
+    row = fact_row(record.fact, record.status, record.path, record.vouched_by)
+    return row, fts_texts(record.fact, row)
 
 
 def fts_texts(fact: Fact, row: tuple[object, ...]) -> tuple[str, ...]:
@@ -76,6 +90,9 @@ def fact_row(fact: Fact, status: str, path: str,
     )
 
 
+# Positions in a fact row (``fact_row``) that ``apply`` reads back.
+_ENTITY, _RELATION, _SCOPE, _SUPERSEDES, _DERIVED = 1, 2, 12, 15, 16
+
 _INSERT_FACT = """
 INSERT INTO facts (id, entity, relation, value_type, value_json, value_text, value_num, source,
                    hlc, timestamp, confidence, trust, scope, valid_until, valid_until_ms,
@@ -98,34 +115,36 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
     # a fact twice). Nothing below reads ``files`` or ``facts_fts``, so their rows are written
     # together at the end.
     held = _held_facts(conn, [r.path for r in records])
-    known = _known_ids(conn, [r.fact.id for r in records if r.fact is not None])
+    known = _known_ids(conn, [fid for fid in (r.fact_id for r in records) if fid is not None])
     file_rows: list[tuple[object, ...]] = []
     fts_rows: list[tuple[object, ...]] = []
     for record in records:
-        fact = record.fact
+        fact_id = record.fact_id
         previous = held.get(record.path)
-        if previous and (fact is None or previous != fact.id):
+        if previous and previous != fact_id:
             _detach_file(conn, record.path, previous, dirty)
-        held[record.path] = fact.id if fact else None
+        held[record.path] = fact_id
         file_rows.append((record.path, record.size, record.mtime_ns, record.sha256, record.status,
-                          record.reason, fact.id if fact else None, record.blob))
-        if fact is None:
+                          record.reason, fact_id, record.blob))
+        rows = fact_rows(record)
+        if fact_id is None or rows is None:
             continue
-        if fact.id in known:
+        row, texts = rows
+        if fact_id in known:
             conn.execute("UPDATE facts SET status = ?, vouched_by = ?, path = ?, present = 1"
-                         " WHERE id = ?", (record.status, record.vouched_by, record.path, fact.id))
+                         " WHERE id = ?", (record.status, record.vouched_by, record.path, fact_id))
         else:  # a fact seen for the first time: its text goes into FTS once
-            row, texts = fact_rows(record, fact)
             (rowid,) = conn.execute(_INSERT_FACT, row).fetchone()
             fts_rows.append((rowid, *texts))
-            known.add(fact.id)
-        if fact.derived_from:
+            known.add(fact_id)
+        derived_from = json.loads(str(row[_DERIVED])) if row[_DERIVED] != "[]" else []
+        if derived_from:
             conn.executemany("INSERT OR IGNORE INTO derivations VALUES (?, ?)",
-                             [(fact.id, parent) for parent in fact.derived_from])
-        dirty.add((fact.entity, fact.relation, fact.scope.value))
+                             [(fact_id, parent) for parent in derived_from])
+        dirty.add((str(row[_ENTITY]), str(row[_RELATION]), str(row[_SCOPE])))
         # A supersession or resolution reaches into other keys: recompute those too.
-        targets = [fact.supersedes] if fact.supersedes else []
-        targets += list(fact.derived_from)
+        targets = [str(row[_SUPERSEDES])] if row[_SUPERSEDES] else []
+        targets += derived_from
         if targets:
             marks = ",".join("?" * len(targets))
             dirty.update(conn.execute(
