@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from stigmem_vault.errors import StorageError
-from stigmem_vault.index.schema import DDL, QUERY_INDEXES, SCHEMA_VERSION
+from stigmem_vault.index.schema import DDL, QUERY_INDEXES, RECOUNT, SCHEMA_VERSION, TALLY_TRIGGERS
 
 INDEX_FILE = ".stigmem/index/index.sqlite3"
 
@@ -113,17 +113,29 @@ class Database:
         self.rebuilt = True
 
     def _create_missing_indexes(self, conn: sqlite3.Connection) -> None:
-        """Create the query indexes a first index that stopped midway left out (one that runs
-        in another process now too: it would only find them there, at a cost)."""
-        have = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        for name, sql in QUERY_INDEXES.items():
-            if name not in have:
-                try:
-                    conn.execute(sql)
-                except sqlite3.OperationalError:
-                    # Locked past the busy timeout by a load still under way, which creates
-                    # them when it ends: queries are only slower until then.
-                    return
+        """Create the query indexes and tally triggers a first index that stopped midway left
+        out (Index.bulk_load), counting the totals afresh. A load under way in another process
+        now gets them early: it only goes slower, and counts again when it ends."""
+        have = set(conn.execute("SELECT type, name FROM sqlite_master"))
+        missing = [sql for name, sql in QUERY_INDEXES.items() if ("index", name) not in have]
+        recount = any(("trigger", name) not in have for name in TALLY_TRIGGERS)
+        if not missing and not recount:
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            # Locked past the busy timeout by a load still under way, which creates them when
+            # it ends: queries are only slower, and totals lag, until then.
+            return
+        try:
+            for sql in missing:
+                conn.execute(sql)
+            if recount:
+                restore_tallies(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def _delete_files(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -150,6 +162,15 @@ class Database:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def restore_tallies(conn: sqlite3.Connection) -> None:
+    """Create the tally triggers and count every total afresh, in the caller's transaction:
+    from its end on, the triggers keep them."""
+    for sql in TALLY_TRIGGERS.values():
+        conn.execute(sql)
+    for sql in RECOUNT:
+        conn.execute(sql)
 
 
 def _statements(sql: str) -> Iterator[str]:

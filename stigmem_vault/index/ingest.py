@@ -94,14 +94,43 @@ def fact_row(fact: Fact, status: str, path: str,
 _ENTITY, _RELATION, _SCOPE, _SUPERSEDES, _DERIVED = 1, 2, 12, 15, 16
 
 _INSERT_FACT = """
-INSERT INTO facts (id, entity, relation, value_type, value_json, value_text, value_num, source,
-                   hlc, timestamp, confidence, trust, scope, valid_until, valid_until_ms,
+INSERT INTO facts (rowid, id, entity, relation, value_type, value_json, value_text, value_num,
+                   source, hlc, timestamp, confidence, trust, scope, valid_until, valid_until_ms,
                    supersedes, derived_from, signer, signature, cid, garden_id, status, vouched_by,
                    path,
                    present)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
-RETURNING rowid
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
 """
+
+
+class _NewFacts:
+    """Facts seen for the first time, inserted together (one ``executemany``, not a statement
+    per row: most of a first index's inserting). Each is numbered here, from the largest
+    rowid in the table, so that its FTS row can name it without reading it back; that is
+    the number SQLite itself would give, and the caller's transaction keeps it. ``flush``
+    before any other statement reads or changes ``facts``, so it sees them."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.rows: list[tuple[object, ...]] = []
+        self.fts_rows: list[tuple[object, ...]] = []
+        self.next_rowid: int | None = None
+
+    def add(self, row: tuple[object, ...], texts: tuple[str, ...]) -> None:
+        if self.next_rowid is None:
+            self.next_rowid = self.conn.execute(
+                "SELECT coalesce(max(rowid), 0) + 1 FROM facts").fetchone()[0]
+        rowid = self.next_rowid
+        self.next_rowid += 1
+        self.rows.append((rowid, *row))
+        self.fts_rows.append((rowid, *texts))
+
+    def flush(self) -> None:
+        if self.rows:
+            self.conn.executemany(_INSERT_FACT, self.rows)
+            self.conn.executemany("INSERT INTO facts_fts (rowid, entity, relation, value_text,"
+                                  " source) VALUES (?,?,?,?,?)", self.fts_rows)
+            self.rows, self.fts_rows = [], []
 
 
 def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str]) -> set[Key]:
@@ -112,16 +141,16 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
         conn.execute("DELETE FROM files WHERE path = ?", (path,))
     # What each path held and which facts are already known: two reads per batch, not per
     # record. Both maps are kept current as the records are applied (a batch may name a path or
-    # a fact twice). Nothing below reads ``files`` or ``facts_fts``, so their rows are written
-    # together at the end.
+    # a fact twice). Nothing below reads ``files``, so its rows are written together at the end.
     held = _held_facts(conn, [r.path for r in records])
     known = _known_ids(conn, [fid for fid in (r.fact_id for r in records) if fid is not None])
     file_rows: list[tuple[object, ...]] = []
-    fts_rows: list[tuple[object, ...]] = []
+    new = _NewFacts(conn)
     for record in records:
         fact_id = record.fact_id
         previous = held.get(record.path)
         if previous and previous != fact_id:
+            new.flush()
             _detach_file(conn, record.path, previous, dirty)
         held[record.path] = fact_id
         file_rows.append((record.path, record.size, record.mtime_ns, record.sha256, record.status,
@@ -131,11 +160,11 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
             continue
         row, texts = rows
         if fact_id in known:
+            new.flush()
             conn.execute("UPDATE facts SET status = ?, vouched_by = ?, path = ?, present = 1"
                          " WHERE id = ?", (record.status, record.vouched_by, record.path, fact_id))
         else:  # a fact seen for the first time: its text goes into FTS once
-            (rowid,) = conn.execute(_INSERT_FACT, row).fetchone()
-            fts_rows.append((rowid, *texts))
+            new.add(row, texts)
             known.add(fact_id)
         derived_from = json.loads(str(row[_DERIVED])) if row[_DERIVED] != "[]" else []
         if derived_from:
@@ -146,14 +175,14 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
         targets = [str(row[_SUPERSEDES])] if row[_SUPERSEDES] else []
         targets += derived_from
         if targets:
+            new.flush()
             marks = ",".join("?" * len(targets))
             dirty.update(conn.execute(
                 f"SELECT entity, relation, scope FROM facts WHERE id IN ({marks})", targets))
+    new.flush()
     conn.executemany(
         "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, status, reason, fact_id,"
         " blob) VALUES (?,?,?,?,?,?,?,?)", file_rows)
-    conn.executemany("INSERT INTO facts_fts (rowid, entity, relation, value_text, source)"
-                     " VALUES (?,?,?,?,?)", fts_rows)
     return dirty
 
 

@@ -10,10 +10,11 @@ import pytest
 from stigmem_vault.api.vault import Vault
 from stigmem_vault.errors import StorageError
 from stigmem_vault.index.db import INDEX_FILE, Database
+from stigmem_vault.index.index import Index
 from stigmem_vault.index.query import Filters
-from stigmem_vault.index.schema import QUERY_INDEXES, SCHEMA_VERSION
+from stigmem_vault.index.schema import QUERY_INDEXES, SCHEMA_VERSION, TALLY_TRIGGERS
 
-from .support import add, fact, new_index
+from .support import add, fact, new_index, record
 
 
 def _count(path: Path, **kw: object) -> tuple[bool, int]:
@@ -133,24 +134,69 @@ def test_a_bulk_load_answers_as_row_by_row_inserts_and_leaves_every_index(tmp_pa
         everything = Filters(include_superseded=True)
         assert [i.fact.id for i in bulk.query(everything)] == [i.fact.id for i in plain.query(everything)]
         assert bulk.counts() == plain.counts()
+        assert _tallies(bulk.db.path) == _tallies(plain.db.path)
         assert [(c.id, c.status) for c in bulk.conflicts()] == [(c.id, c.status) for c in plain.conflicts()]
         assert _index_names(bulk.db.path) == _index_names(plain.db.path)
+        assert _trigger_names(bulk.db.path) == _trigger_names(plain.db.path) == set(TALLY_TRIGGERS)
     finally:
         plain.close()
         bulk.close()
 
 
-def test_opening_an_index_a_stopped_bulk_load_left_without_query_indexes_creates_them(
+def _trigger_names(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+
+
+def _tallies(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as conn:
+        return dict(conn.execute("SELECT key, n FROM tallies WHERE n != 0"))
+
+
+def test_opening_an_index_a_stopped_bulk_load_left_without_indexes_or_triggers_restores_them(
         built: Path) -> None:
+    counted = _tallies(built)
     with sqlite3.connect(built) as conn:
         for name in QUERY_INDEXES:
             conn.execute(f"DROP INDEX {name}")
+        for name in TALLY_TRIGGERS:  # and without the triggers: what it inserted is uncounted
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("DELETE FROM tallies")
     index = new_index(built)
     try:
         assert not index.rebuilt and set(QUERY_INDEXES) <= _index_names(built)
+        assert _trigger_names(built) == set(TALLY_TRIGGERS)
+        assert _tallies(built) == counted and index.counts()["facts"] == 2
         assert len(index.query(Filters(include_superseded=True))) == 2
+        add(index, fact("agent:codex", "later", 3))  # counted by the triggers again
+        assert index.counts()["facts"] == 3
     finally:
         index.close()
+
+
+def _fact_places(index: Index) -> set[tuple[str, str | None, int]]:
+    return set(index.db.conn.execute("SELECT id, path, present FROM facts"))
+
+
+def test_a_batch_naming_a_path_or_a_fact_twice_is_applied_as_one_record_at_a_time(
+        tmp_path: Path) -> None:
+    """New facts are inserted together at the end of a batch: a later record of the batch
+    that detaches or moves one of them must still find it."""
+    first, second = fact("agent:codex", "a", 1), fact("agent:codex", "b", 2)
+    batch = [record(first, path="facts/team/x.md"), record(second, path="facts/team/x.md"),
+             record(second, path="facts/team/y.md")]
+    together, apart = new_index(tmp_path / "together.sqlite3"), new_index(tmp_path / "apart.sqlite3")
+    try:
+        together.apply(batch, [])
+        for one in batch:
+            apart.apply([one], [])
+        assert _fact_places(together) == _fact_places(apart) \
+            == {(first.id, None, 0), (second.id, "facts/team/y.md", 1)}
+        assert together.counts() == apart.counts()
+    finally:
+        together.close()
+        apart.close()
 
 
 def test_an_index_opened_while_a_load_holds_the_write_lock_is_read_without_its_query_indexes(
