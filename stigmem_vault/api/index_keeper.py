@@ -52,7 +52,7 @@ from stigmem_vault.vault.notes import (
 )
 from stigmem_vault.vault.store import write_atomic
 from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, attestation, vouched_by
-from stigmem_vault.watch.detect import Watermark, candidates, detect
+from stigmem_vault.watch.detect import Watermark, candidates, detect, head_for
 from stigmem_vault.watch.filters import VaultFilter
 from stigmem_vault.watch.scan import (
     Changes,
@@ -201,7 +201,7 @@ class IndexKeeper:
             found, watermark = detect(ctx.root, index, folders)
             gesture_paths, plain, removed = _split_gestures(index, found)
             report = index_facts(ctx.root, index, ctx.trust, plain, removed, progress,
-                                 committed=ctx.git.blob_at_head)
+                                 committed=ctx.git.blob_at_head, head=head_for(watermark))
             self._adopt_untracked(index, [rel for rel, _st in plain])
             # A pending edit found by a scan from scratch is a gesture too (ticked: signed now).
             done = self.carry_out(gesture_paths + report.awaiting + found.notes)
@@ -299,7 +299,8 @@ class IndexKeeper:
         git = self._ctx.git
         report = index_facts(root, index, self._ctx.trust, facts, removed, progress,
                              unseen=keep_signed,
-                             committed=git.blob_at_head if keep_signed and git else None)
+                             committed=git.blob_at_head if keep_signed and git else None,
+                             head=head_for(watermark))
         if not keep_signed:
             index.apply([r for r in (note_record(root, n) for n in found.notes) if r], [])
         self._settle(index, watermark)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,17 @@ class Index:
                              " AND mtime_ns >= 0", checked)
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('git_tree', ?)", (tree,))
 
+    def settle_inserted(self, tree: str) -> None:
+        """Record ``tree`` as the one checked against, every file state having been settled
+        against it as it was inserted (``apply`` with ``head``: a first index)."""
+        with self.db.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('git_tree', ?)", (tree,))
+
+    def is_empty(self) -> bool:
+        """True if no file state is recorded (what a first index starts from)."""
+        with self.db.lock:
+            return self.db.conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
         """Insert without the query indexes and the triggers that keep the running totals,
@@ -121,12 +132,15 @@ class Index:
                     conn.execute(sql)
                 restore_tallies(conn)
 
-    def apply(self, records: list[FileRecord], removed: list[str]) -> set[Key]:
-        """Record files and facts in one transaction and recompute the keys they touch."""
+    def apply(self, records: list[FileRecord], removed: list[str],
+              head: Mapping[str, str] | None = None) -> set[Key]:
+        """Record files and facts in one transaction and recompute the keys they touch.
+        With ``head`` (path -> blob id at HEAD), a file whose bytes are its blob there is
+        recorded settled (``settle_inserted``)."""
         if not records and not removed:
             return set()
         with self.db.transaction() as conn:
-            dirty = apply(conn, records, removed)
+            dirty = apply(conn, records, removed, head)
             recompute(conn, dirty, self.owner, self.multi_relations.__contains__)
         return dirty
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from stigmem_vault.canonical.cid import upstream_cid
@@ -133,8 +134,11 @@ class _NewFacts:
             self.rows, self.fts_rows = [], []
 
 
-def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str]) -> set[Key]:
-    """Record file states and facts; mark facts of removed or rewritten files absent."""
+def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str],
+          head: Mapping[str, str] | None = None) -> set[Key]:
+    """Record file states and facts; mark facts of removed or rewritten files absent. A file
+    state is recorded unsettled, unless ``head`` (path -> blob id at HEAD) holds the bytes
+    read, as they were (a file indexed without its stat never is: watch/detect.py)."""
     dirty: set[Key] = set()
     for path, fact_id in _held_facts(conn, removed).items():
         _detach_file(conn, path, fact_id, dirty)
@@ -153,8 +157,10 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
             new.flush()
             _detach_file(conn, record.path, previous, dirty)
         held[record.path] = fact_id
+        settled = head is not None and record.blob is not None and record.mtime_ns >= 0 \
+            and head.get(record.path) == record.blob
         file_rows.append((record.path, record.size, record.mtime_ns, record.sha256, record.status,
-                          record.reason, fact_id, record.blob))
+                          record.reason, fact_id, record.blob, int(settled)))
         rows = fact_rows(record)
         if fact_id is None or rows is None:
             continue
@@ -182,7 +188,7 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
     new.flush()
     conn.executemany(
         "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, status, reason, fact_id,"
-        " blob) VALUES (?,?,?,?,?,?,?,?)", file_rows)
+        " blob, settled) VALUES (?,?,?,?,?,?,?,?,?)", file_rows)
     return dirty
 
 

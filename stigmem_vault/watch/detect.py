@@ -20,7 +20,7 @@ and any git error; after it every file state is settled against HEAD.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +35,37 @@ from stigmem_vault.watch.scan import SKIP_DIRS, Changes, changes, is_fact_path, 
 @dataclass
 class Watermark:
     """What to settle once the changes found are indexed: ``paths`` (None: every file)
-    against ``tree``."""
+    against ``tree``.
+
+    ``fresh``: the index held no file when the changes were found (a first index, of a
+    fresh clone say). Then every file state the scan records is settled as it is inserted,
+    checked against ``head`` (the scan passes it to ``index_facts``), and ``settle`` only
+    records the tree: a pass over a million rows after the load (about 5 s) becomes a
+    comparison per row as it goes in. A row another writer recorded meanwhile stays
+    unsettled, which only means the next scan looks at it."""
 
     state: GitState
     tree: str
     paths: list[str] | None
+    fresh: bool = False
+    _head: dict[str, str] | None = None
+
+    def head(self) -> dict[str, str]:
+        """path -> blob id of every file in ``tree`` (read once)."""
+        if self._head is None:
+            self._head = self.state.blobs(self.tree)
+        return self._head
 
     def settle(self, index: Index) -> None:
-        index.settle(self.tree, self.state.blobs(self.tree, self.paths), self.paths)
+        if self.fresh:
+            index.settle_inserted(self.tree)
+        else:
+            index.settle(self.tree, self.state.blobs(self.tree, self.paths), self.paths)
+
+
+def head_for(watermark: Watermark | None) -> Callable[[], dict[str, str]] | None:
+    """What ``index_facts`` settles inserted rows against: HEAD's blobs for a first index."""
+    return watermark.head if watermark is not None and watermark.fresh else None
 
 
 def detect(root: Path, index: Index, folders: Iterable[str] = (),
@@ -60,7 +83,8 @@ def detect(root: Path, index: Index, folders: Iterable[str] = (),
         return changes(root, index), None
     candidates = _candidates(state, tree, index)
     if candidates is None:
-        return changes(root, index), Watermark(state, tree, None)
+        fresh = index.is_empty()
+        return changes(root, index), Watermark(state, tree, None, fresh)
     candidates.update(folders)
     found, looked = changes_among(root, index, candidates)
     return found, Watermark(state, tree, looked)

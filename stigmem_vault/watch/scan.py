@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,6 +39,7 @@ NOTE_STATUS = "note"
 UNSEEN_MTIME = -1  # a file indexed by a read-only open: no stat matches it
 Progress = Callable[[int, int], None]  # (files indexed so far, files to index)
 Committed = Callable[[str], bytes | None]  # a path's bytes at git HEAD, None if not committed
+Head = Callable[[], Mapping[str, str]]  # path -> blob id of every file at git HEAD
 # Folders whose notes stigmem generates itself, or that hold templates: never drafts.
 SKIP_DIRS = frozenset({".git", ".obsidian", ".trash", ".stigmem", "templates", "entities"})
 
@@ -122,7 +123,8 @@ def note_record(root: Path, rel: str, status: str = NOTE_STATUS, reason: str = "
 
 def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[str, os.stat_result]],
                 removed: list[str], progress: Progress | None = None,
-                unseen: bool = False, committed: Committed | None = None) -> ScanReport:
+                unseen: bool = False, committed: Committed | None = None,
+                head: Head | None = None) -> ScanReport:
     """Read, verify and index the given fact files in batches; forget the removed paths.
 
     With ``unseen`` (a read-only open), the files are indexed without their stat data, so the
@@ -132,9 +134,14 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
     With ``committed`` (a path's bytes at git HEAD), a file that no longer verifies but whose
     committed bytes do is a person's pending edit of a signed fact (§14): the committed fact
     is indexed in its place, without stat data, and the path is listed in ``awaiting``. So an
-    index built from scratch keeps the signed original too, as an up-to-date one does."""
+    index built from scratch keeps the signed original too, as an up-to-date one does.
+
+    With ``head`` (a first index: watch/detect.py ``Watermark.fresh``), each file state is
+    settled as it is inserted; HEAD's blobs are read when the first batch is, while the
+    workers read on."""
     report = ScanReport()
     batch: list[FileRecord] = []
+    blobs: Mapping[str, str] | None = None
     first = len(facts) >= BULK_FILES and index.file_count() == 0
     # A large batch is read on a pool of processes while this one inserts (watch/records.py).
     with index.bulk_load() if first else contextlib.nullcontext(), \
@@ -152,12 +159,16 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
                 report.problems.append((rel, record.status, record.reason))
             batch.append(record)
             if len(batch) >= BATCH:
-                report.dirty_keys |= index.apply(batch, [])
+                if head is not None and blobs is None:
+                    blobs = head()
+                report.dirty_keys |= index.apply(batch, [], blobs)
                 report.indexed += len(batch)
                 if progress:
                     progress(report.indexed, len(facts))
                 batch = []
-        report.dirty_keys |= index.apply(batch, removed)
+        if head is not None and blobs is None:
+            blobs = head()
+        report.dirty_keys |= index.apply(batch, removed, blobs)
     report.indexed += len(batch)
     report.removed = len(removed)
     if progress and batch:

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from stigmem_vault.api.vault import Vault
+from stigmem_vault.index.index import Index
+from stigmem_vault.vault.git_state import GitState
 from stigmem_vault.watch.detect import detect
 from stigmem_vault.watch.scan import Changes, changes
 
@@ -200,3 +202,29 @@ def test_a_writer_finds_an_edit_made_just_after_its_last_scan(vault: Vault) -> N
     path = vault.root / paths[5]
     write_in_place(path, path.read_text("utf-8").replace('"r05"', '"edited r05"'))
     assert [(p.path, p.kind) for p in vault.pending()] == [(paths[5], "edit")]
+
+
+def test_a_first_index_settles_as_it_inserts_exactly_what_a_settle_pass_would(
+        vault: Vault) -> None:
+    """A first index (a fresh clone, a reindex) settles each file state as it goes in,
+    instead of a pass over every row after: the same rows end up settled."""
+    paths = _settled(vault)
+    os.utime(vault.root / paths[0], ns=(1, 1))  # another stat, the same bytes: HEAD's blob
+    edited = vault.root / paths[1]
+    write_in_place(edited, edited.read_bytes() + b"\nA line added below the fact.\n")
+    _fact, rel, text = signed_elsewhere(vault, "agent:codex", "new")
+    write_via_rename(vault.root / rel, text)  # not in HEAD
+    vault.reindex()
+    index = vault.index
+    tree = index.git_tree()
+    assert tree is not None
+    first = _settled_column(index)
+    index.settle(tree, GitState(vault.root).blobs(tree), None)  # the pass it no longer makes
+    assert _settled_column(index) == first
+    assert first[paths[0]] == 1 and first[paths[1]] == 0 and first[rel] == 0
+    assert sum(first[p] for p in paths) == N - 1
+
+
+def _settled_column(index: Index) -> dict[str, int]:
+    with index.db.lock:
+        return dict(index.db.conn.execute("SELECT path, settled FROM files"))
