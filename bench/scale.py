@@ -24,11 +24,10 @@ its own wall time and peak RSS (``os.wait4``):
   first answer there (``stigmem query --entity E``, which indexes the clone first);
 * the bare single-process loop of bench/index_cold.py over the clone's files, and the rate
   ratio first-index-of-the-clone / bare (>= 1.0 is the issue's target). Before either, every
-  file of the clone is read once (timed, shown), so both find them in the page cache, as a
-  first command does just after a checkout on a machine with memory to spare. Without it the
-  one that runs second reads what the first left cached: at 1M on this 23 GB host, the
-  checkout's files were partly evicted already, and a worker paid about 95 us more CPU per
-  file it read cold (user and system time) than warm;
+  file of the clone is read once (timed, shown), so that neither starts on files the other
+  brought into the page cache. (The shared 2-core host pages out file cache not touched for
+  some seconds, so at 1M both loops still read most files from disk: a cold read costs about
+  90 us more CPU per file than a cached one, on either side.);
 * repository: .git bytes, loose objects, packs, bytes per fact, for the vault and the clone,
   measured once a background repack the build started has finished (as it would be on any
   vault left alone for that long; the wait is shown).
