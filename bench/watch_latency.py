@@ -16,8 +16,11 @@ just before each write:
              then timed around ``os.replace`` into place (an atomic land, as sync tools do).
 
 In this process the on_change callback looks each reported fact id up with ``vault.index.get``
-and records time.time() once it is there; latency = that time - the writer's time. A fact not
-seen within ``--timeout`` seconds of the last write counts as missed.
+and records time.time() once it is there; latency = that time - the writer's time. A writer
+through the API indexes its facts itself, into the index both processes share, so the watcher
+reports nothing for them: such a fact (queryable here, never reported) counts as queryable
+when the writer's call returned, its latency that call's. A fact not queryable within
+``--timeout`` seconds of the last write counts as missed.
 
 Targets (issue): p50 <= 50 ms and p99 <= 250 ms, per mode. Exit status 1 (and MISSED) if missed.
 """
@@ -148,13 +151,21 @@ def measure(vault: Vault, root: Path, home: Path, mode: str, first: int, args: a
         deadline = time.monotonic() + args.timeout
         while len([1 for fid, _, _ in times if fid in seen]) < len(times) \
                 and time.monotonic() < deadline:
+            if all(fid in seen or vault.index.get(fid) is not None for fid, _, _ in times):
+                break
             time.sleep(0.05)
     finally:
         watcher.stop()
-    latencies = [seen[fid] - before for fid, before, _ in times if fid in seen]
+    # A writer through the API indexes what it writes into the index the watching process
+    # shares (one SQLite file per vault): the fact is queryable when its call returns, and
+    # the watcher then finds nothing left to do, so it reports no change for it. Its latency
+    # is the writer's own call.
+    by_writer = {fid for fid, _, _ in times if fid not in seen and vault.index.get(fid) is not None}
+    latencies = [seen[fid] - before if fid in seen else after - before
+                 for fid, before, after in times if fid in seen or fid in by_writer]
     calls = [after - before for _, before, after in times]
     return {"latencies": latencies, "missed": len(times) - len(latencies), "calls": calls,
-            "errors": errors}
+            "errors": errors, "by_writer": len(by_writer)}
 
 
 def main() -> int:
@@ -209,7 +220,8 @@ def main() -> int:
             fig = measure(vault, root, home, mode, args.facts + n * args.writes, args, entities, tmp)
             results[mode] = fig
             lat = fig["latencies"]
-            print(f"  {mode:<5}  {len(lat)} seen, {fig['missed']} missed"
+            print(f"  {mode:<5}  {len(lat)} seen ({fig['by_writer']} indexed by the writer"
+                  f" itself), {fig['missed']} missed"
                   + (f"  p50 {percentile(lat, 50) * 1000:.1f} ms  p99 {percentile(lat, 99) * 1000:.1f}"
                      f" ms  max {max(lat) * 1000:.1f} ms" if lat else "")
                   + (f"  watcher errors: {fig['errors'][:3]}" if fig["errors"] else ""), flush=True)
@@ -226,7 +238,8 @@ def main() -> int:
             rows.append((f"{mode}: land -> queryable",
                          f"p50 {percentile(lat, 50) * 1000:6.1f} ms   p90 {percentile(lat, 90) * 1000:6.1f}"
                          f" ms   p99 {percentile(lat, 99) * 1000:6.1f} ms   max {lat[-1] * 1000:6.1f} ms"
-                         f"   ({len(lat)} of {len(lat) + fig['missed']} seen)"))
+                         f"   ({len(lat)} of {len(lat) + fig['missed']} seen,"
+                         f" {fig['by_writer']} indexed by the writer itself)"))
         else:
             rows.append((f"{mode}: land -> queryable", "nothing seen"))
         rows.append((f"{mode}: writer's own call",
