@@ -101,12 +101,6 @@ class Index:
                              " AND mtime_ns >= 0", checked)
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('git_tree', ?)", (tree,))
 
-    def settle_inserted(self, tree: str) -> None:
-        """Record ``tree`` as the one checked against, every file state having been settled
-        against it as it was inserted (``apply`` with ``head``: a first index)."""
-        with self.db.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('git_tree', ?)", (tree,))
-
     def is_empty(self) -> bool:
         """True if no file state is recorded (what a first index starts from)."""
         with self.db.lock:
@@ -136,7 +130,7 @@ class Index:
               head: Mapping[str, str] | None = None) -> set[Key]:
         """Record files and facts in one transaction and recompute the keys they touch.
         With ``head`` (path -> blob id at HEAD), a file whose bytes are its blob there is
-        recorded settled (``settle_inserted``)."""
+        recorded settled (a first index: watch/detect.py ``Watermark.fresh``)."""
         if not records and not removed:
             return set()
         with self.db.transaction() as conn:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pygit2
@@ -48,7 +48,7 @@ class Watermark:
     tree: str
     paths: list[str] | None
     fresh: bool = False
-    _head: dict[str, str] | None = None
+    _head: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     def head(self) -> dict[str, str]:
         """path -> blob id of every file in ``tree`` (read once)."""
@@ -57,8 +57,8 @@ class Watermark:
         return self._head
 
     def settle(self, index: Index) -> None:
-        if self.fresh:
-            index.settle_inserted(self.tree)
+        if self.fresh:  # every state was settled as it went in: only the tree is recorded
+            index.settle(self.tree, {}, [])
         else:
             index.settle(self.tree, self.state.blobs(self.tree, self.paths), self.paths)
 

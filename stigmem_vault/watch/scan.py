@@ -142,7 +142,7 @@ def index_facts(root: Path, index: Index, trust: TrustStore, facts: list[tuple[s
     report = ScanReport()
     batch: list[FileRecord] = []
     blobs: Mapping[str, str] | None = None
-    first = len(facts) >= BULK_FILES and index.file_count() == 0
+    first = len(facts) >= BULK_FILES and index.is_empty()
     # A large batch is read on a pool of processes while this one inserts (watch/records.py).
     with index.bulk_load() if first else contextlib.nullcontext(), \
             contextlib.closing(read_records(root, facts, trust)) as records:
