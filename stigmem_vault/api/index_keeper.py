@@ -28,9 +28,10 @@ from stigmem_vault.api.commits import CommitQueue
 from stigmem_vault.api.context import VaultContext
 from stigmem_vault.api.results import Change, ChangeKind, Neighbor, Provenance
 from stigmem_vault.errors import InvalidFact, NotFound
+from stigmem_vault.index.conflicts import Key
 from stigmem_vault.index.db import INDEX_FILE
 from stigmem_vault.index.index import Index
-from stigmem_vault.index.ingest import FileRecord, Key
+from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled, now_ms
 from stigmem_vault.index.recall import resolved_weights
 from stigmem_vault.model.fact import Fact, Scope, TrustClass, parse_enum

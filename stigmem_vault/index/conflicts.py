@@ -35,8 +35,9 @@ from collections.abc import Callable, Iterable
 from itertools import combinations
 from typing import Any
 
-from stigmem_vault.index.ingest import Key
 from stigmem_vault.model.identifiers import is_system_source
+
+Key = tuple[str, str, str]  # (entity, relation, scope): what liveness and conflicts are computed per
 
 _CHUNK = 900  # bound parameters per statement
 _KEYS_PER_READ = _CHUNK // 3
@@ -162,8 +163,15 @@ def _lone_fact(facts: dict[str, _Row], replaced: dict[str, list[_Replacer]]) -> 
     ((fid, row),) = facts.items()
     options = replaced.get(fid)
     superseded_by = min(options)[1] if options else None
-    live = _takes_part(row) and superseded_by is None and row[3] > 0
+    live = bool(row[7]) and superseded_by is None and lone_live(row[6], row[3])
     return superseded_by, int(live), 0, fid
+
+
+def lone_live(status: str, confidence: float) -> bool:
+    """Whether a present fact with this verdict and confidence, alone on its key and replaced
+    by nothing, is live (what ``recompute`` makes it): a first index inserts such a fact with
+    its liveness instead of reading it back to work it out (index/ingest.py ``FreshLoad``)."""
+    return status in _CANDIDATE and confidence > 0
 
 
 def _recompute_key(conn: sqlite3.Connection, key: Key, facts: dict[str, _Row],

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from stigmem_vault.index import query, recall
-from stigmem_vault.index.conflicts import recompute
+from stigmem_vault.index.conflicts import Key, recompute
 from stigmem_vault.index.db import Database, restore_tallies
-from stigmem_vault.index.ingest import FileRecord, Key, apply
+from stigmem_vault.index.ingest import FileRecord, FreshLoad, apply
 from stigmem_vault.index.query import ConflictRecord, Filters, IndexedFact, Recalled
 from stigmem_vault.index.schema import QUERY_INDEXES, TALLY_TRIGGERS
 
@@ -27,6 +27,7 @@ class Index:
         self.db = Database(path, fingerprint)
         self.owner = owner
         self.multi_relations = multi_relations
+        self._load: FreshLoad | None = None  # while bulk_load runs
 
     @property
     def rebuilt(self) -> bool:
@@ -112,15 +113,21 @@ class Index:
         then create them and count the totals once (schema.QUERY_INDEXES, TALLY_TRIGGERS):
         for a first index of many files, a sort per index instead of a B-tree insert per row
         each, and one count instead of two upserts per row. Queries meanwhile are answered,
-        only slower, and totals lag; an open restores whatever a load that stopped left out."""
+        only slower, and totals lag; an open restores whatever a load that stopped left out.
+        Meanwhile a fact alone on its key is inserted with its liveness instead of being
+        recomputed (ingest.FreshLoad)."""
+        load = FreshLoad()
         with self.db.transaction() as conn:
             for name in QUERY_INDEXES:
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
             for name in TALLY_TRIGGERS:
                 conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+            load.start(conn)
+        self._load = load
         try:
             yield
         finally:
+            self._load = None
             with self.db.transaction() as conn:
                 for sql in QUERY_INDEXES.values():
                     conn.execute(sql)
@@ -134,9 +141,10 @@ class Index:
         if not records and not removed:
             return set()
         with self.db.transaction() as conn:
-            dirty = apply(conn, records, removed, head)
+            load = self._load if self._load is not None and self._load.usable(conn) else None
+            dirty, settled = apply(conn, records, removed, head, load)
             recompute(conn, dirty, self.owner, self.multi_relations.__contains__)
-        return dirty
+        return dirty | settled
 
     # ---------------------------------------------------------------- reading
 

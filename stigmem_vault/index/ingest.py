@@ -2,8 +2,9 @@
 
 The index receives ``FileRecord`` values (a file's stat, its verdict and, when it parsed, its
 ``Fact``); it never reads the vault itself, so it can be rebuilt from any source of facts and
-tested without files. Each ``apply`` returns the (entity, relation, scope) keys it touched;
-the caller recomputes liveness and conflicts for exactly those keys.
+tested without files. Each ``apply`` returns the (entity, relation, scope) keys it touched
+whose liveness and conflicts the caller must recompute, and those it settled itself (a fact
+alone on its key in a first index: ``FreshLoad``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from stigmem_vault.canonical.cid import upstream_cid
+from stigmem_vault.index.conflicts import Key, lone_live
 from stigmem_vault.index.recall import searchable
 from stigmem_vault.model.fact import Fact
 from stigmem_vault.model.values import ValueType, expiry_instant, ref_target
 
-Key = tuple[str, str, str]
 Rows = tuple[tuple[object, ...], tuple[str, ...]]  # a fact's row, and its four FTS texts
 
 
@@ -92,15 +93,15 @@ def fact_row(fact: Fact, status: str, path: str,
 
 
 # Positions in a fact row (``fact_row``) that ``apply`` reads back.
-_ENTITY, _RELATION, _SCOPE, _SUPERSEDES, _DERIVED = 1, 2, 12, 15, 16
+_ENTITY, _RELATION, _CONFIDENCE, _SCOPE, _SUPERSEDES, _DERIVED = 1, 2, 10, 12, 15, 16
 
 _INSERT_FACT = """
 INSERT INTO facts (rowid, id, entity, relation, value_type, value_json, value_text, value_num,
                    source, hlc, timestamp, confidence, trust, scope, valid_until, valid_until_ms,
                    supersedes, derived_from, signer, signature, cid, garden_id, status, vouched_by,
-                   path,
+                   path, live,
                    present)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)
 """
 
 
@@ -117,13 +118,14 @@ class _NewFacts:
         self.fts_rows: list[tuple[object, ...]] = []
         self.next_rowid: int | None = None
 
-    def add(self, row: tuple[object, ...], texts: tuple[str, ...]) -> None:
+    def add(self, row: tuple[object, ...], texts: tuple[str, ...], live: bool = False) -> None:
+        """Insert the fact, not live (``recompute`` works it out), or with ``live`` as it is."""
         if self.next_rowid is None:
             self.next_rowid = self.conn.execute(
                 "SELECT coalesce(max(rowid), 0) + 1 FROM facts").fetchone()[0]
         rowid = self.next_rowid
         self.next_rowid += 1
-        self.rows.append((rowid, *row))
+        self.rows.append((rowid, *row, int(live)))
         self.fts_rows.append((rowid, *texts))
 
     def flush(self) -> None:
@@ -134,12 +136,64 @@ class _NewFacts:
             self.rows, self.fts_rows = [], []
 
 
+class FreshLoad:
+    """A first index into an empty index (``Index.bulk_load``): what it has inserted so far,
+    so that a new fact that is the first on its key, that no fact loaded before names, and
+    that names none, is inserted with its liveness (``conflicts.lone_live``) instead of being
+    read back and recomputed: in a vault of facts mostly alone on their keys, that is most of
+    the inserting process's work besides the inserts themselves. A later fact on the key, or
+    naming it, recomputes the key as any other apply does.
+
+    Hashes, not values: a million keys held as tuples of strings would cost hundreds of MB;
+    a collision only sends a fact down the general path. It holds while every fact in the
+    index came through it: every apply of its ``Index`` (from any thread) keeps its account,
+    but from the first commit of another connection (``PRAGMA data_version``: another
+    process, or another ``Index`` on the same file) the load recomputes every key it
+    touches, as one without it."""
+
+    def __init__(self) -> None:
+        self.keys: set[int] = set()
+        self.named: set[int] = set()  # ids a loaded fact supersedes or derives from
+        self.version: int | None = None
+        self.holds = True
+
+    def start(self, conn: sqlite3.Connection) -> None:
+        """In the load's first transaction: it holds only on an index holding no fact."""
+        self.holds = conn.execute("SELECT 1 FROM facts LIMIT 1").fetchone() is None
+        self.version = _data_version(conn)
+
+    def usable(self, conn: sqlite3.Connection) -> bool:
+        """Asked in each apply's transaction: whether that apply may rely on the load (no
+        other connection has committed since it began)."""
+        if self.holds and _data_version(conn) != self.version:
+            self.holds = False
+        return self.holds
+
+    def alone(self, key: Key, fact_id: str, named: list[str]) -> bool:
+        """Record a fact the load meets; True if it is alone on its key as far as the load
+        has seen, named by no fact before it, and naming none."""
+        seen = hash(key) in self.keys or hash(fact_id) in self.named
+        self.keys.add(hash(key))
+        self.named.update(map(hash, named))
+        return not seen and not named
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    """Changes when another connection commits to the database (never for this one's own)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
 def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str],
-          head: Mapping[str, str] | None = None) -> set[Key]:
+          head: Mapping[str, str] | None = None,
+          load: FreshLoad | None = None) -> tuple[set[Key], set[Key]]:
     """Record file states and facts; mark facts of removed or rewritten files absent. A file
     state is recorded unsettled, unless ``head`` (path -> blob id at HEAD) holds the bytes
-    read, as they were (a file indexed without its stat never is: watch/detect.py)."""
+    read, as they were (a file indexed without its stat never is: watch/detect.py).
+
+    Returns the keys whose liveness and conflicts the caller must recompute, and the keys of
+    facts inserted alone in a first index (``load``), settled here."""
     dirty: set[Key] = set()
+    settled_here: set[Key] = set()
     for path, fact_id in _held_facts(conn, removed).items():
         _detach_file(conn, path, fact_id, dirty)
         conn.execute("DELETE FROM files WHERE path = ?", (path,))
@@ -165,21 +219,30 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
         if fact_id is None or rows is None:
             continue
         row, texts = rows
+        key = (str(row[_ENTITY]), str(row[_RELATION]), str(row[_SCOPE]))
+        derived_from = json.loads(str(row[_DERIVED])) if row[_DERIVED] != "[]" else []
+        targets = [str(row[_SUPERSEDES])] if row[_SUPERSEDES] else []
+        targets += derived_from
+        alone = load is not None and load.alone(key, fact_id, targets)
         if fact_id in known:
             new.flush()
             conn.execute("UPDATE facts SET status = ?, vouched_by = ?, path = ?, present = 1"
                          " WHERE id = ?", (record.status, record.vouched_by, record.path, fact_id))
+        elif alone:  # new, and nothing it could be weighed against is in the index
+            confidence = row[_CONFIDENCE]
+            new.add(row, texts, live=isinstance(confidence, int | float)
+                    and lone_live(record.status, confidence))
+            known.add(fact_id)
+            settled_here.add(key)
+            continue
         else:  # a fact seen for the first time: its text goes into FTS once
             new.add(row, texts)
             known.add(fact_id)
-        derived_from = json.loads(str(row[_DERIVED])) if row[_DERIVED] != "[]" else []
         if derived_from:
             conn.executemany("INSERT OR IGNORE INTO derivations VALUES (?, ?)",
                              [(fact_id, parent) for parent in derived_from])
-        dirty.add((str(row[_ENTITY]), str(row[_RELATION]), str(row[_SCOPE])))
+        dirty.add(key)
         # A supersession or resolution reaches into other keys: recompute those too.
-        targets = [str(row[_SUPERSEDES])] if row[_SUPERSEDES] else []
-        targets += derived_from
         if targets:
             new.flush()
             marks = ",".join("?" * len(targets))
@@ -189,7 +252,7 @@ def apply(conn: sqlite3.Connection, records: list[FileRecord], removed: list[str
     conn.executemany(
         "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, status, reason, fact_id,"
         " blob, settled) VALUES (?,?,?,?,?,?,?,?,?)", file_rows)
-    return dirty
+    return dirty, settled_here
 
 
 _CHUNK = 900  # bound parameters per IN (...) query

@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from stigmem_vault.index.conflicts import Key
 from stigmem_vault.index.index import Index
-from stigmem_vault.index.ingest import FileRecord, Key
+from stigmem_vault.index.ingest import FileRecord
 from stigmem_vault.vault.layout import FACTS_DIR
 from stigmem_vault.vault.trust import TrustStore
 from stigmem_vault.vault.verify import CANDIDATE_VERDICTS, verify_bytes
