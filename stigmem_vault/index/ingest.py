@@ -40,6 +40,13 @@ class FileRecord:
     # needs, and a Fact's objects cost three times the rows to pickle and unpickle.
     rows: Rows | None = None
 
+    def __reduce__(self) -> tuple[type[FileRecord], tuple[object, ...]]:
+        # Field by field, in order: pool workers pickle a record per file, and the default
+        # for a frozen dataclass with slots costs twice as much to pickle (and to unpickle
+        # in the one process inserting them). tests/index/test_records.py holds it to fields().
+        return FileRecord, (self.path, self.size, self.mtime_ns, self.sha256, self.status,
+                            self.reason, self.fact, self.vouched_by, self.blob, self.rows)
+
     @property
     def fact_id(self) -> str | None:
         """The id of the fact the file holds (None: it holds none that parsed)."""
@@ -55,7 +62,11 @@ def with_rows(record: FileRecord) -> FileRecord:
 
 def lean(record: FileRecord) -> FileRecord:
     """The record with its rows and without its ``fact``: what a worker sends."""
-    return replace(with_rows(record), fact=None)
+    if record.fact is None:
+        return record
+    return FileRecord(record.path, record.size, record.mtime_ns, record.sha256, record.status,
+                      record.reason, vouched_by=record.vouched_by, blob=record.blob,
+                      rows=fact_rows(record))
 
 
 def fact_rows(record: FileRecord) -> Rows | None:
