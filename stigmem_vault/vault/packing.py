@@ -85,6 +85,13 @@ def repo_size(git_dir: Path | str) -> RepoSize:
     return RepoSize(loose, loose_bytes, packs, packed, pack_bytes)
 
 
+def packed_objects(git_dir: Path | str) -> int:
+    """The objects in the repository's packs, from their indexes' headers alone."""
+    folder = os.path.join(git_dir, "objects", "pack")
+    return sum(_idx_count(os.path.join(folder, name)) for name in _listdir(folder)
+               if name.endswith(".idx"))
+
+
 def estimate_loose(git_dir: Path | str) -> int:
     """About how many loose objects there are: 256 times those in ``objects/17/`` (git gc
     --auto's estimate; object names are uniformly spread), for the cost of one listdir."""
@@ -153,7 +160,9 @@ class Packer:
                 and estimate_loose(self.git_dir) <= self.loose_limit:
             return None
         state = os.path.join(self.git_dir, ALL_INTO_ONE_NAME)
-        objects = repo_size(self.git_dir).packed_objects
+        # Not repo_size: the commit that asks holds the vault's write lock, and a repack is
+        # due precisely when loose objects have piled up (a stat each: 0.76 s for 67,000).
+        objects = packed_objects(self.git_dir)
         if objects >= ALL_INTO_ONE_GROWTH * _read_count(state):
             _write_count(state, objects)  # before: a repack that fails waits for more growth
             # As git gc does it: everything reachable into one pack, deltas searched anew
